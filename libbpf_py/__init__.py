@@ -1,0 +1,43 @@
+"""libbpf_py: a Pythonic binding over the upstream C libbpf, bundled in the package.
+
+Open and load compiled CO-RE BPF objects, read and write their maps, attach their programs, and
+stream events from ring buffers, with no compiler, LLVM or kernel headers at run time::
+
+    import libbpf_py
+
+    with libbpf_py.load("trace.bpf.o") as obj:
+        obj.attach()
+        with libbpf_py.RingBuffer(obj.maps["events"], print) as rb:
+            rb.poll(timeout=1.0)
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from ._ffi import lib as _lib
+from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
+from .errors import BpfError, ClosedError, FeatureNotSupportedError, VerifierError
+from .link import Link
+from .map import Map
+from .object import Object, OpenObject, load
+from .program import Program
+from .ringbuf import RingBuffer
+from . import log as _log  # noqa: F401 - installs libbpf's print callback
+
+__version__ = "0.1.0"
+#: Version of the bundled libbpf, read from the loaded library ("1.7.0").
+LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
+
+
+def get_include() -> str:
+    """Directory holding libbpf's BPF-side headers (``bpf/bpf_helpers.h`` ...) of the bundled
+    version, for compiling BPF C: ``clang -target bpf -I$(python -c ...get_include())``."""
+    return _os.path.join(_os.path.dirname(__file__), "include")
+
+
+__all__ = [
+    "AttachType", "BpfError", "ClosedError", "FeatureNotSupportedError", "LIBBPF_VERSION",
+    "Link", "LinkType", "Map", "MapType", "Object", "OpenObject", "Program", "ProgType",
+    "RingBuffer", "UpdateFlags", "VerifierError", "get_include", "load",
+]

@@ -1,0 +1,189 @@
+"""The signature table: every C function libbpf_py calls, with libbpf's exact name.
+
+One row per function: ``(name, restype, argtypes, check)``. ``check`` says how errors are reported:
+
+- ``INT``: libbpf 1.x convention, a negative return is ``-errno``;
+- ``PTR``: NULL means failure, the reason is in ``errno``;
+- ``NONE``: the value is returned as is (getters, iterators whose NULL means "no more", and hot
+  paths whose caller checks the result itself to save a Python call).
+
+``_ffi/__init__.py`` applies the table once at import; a missing symbol is a build bug and fails
+the import loudly.
+"""
+
+from __future__ import annotations
+
+from ctypes import (
+    POINTER,
+    c_bool,
+    c_char_p,
+    c_int,
+    c_long,
+    c_size_t,
+    c_uint,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any
+
+from . import types as t
+
+INT, PTR, NONE = "int", "ptr", "none"
+
+obj_p = POINTER(t.bpf_object)
+prog_p = POINTER(t.bpf_program)
+map_p = POINTER(t.bpf_map)
+link_p = POINTER(t.bpf_link)
+btf_p = POINTER(t.btf)
+rb_p = POINTER(t.ring_buffer)
+ring_p = POINTER(t.ring)
+pb_p = POINTER(t.perf_buffer)
+size_p = POINTER(c_size_t)
+
+SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
+    # --- libbpf.h: version, errors, names
+    ("libbpf_major_version", c_uint32, [], NONE),
+    ("libbpf_minor_version", c_uint32, [], NONE),
+    ("libbpf_version_string", c_char_p, [], NONE),
+    ("libbpf_strerror", c_int, [c_int, c_char_p, c_size_t], NONE),
+    ("libbpf_bpf_attach_type_str", c_char_p, [c_int], NONE),
+    ("libbpf_bpf_link_type_str", c_char_p, [c_int], NONE),
+    ("libbpf_bpf_map_type_str", c_char_p, [c_int], NONE),
+    ("libbpf_bpf_prog_type_str", c_char_p, [c_int], NONE),
+    ("libbpf_num_possible_cpus", c_int, [], INT),
+    ("libbpf_probe_bpf_prog_type", c_int, [c_int, c_void_p], INT),
+    ("libbpf_probe_bpf_map_type", c_int, [c_int, c_void_p], INT),
+    ("libbpf_probe_bpf_helper", c_int, [c_int, c_int, c_void_p], INT),
+    # --- libbpf.h: bpf_object
+    ("bpf_object__open_file", obj_p, [c_char_p, POINTER(t.bpf_object_open_opts)], PTR),
+    ("bpf_object__open_mem", obj_p, [c_void_p, c_size_t, POINTER(t.bpf_object_open_opts)], PTR),
+    ("bpf_object__load", c_int, [obj_p], INT),
+    ("bpf_object__close", None, [obj_p], NONE),
+    ("bpf_object__name", c_char_p, [obj_p], NONE),
+    ("bpf_object__kversion", c_uint, [obj_p], NONE),
+    ("bpf_object__btf", btf_p, [obj_p], NONE),
+    ("bpf_object__btf_fd", c_int, [obj_p], NONE),
+    ("bpf_object__next_program", prog_p, [obj_p, prog_p], NONE),
+    ("bpf_object__next_map", map_p, [obj_p, map_p], NONE),
+    ("bpf_object__find_program_by_name", prog_p, [obj_p, c_char_p], NONE),
+    ("bpf_object__find_map_by_name", map_p, [obj_p, c_char_p], NONE),
+    ("bpf_object__pin_maps", c_int, [obj_p, c_char_p], INT),
+    ("bpf_object__unpin_maps", c_int, [obj_p, c_char_p], INT),
+    # --- libbpf.h: bpf_program
+    ("bpf_program__name", c_char_p, [prog_p], NONE),
+    ("bpf_program__section_name", c_char_p, [prog_p], NONE),
+    ("bpf_program__autoload", c_bool, [prog_p], NONE),
+    ("bpf_program__set_autoload", c_int, [prog_p, c_bool], INT),
+    ("bpf_program__autoattach", c_bool, [prog_p], NONE),
+    ("bpf_program__set_autoattach", None, [prog_p, c_bool], NONE),
+    ("bpf_program__insn_cnt", c_size_t, [prog_p], NONE),
+    ("bpf_program__fd", c_int, [prog_p], NONE),
+    ("bpf_program__type", c_int, [prog_p], NONE),
+    ("bpf_program__set_type", c_int, [prog_p, c_int], INT),
+    ("bpf_program__expected_attach_type", c_int, [prog_p], NONE),
+    ("bpf_program__set_expected_attach_type", c_int, [prog_p, c_int], INT),
+    ("bpf_program__log_level", c_uint32, [prog_p], NONE),
+    ("bpf_program__set_log_level", c_int, [prog_p, c_uint32], INT),
+    ("bpf_program__pin", c_int, [prog_p, c_char_p], INT),
+    ("bpf_program__unpin", c_int, [prog_p, c_char_p], INT),
+    ("bpf_program__attach", link_p, [prog_p], PTR),
+    ("bpf_program__attach_tracepoint_opts", link_p,
+     [prog_p, c_char_p, c_char_p, POINTER(t.bpf_tracepoint_opts)], PTR),
+    ("bpf_program__attach_raw_tracepoint_opts", link_p,
+     [prog_p, c_char_p, POINTER(t.bpf_raw_tracepoint_opts)], PTR),
+    ("bpf_program__attach_kprobe_opts", link_p, [prog_p, c_char_p, POINTER(t.bpf_kprobe_opts)],
+     PTR),
+    ("bpf_program__attach_uprobe_opts", link_p,
+     [prog_p, c_int, c_char_p, c_size_t, POINTER(t.bpf_uprobe_opts)], PTR),
+    ("bpf_program__attach_trace", link_p, [prog_p], PTR),
+    ("bpf_program__attach_xdp", link_p, [prog_p, c_int], PTR),
+    # --- libbpf.h: bpf_map
+    ("bpf_map__name", c_char_p, [map_p], NONE),
+    ("bpf_map__fd", c_int, [map_p], NONE),
+    ("bpf_map__type", c_int, [map_p], NONE),
+    ("bpf_map__key_size", c_uint32, [map_p], NONE),
+    ("bpf_map__value_size", c_uint32, [map_p], NONE),
+    ("bpf_map__set_value_size", c_int, [map_p, c_uint32], INT),
+    ("bpf_map__max_entries", c_uint32, [map_p], NONE),
+    ("bpf_map__set_max_entries", c_int, [map_p, c_uint32], INT),
+    ("bpf_map__map_flags", c_uint32, [map_p], NONE),
+    ("bpf_map__set_map_flags", c_int, [map_p, c_uint32], INT),
+    ("bpf_map__btf_key_type_id", c_uint32, [map_p], NONE),
+    ("bpf_map__btf_value_type_id", c_uint32, [map_p], NONE),
+    ("bpf_map__initial_value", c_void_p, [map_p, size_p], NONE),
+    ("bpf_map__set_initial_value", c_int, [map_p, c_void_p, c_size_t], INT),
+    ("bpf_map__is_internal", c_bool, [map_p], NONE),
+    ("bpf_map__autocreate", c_bool, [map_p], NONE),
+    ("bpf_map__set_autocreate", c_int, [map_p, c_bool], INT),
+    ("bpf_map__pin", c_int, [map_p, c_char_p], INT),
+    ("bpf_map__unpin", c_int, [map_p, c_char_p], INT),
+    ("bpf_map__pin_path", c_char_p, [map_p], NONE),
+    ("bpf_map__set_pin_path", c_int, [map_p, c_char_p], INT),
+    ("bpf_map__is_pinned", c_bool, [map_p], NONE),
+    # --- libbpf.h: bpf_link
+    ("bpf_link__fd", c_int, [link_p], NONE),
+    ("bpf_link__destroy", c_int, [link_p], INT),
+    ("bpf_link__detach", c_int, [link_p], INT),
+    ("bpf_link__pin", c_int, [link_p, c_char_p], INT),
+    ("bpf_link__unpin", c_int, [link_p], INT),
+    ("bpf_link__pin_path", c_char_p, [link_p], NONE),
+    ("bpf_link__open", link_p, [c_char_p], PTR),
+    ("bpf_link__update_program", c_int, [link_p, prog_p], INT),
+    ("bpf_link__disconnect", None, [link_p], NONE),
+    # --- libbpf.h: ring buffer
+    ("ring_buffer__new", rb_p,
+     [c_int, t.ring_buffer_sample_fn, c_void_p, POINTER(t.ring_buffer_opts)], PTR),
+    ("ring_buffer__free", None, [rb_p], NONE),
+    ("ring_buffer__add", c_int, [rb_p, c_int, t.ring_buffer_sample_fn, c_void_p], INT),
+    # poll/consume are hot: the caller checks the result (and a pending callback error) itself.
+    ("ring_buffer__poll", c_int, [rb_p, c_int], NONE),
+    ("ring_buffer__consume", c_int, [rb_p], NONE),
+    ("ring_buffer__consume_n", c_int, [rb_p, c_size_t], NONE),
+    ("ring_buffer__epoll_fd", c_int, [rb_p], NONE),
+    ("ring_buffer__ring", ring_p, [rb_p, c_uint], PTR),
+    ("ring__consumer_pos", c_long, [ring_p], NONE),
+    ("ring__producer_pos", c_long, [ring_p], NONE),
+    ("ring__avail_data_size", c_size_t, [ring_p], NONE),
+    ("ring__size", c_size_t, [ring_p], NONE),
+    ("ring__map_fd", c_int, [ring_p], NONE),
+    # --- libbpf.h: perf buffer
+    ("perf_buffer__new", pb_p,
+     [c_int, c_size_t, t.perf_buffer_sample_fn, t.perf_buffer_lost_fn, c_void_p,
+      POINTER(t.perf_buffer_opts)], PTR),
+    ("perf_buffer__free", None, [pb_p], NONE),
+    ("perf_buffer__poll", c_int, [pb_p, c_int], NONE),
+    ("perf_buffer__consume", c_int, [pb_p], NONE),
+    ("perf_buffer__epoll_fd", c_int, [pb_p], NONE),
+    # --- bpf.h: low-level syscall wrappers, by fd. Map element calls are hot paths: NONE.
+    ("bpf_map_lookup_elem", c_int, [c_int, c_void_p, c_void_p], NONE),
+    ("bpf_map_lookup_elem_flags", c_int, [c_int, c_void_p, c_void_p, c_uint64], NONE),
+    ("bpf_map_update_elem", c_int, [c_int, c_void_p, c_void_p, c_uint64], NONE),
+    ("bpf_map_delete_elem", c_int, [c_int, c_void_p], NONE),
+    ("bpf_map_lookup_and_delete_elem", c_int, [c_int, c_void_p, c_void_p], NONE),
+    ("bpf_map_get_next_key", c_int, [c_int, c_void_p, c_void_p], NONE),
+    ("bpf_map_lookup_batch", c_int,
+     [c_int, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_uint32),
+      POINTER(t.bpf_map_batch_opts)], NONE),
+    ("bpf_map_create", c_int,
+     [c_int, c_char_p, c_uint32, c_uint32, c_uint32, POINTER(t.bpf_map_create_opts)], INT),
+    ("bpf_map_freeze", c_int, [c_int], INT),
+    ("bpf_prog_test_run_opts", c_int, [c_int, POINTER(t.bpf_test_run_opts)], INT),
+    ("bpf_obj_pin", c_int, [c_int, c_char_p], INT),
+    ("bpf_obj_get", c_int, [c_char_p], INT),
+    ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, POINTER(c_uint32)], INT),
+    # --- btf.h
+    ("btf__load_vmlinux_btf", btf_p, [], PTR),
+    ("btf__parse", btf_p, [c_char_p, c_void_p], PTR),
+    ("btf__free", None, [btf_p], NONE),
+    ("btf__type_cnt", c_uint32, [btf_p], NONE),
+    ("btf__find_by_name_kind", c_int, [btf_p, c_char_p, c_uint32], NONE),
+    ("btf__type_by_id", c_void_p, [btf_p, c_uint32], NONE),
+    ("btf__name_by_offset", c_char_p, [btf_p, c_uint32], NONE),
+    ("btf__resolve_size", c_long, [btf_p, c_uint32], INT),
+    ("btf__resolve_type", c_int, [btf_p, c_uint32], INT),
+    ("btf__align_of", c_int, [btf_p, c_uint32], INT),
+    # --- src/shim.c (ours)
+    ("lbpy_set_log_fn", None, [t.lbpy_log_fn], NONE),
+    ("lbpy_libbpf_version", c_char_p, [], NONE),
+]

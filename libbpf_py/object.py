@@ -1,0 +1,358 @@
+"""BPF objects: open an ELF (``OpenObject``), configure it, load it into the kernel (``Object``).
+
+::
+
+    Object.open(path | bytes, **opts) -> OpenObject   # configure: map sizes, autoload ...
+    OpenObject.load()                 -> Object       # kernel objects exist; OpenObject is spent
+    Object.attach()                   -> [Link]       # auto-attach every program that says how
+    Object.close() / with ...                         # frees everything the object owns
+    libbpf_py.load(path | bytes)      -> Object       # open + load in one call
+
+Both phases share one ``_ObjectState`` that owns the ``struct bpf_object``; programs and maps
+keep it alive and raise ``ClosedError`` after ``close()``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, Optional, TypeVar, Union
+
+from . import log
+from ._ffi import lib
+from ._ffi.types import bpf_object_open_opts, make_opts
+from .errors import BpfError, ClosedError, VerifierError, with_context
+from .link import Link
+from .map import Map
+from .program import KPROBE_SECTIONS, Program, _require_kprobes
+
+__all__ = ["Object", "OpenObject", "load"]
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+T = TypeVar("T")
+
+ELF_MAGIC = b"\x7fELF"
+EM_BPF = 247
+
+
+class _ObjectState:
+    """Owner of one ``struct bpf_object``; shared by OpenObject/Object and their children."""
+
+    def __init__(self, ptr: Any, label: str, buffer: Optional[Any]) -> None:
+        self.ptr = ptr
+        self.label = label
+        # LIFETIME: libbpf reads the ELF image in place until load: keep open_mem's buffer.
+        self.buffer = buffer
+        self.loaded = False
+        self.links: list[Link] = []
+        self.programs = _Named("program", label, self._iter(lib.bpf_object__next_program, Program))
+        self.maps = _Named("map", label, self._iter(lib.bpf_object__next_map, Map))
+
+    def _iter(self, next_fn: Any, cls: Any) -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        cur = next_fn(self.ptr, None)
+        while cur:
+            child = cls(self, cur)
+            items[child.name] = child
+            cur = next_fn(self.ptr, cur)
+        return items
+
+    @property
+    def closed(self) -> bool:
+        return self.ptr is None
+
+    def require_open(self, what: str) -> None:
+        if self.ptr is None:
+            raise ClosedError(f"{what}: object '{self.label}' is closed")
+        if self.loaded:
+            raise BpfError(errno.EBUSY, "only possible before load()", f"{what}")
+
+    def require_loaded(self, what: str) -> None:
+        if self.ptr is None:
+            raise ClosedError(f"{what}: object '{self.label}' is closed")
+        if not self.loaded:
+            raise BpfError(errno.EINVAL, "the object is not loaded yet (call load() first)",
+                           what)
+
+    def close(self) -> None:
+        links, self.links = self.links, []
+        for link in links:
+            link.detach()
+        ptr, self.ptr = self.ptr, None
+        if ptr is not None:
+            lib.bpf_object__close(ptr)
+        self.buffer = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+
+class _Named(Mapping[str, T], Generic[T]):
+    """Read-only mapping of an object's programs or maps by name; also ``.name`` attributes."""
+
+    __slots__ = ("_kind", "_label", "_items")
+
+    def __init__(self, kind: str, label: str, items: dict[str, T]) -> None:
+        self._kind = kind
+        self._label = label
+        self._items = items
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            have = ", ".join(repr(n) for n in self._items) or "none"
+            raise KeyError(f"no {self._kind} named {name!r} in object '{self._label}' "
+                           f"(it has: {have})") from None
+
+    def __getattr__(self, name: str) -> T:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as e:
+            raise AttributeError(e.args[0]) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"<{self._kind}s of '{self._label}': {', '.join(self._items)}>"
+
+
+def _check_elf(data: bytes, label: str) -> None:
+    if data[:4] != ELF_MAGIC:
+        raise BpfError(errno.ENOEXEC, "not an ELF file", f"open object '{label}'")
+    if len(data) >= 20:
+        little = data[5] == 1
+        machine = int.from_bytes(data[18:20], "little" if little else "big")
+        if machine != EM_BPF:
+            raise BpfError(errno.ENOEXEC, f"not a BPF object (ELF e_machine {machine}, "
+                           f"BPF is {EM_BPF})", f"open object '{label}'")
+
+
+class _ObjectBase:
+    __slots__ = ("_state", "__weakref__")
+    _state: _ObjectState
+
+    @property
+    def name(self) -> str:
+        """The object's name (``bpf_object__name``)."""
+        return lib.bpf_object__name(self._ptr()).decode()
+
+    def _ptr(self) -> Any:
+        if self._state.ptr is None:
+            raise ClosedError(f"object '{self._state.label}' is closed")
+        return self._state.ptr
+
+    @property
+    def programs(self) -> _Named[Program]:
+        """Programs by name: ``obj.programs["handle"]`` or ``obj.programs.handle``."""
+        self._ptr()
+        return self._state.programs
+
+    @property
+    def maps(self) -> _Named[Map]:
+        """Maps by name: ``obj.maps["events"]`` or ``obj.maps.events``."""
+        self._ptr()
+        return self._state.maps
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return self._state.ptr is None
+
+    def close(self) -> None:
+        """Detach the links this object attached and free it (``bpf_object__close``).
+
+        Links returned by ``Program.attach*()`` are the caller's and stay attached. Idempotent.
+        """
+        self._state.close()
+
+    def __enter__(self: T) -> T:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class OpenObject(_ObjectBase):
+    """An opened, not yet loaded, BPF object (``struct bpf_object`` before ``bpf_object__load``).
+
+    Configure it (``programs[...].autoload``, ``maps[...].max_entries`` ...), then ``load()``.
+    Closing it (or ``with``) frees it unless it was loaded: the loaded ``Object`` takes over.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, state: _ObjectState) -> None:
+        self._state = state
+
+    def load(self) -> Object:
+        """Load maps and programs into the kernel (``bpf_object__load``) and return the Object.
+
+        Needs root (or CAP_BPF, plus CAP_PERFMON/CAP_NET_ADMIN for some program types). A
+        program rejected by the verifier raises ``VerifierError`` with the verifier log; on any
+        failure the object is closed. This OpenObject is spent afterwards.
+        """
+        state = self._state
+        ptr = self._ptr()
+        if state.loaded:
+            raise BpfError(errno.EBUSY, "already loaded", f"load object '{state.label}'")
+        with log.capture() as messages:
+            try:
+                lib.bpf_object__load(ptr)
+            except BpfError as e:
+                err = e
+            else:
+                err = None
+        if err is not None:
+            exc = _load_error(err, state.label, messages)
+            state.close()
+            raise exc from None
+        state.loaded = True
+        state.buffer = None  # libbpf is done with the ELF image
+        return Object(state)
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._state.loaded:
+            self.close()
+
+    def __repr__(self) -> str:
+        return f"<OpenObject '{self._state.label}'{' closed' if self.closed else ''}>"
+
+
+_PROG_FAILED = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
+_LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
+_LOG_END = "-- END PROG LOAD LOG --"
+
+
+def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
+                verb: str = "load") -> BpfError:
+    """Turn a failed bpf_object__load into VerifierError when libbpf printed a verifier log."""
+    import re  # only on failure: keeps `import libbpf_py` light
+
+    text = "".join(m for _, m in messages)
+    found = re.search(_PROG_FAILED, text)
+    prog = found.group(1) if found else None
+    begin = text.find(_LOG_BEGIN)
+    if prog is not None and begin >= 0:
+        start = text.index("\n", begin) + 1
+        end = text.find(_LOG_END, start)
+        vlog = text[start:end if end >= 0 else len(text)]
+        # Drop the "libbpf: prog 'x': " prefix of the END marker line if it was captured.
+        vlog = vlog[: vlog.rfind("\n") + 1] if end >= 0 else vlog
+        return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
+    # Not a verifier rejection: keep libbpf's last warning as the reason.
+    warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
+    if warnings:
+        err.strerror = f"{err.strerror}; libbpf: {warnings[-1].removeprefix('libbpf: ')}"
+    return with_context(err, f"{verb} object '{label}'")
+
+
+class Object(_ObjectBase):
+    """A loaded BPF object: its maps and programs exist in the kernel.
+
+    Made by ``OpenObject.load()`` or ``libbpf_py.load()``. Owns its maps, programs and the links
+    ``attach()`` made; ``close()`` (or ``with``) releases them all.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, state: _ObjectState) -> None:
+        self._state = state
+
+    @staticmethod
+    def open(source: Source, *, name: Optional[str] = None,
+             btf_custom_path: Optional[str] = None, pin_root_path: Optional[str] = None,
+             kconfig: Optional[str] = None, kernel_log_level: int = 0,
+             bpf_token_path: Optional[str] = None) -> OpenObject:
+        """Open a BPF ELF object from a path or from bytes (``bpf_object__open_file`` /
+        ``bpf_object__open_mem``) without loading it; no privileges needed.
+
+        Keyword arguments are ``struct bpf_object_open_opts``: ``name`` (object name, default
+        the file name), ``btf_custom_path`` (kernel BTF for CO-RE when the kernel has none),
+        ``pin_root_path`` (bpffs dir for maps pinned by name), ``kconfig`` (extra Kconfig values),
+        ``kernel_log_level`` (verifier log level for every program), ``bpf_token_path``.
+        """
+        buffer = None
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            label = name or "<bytes>"
+            _check_elf(data, label)
+        else:
+            path = os.fspath(source)
+            label = name or os.path.basename(path)
+            with open(path, "rb") as f:  # FileNotFoundError / PermissionError as usual
+                _check_elf(f.read(20), path)
+            data = None
+        # LIFETIME: the encoded strings must outlive the call; locals do.
+        enc = [None if v is None else os.fsencode(v)
+               for v in (name, pin_root_path, kconfig, btf_custom_path, bpf_token_path)]
+        opts = make_opts(bpf_object_open_opts, object_name=enc[0], pin_root_path=enc[1],
+                         kconfig=enc[2], btf_custom_path=enc[3], bpf_token_path=enc[4],
+                         kernel_log_level=kernel_log_level)
+        with log.capture() as messages:
+            try:
+                if data is None:
+                    ptr = lib.bpf_object__open_file(os.fsencode(path), ctypes.byref(opts))
+                else:
+                    buffer = ctypes.create_string_buffer(data, len(data))
+                    ptr = lib.bpf_object__open_mem(buffer, len(data), ctypes.byref(opts))
+            except BpfError as e:
+                raise _load_error(e, label, messages, "open") from None
+        return OpenObject(_ObjectState(ptr, label, buffer))
+
+    def attach(self) -> list[Link]:
+        """Attach every loaded program whose SEC() says where (``bpf_program__attach``).
+
+        Programs whose section names no target (``SEC("xdp")``, ``SEC("uprobe")`` ...) are
+        skipped, as libbpf's skeletons do. The links are kept by the object (closed by
+        ``detach()`` or ``close()``) and returned. Needs root.
+        """
+        state = self._state
+        self._ptr()
+        made: list[Link] = []
+        for prog in state.programs.values():
+            if not lib.bpf_program__autoload(prog._ptr) or not lib.bpf_program__autoattach(prog._ptr):
+                continue
+            if prog.section.split("/", 1)[0] in KPROBE_SECTIONS:
+                _require_kprobes(f"attach program '{prog.name}' (SEC(\"{prog.section}\"))")
+            try:
+                link = prog.attach()
+            except BpfError as e:
+                if e.errno == errno.EOPNOTSUPP:
+                    continue
+                for done in made:
+                    done.detach()
+                raise
+            made.append(link)
+        state.links.extend(made)
+        return made
+
+    def detach(self) -> None:
+        """Detach every link ``attach()`` made."""
+        links, self._state.links = self._state.links, []
+        for link in links:
+            link.detach()
+
+    @property
+    def links(self) -> list[Link]:
+        """The links ``attach()`` made (owned by the object)."""
+        return list(self._state.links)
+
+    def __repr__(self) -> str:
+        return f"<Object '{self._state.label}'{' closed' if self.closed else ''}>"
+
+
+def load(source: Source, **opts: Any) -> Object:
+    """Open and load a BPF object in one call: ``Object.open(source, **opts).load()``."""
+    return Object.open(source, **opts).load()

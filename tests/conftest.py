@@ -1,0 +1,141 @@
+"""Test harness: BPF programs compiled on demand, privilege/feature markers, fd-leak check.
+
+- ``bpf_path(name)`` compiles ``tests/bpf/<name>.bpf.c`` with clang (cached by a hash of the
+  source, the bundled headers and the clang version) and returns the object's path.
+- ``@pytest.mark.root``: needs root; skipped (with that reason) otherwise.
+- ``@pytest.mark.kernel("feature")``: needs a kernel feature from ``FEATURES``; skipped naming it.
+- Strict mode (``CI=true`` as root, or ``LIBBPF_PY_STRICT=1``): the CI kernel has every feature
+  the suite uses, so any skip there is turned into a failure.
+- Every test is wrapped by an fd-leak check: fds it opened and did not close fail it.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import libbpf_py
+
+TESTS = Path(__file__).resolve().parent
+BPF_SRC = TESTS / "bpf"
+CACHE = Path(os.environ.get("LIBBPF_PY_TEST_CACHE", TESTS / ".cache"))
+IS_ROOT = os.geteuid() == 0
+STRICT = os.environ.get("LIBBPF_PY_STRICT", "1" if (os.environ.get("CI") == "true" and IS_ROOT) else "0") == "1"
+TRACEFS = Path("/sys/kernel/tracing")
+
+
+def _tracefs() -> bool:
+    if (TRACEFS / "events").is_dir():
+        return True
+    if IS_ROOT:
+        subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], capture_output=True)
+    return (TRACEFS / "events").is_dir()
+
+
+def _has_kprobes() -> bool:
+    from libbpf_py.program import kprobes_supported
+
+    return kprobes_supported()
+
+
+FEATURES: dict[str, Callable[[], bool]] = {
+    "btf": lambda: Path("/sys/kernel/btf/vmlinux").is_file(),
+    "tracefs": _tracefs,
+    "kprobes": _has_kprobes,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "root: needs root")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("root") and not IS_ROOT:
+        pytest.skip("needs root (CAP_SYS_ADMIN/CAP_BPF) to use the bpf syscall")
+    for mark in item.iter_markers("kernel"):
+        for feature in mark.args:
+            if not FEATURES[feature]():
+                pytest.skip(f"kernel feature missing: {feature}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = (f"strict mode (CI=true as root): this kernel is expected to have every "
+                           f"feature the suite uses, but the test skipped: {reason}")
+
+
+def _open_fds() -> dict[int, str]:
+    fds = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fds[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # the fd of listdir itself, gone by now
+            pass
+    return fds
+
+
+@pytest.fixture(autouse=True)
+def _fd_leak_check() -> object:
+    gc.collect()
+    before = _open_fds()
+    yield
+    gc.collect()
+    leaked = {fd: target for fd, target in _open_fds().items() if fd not in before}
+    if leaked:
+        pytest.fail(f"test leaked file descriptors: {leaked}", pytrace=False)
+
+
+def _clang() -> str:
+    clang = os.environ.get("CLANG", "clang")
+    if shutil.which(clang) is None:
+        pytest.fail(f"{clang} is needed to compile the BPF test programs (apt-get install clang)",
+                    pytrace=False)
+    return clang
+
+
+def compile_bpf(src: Path, out_dir: Path = CACHE) -> Path:
+    """Compile a BPF C source with clang into a cached object; returns the object's path."""
+    clang = _clang()
+    include = Path(libbpf_py.get_include())
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    h = hashlib.sha256(src.read_bytes())
+    for header in sorted((include / "bpf").glob("*.h")):
+        h.update(header.read_bytes())
+    h.update(subprocess.run([clang, "--version"], capture_output=True, check=True).stdout)
+    out = out_dir / f"{src.name[:-2]}-{h.hexdigest()[:16]}.o"
+    if out.is_file():
+        return out
+    out_dir.mkdir(parents=True, exist_ok=True)
+    arch = {"x86_64": "x86", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    cmd = [clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{arch}", f"-I{include}",
+           f"-I{BPF_SRC}", "-c", str(src), "-o", f"{out}.tmp"]
+    if multiarch:
+        cmd.insert(1, f"-I/usr/include/{multiarch}")
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        pytest.fail(f"compiling {src.name} failed:\n{' '.join(cmd)}\n{done.stderr}", pytrace=False)
+    os.replace(f"{out}.tmp", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def bpf_path() -> Callable[[str], Path]:
+    """``bpf_path("getppid")`` -> path of tests/bpf/getppid.bpf.c compiled."""
+
+    def get(name: str) -> Path:
+        return compile_bpf(BPF_SRC / f"{name}.bpf.c")
+
+    return get
