@@ -26,6 +26,7 @@ from .map import Map
 __all__ = ["RingBuffer"]
 
 Callback = Callable[[memoryview], Any]
+_EINTR = -errno.EINTR
 
 _poll = lib.ring_buffer__poll
 _consume = lib.ring_buffer__consume
@@ -46,6 +47,7 @@ class RingBuffer:
         self._maps: list[Map] = []
         self._error: Optional[BaseException] = None
         self._count = 0
+        self._stopped = False
         if map is not None:
             if callback is None:
                 raise TypeError("RingBuffer(map, callback): a map needs a callback")
@@ -62,6 +64,7 @@ class RingBuffer:
                 return -1
             self._count += 1
             if type(rc) is int and rc < 0:
+                self._stopped = True
                 return rc
             return 0
 
@@ -96,9 +99,10 @@ class RingBuffer:
     def _finish(self, rc: int, what: str) -> int:
         count, self._count = self._count, 0
         err, self._error = self._error, None
+        stopped, self._stopped = self._stopped, False
         if err is not None:
             raise err
-        if rc < 0 and rc != -errno.EINTR:
+        if rc < 0 and rc != -errno.EINTR and not stopped:
             check(rc, what)
         return count
 
@@ -112,8 +116,9 @@ class RingBuffer:
         if timeout is None:
             while True:
                 rc = _poll(ptr, -1)
-                # A signal (EINTR) returns here, where Python runs its handler (Ctrl-C raises).
-                if rc != 0 or self._error is not None:
+                # A signal (EINTR) returns here, where Python runs its handler: Ctrl-C raises
+                # KeyboardInterrupt; other handlers return and the wait goes on.
+                if rc != 0 and rc != _EINTR:
                     return self._finish(rc, "ring_buffer__poll")
         ms = max(0, int(timeout * 1000))
         return self._finish(_poll(ptr, ms), "ring_buffer__poll")

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Maps of several key/value shapes, for the Map tests (no program logic needed). */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct pair {
+	__u32 a;
+	__u32 b;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __s64);
+} signed_vals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct pair);
+	__type(value, __u64);
+} struct_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u16);
+} small_array SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} percpu SEC(".maps");
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int touch(void *ctx)
+{
+	/* signed_vals[1] holds the test's pid; for its calls only, signed_vals[0] -= 1 */
+	__u32 k = 1, tgid = bpf_get_current_pid_tgid() >> 32;
+	__s64 *target = bpf_map_lookup_elem(&signed_vals, &k), *v;
+
+	k = 0;
+	v = bpf_map_lookup_elem(&signed_vals, &k);
+	if (v && target && *target == tgid)
+		__sync_fetch_and_add(v, -1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
