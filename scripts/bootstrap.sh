@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian/Ubuntu machine for libbpf_py, as root: Debian packages, the libbpf
+# source (scripts/get-libbpf.sh), and a virtualenv at .venv with libbpf_py built and installed
+# from this checkout (plus the test requirements). Idempotent: re-running only does what is left.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+# Build: compiler, libelf, zlib, pkg-config. BPF programs: clang, llvm (llvm-strip).
+# Tests: iproute2 (netns/veth). A Python with venv: the machine's python3 when it has one.
+packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 ca-certificates)
+python=${PYTHON:-python3}
+if ! command -v "$python" >/dev/null || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
+    packages+=(python3 python3-venv python3-dev)
+    python=python3
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { say "run as root to install: ${missing[*]}"; exit 1; }
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+bash scripts/get-libbpf.sh
+
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv with $("$python" --version)"
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+say "building and installing libbpf_py into .venv"
+.venv/bin/python -m pip install -q ".[test]"
+say "ready: $(.venv/bin/python -m libbpf_py version)"
