@@ -16,7 +16,6 @@ from __future__ import annotations
 import os as _os
 
 from ._ffi import lib as _lib
-from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
 from .errors import BpfError, ClosedError, FeatureNotSupportedError, VerifierError
 from .link import Link
 from .map import Map
@@ -28,6 +27,19 @@ from . import log as _log  # noqa: F401 - installs libbpf's print callback
 __version__ = "0.1.0"
 #: Version of the bundled libbpf, read from the loaded library ("1.7.0").
 LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
+
+
+_ENUMS = frozenset({"AttachType", "LinkType", "MapType", "ProgType", "UpdateFlags"})
+
+
+def __getattr__(name: str) -> object:
+    # The enums are built on first use: creating ~150 enum members costs milliseconds that a
+    # cold start (import + load + attach) should not pay when nobody needs them.
+    if name in _ENUMS:
+        from . import enums
+
+        return getattr(enums, name)
+    raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
 
 
 def get_include() -> str:

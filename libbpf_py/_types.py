@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from typing import Any, Optional
-
 from ._ffi import lib
 from ._ffi.functions import btf_p
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = ["Codec", "IntCodec", "BytesCodec", "codec_for"]
 

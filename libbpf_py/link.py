@@ -8,10 +8,12 @@ pinned link outlives the process.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
-
 from ._ffi import lib
 from .errors import BpfError, ClosedError, with_context
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = ["Link"]
 

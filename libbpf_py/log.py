@@ -16,7 +16,7 @@ active; ``OpenObject.load()`` uses it to keep the verifier log for ``VerifierErr
 from __future__ import annotations
 
 import sys
-import threading
+from _thread import _local  # threading's thread-local, without importing threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,7 +31,7 @@ LOGGER_NAME = "libbpf_py"
 _LEVELS = {0: 30, 1: 20, 2: 10}  # LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
 _DEBUG = 2
 
-_local = threading.local()
+_local = _local()
 
 
 def _on_message(level: int, msg: bytes) -> None:

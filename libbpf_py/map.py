@@ -12,15 +12,17 @@ from __future__ import annotations
 import ctypes
 import errno
 from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any, Optional
 
 from . import _ffi
 from ._ffi import lib
 from ._types import Codec, codec_for
-from .enums import MapType, UpdateFlags
 from .errors import BpfError, ClosedError
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from .enums import MapType, UpdateFlags
     from .object import _ObjectState
 
 __all__ = ["Map"]
@@ -30,11 +32,12 @@ _update = lib.bpf_map_update_elem
 _delete = lib.bpf_map_delete_elem
 _next_key = lib.bpf_map_get_next_key
 
-PERCPU_TYPES = frozenset({MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH,
-                          MapType.PERCPU_CGROUP_STORAGE})
-ARRAY_TYPES = frozenset({MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY,
-                         MapType.PERF_EVENT_ARRAY, MapType.CGROUP_ARRAY, MapType.ARRAY_OF_MAPS})
-_NO_ELEMENTS = frozenset({MapType.RINGBUF, MapType.USER_RINGBUF})
+# enum bpf_map_type numbers this module branches on, as plain ints so that importing the enums
+# (slow to build) waits until someone asks for a MapType. tests/test_map.py checks them.
+PERCPU_TYPES = frozenset({5, 6, 10, 21})  # PERCPU_HASH/ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
+ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})  # (PERCPU_)ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, ARRAY_OF_MAPS
+RINGBUF, USER_RINGBUF = 27, 31
+_NO_ELEMENTS = frozenset({RINGBUF, USER_RINGBUF})
 
 
 class Map(MutableMapping):  # type: ignore[type-arg]
@@ -56,7 +59,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         self._fd = -1
         self._kc: Optional[Codec] = None
         self._vc: Optional[Codec] = None
-        self._type = MapType(lib.bpf_map__type(ptr))
+        self._type: int = lib.bpf_map__type(ptr)
 
     # --- definition (valid in both phases)
 
@@ -68,7 +71,9 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     @property
     def type(self) -> MapType:
         """The map type (``bpf_map__type``)."""
-        return self._type
+        from .enums import MapType
+
+        return MapType(self._type)
 
     @property
     def key_size(self) -> int:
@@ -107,14 +112,14 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         state = "closed" if self._state.closed else ("loaded" if self._state.loaded else "open")
-        return f"<Map '{self.name}' {self._type.name} ({state})>"
+        return f"<Map '{self.name}' {self.type.name} ({state})>"
 
     # --- codecs
 
     def _setup(self) -> int:
         fd = self.fd
         if self._type in _NO_ELEMENTS:
-            raise TypeError(f"map '{self.name}' is a {self._type.name}: use RingBuffer, not "
+            raise TypeError(f"map '{self.name}' is a {self.type.name}: use RingBuffer, not "
                             "element access")
         ptr = self._ptr
         btf = lib.bpf_object__btf(self._state.ptr)
@@ -169,7 +174,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         except KeyError:
             return default
 
-    def set(self, key: Any, value: Any, *, flags: UpdateFlags | int = UpdateFlags.ANY) -> None:
+    def set(self, key: Any, value: Any, *, flags: UpdateFlags | int = 0) -> None:
         """Create or update an element with explicit flags (``bpf_map_update_elem``).
 
         ``UpdateFlags.NOEXIST`` fails with ``FileExistsError``-like ``BpfError(EEXIST)`` when the
@@ -228,7 +233,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     def clear(self) -> None:
         """Delete every element (arrays can't delete: their elements always exist)."""
         if self._type in ARRAY_TYPES:
-            raise TypeError(f"map '{self.name}' is a {self._type.name}: its elements can't be "
+            raise TypeError(f"map '{self.name}' is a {self.type.name}: its elements can't be "
                             "deleted")
         for raw in list(self._raw_keys()):
             rc = _delete(self._fd, raw)

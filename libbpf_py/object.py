@@ -18,7 +18,6 @@ import ctypes
 import errno
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any, Generic, Optional, TypeVar, Union
 
 from . import log
 from ._ffi import lib
@@ -30,8 +29,12 @@ from .program import KPROBE_SECTIONS, Program, _require_kprobes
 
 __all__ = ["Object", "OpenObject", "load"]
 
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, Optional, TypeVar, Union
+
+    Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
+    T = TypeVar("T")
 
 ELF_MAGIC = b"\x7fELF"
 EM_BPF = 247
@@ -92,17 +95,17 @@ class _ObjectState:
             pass
 
 
-class _Named(Mapping[str, T], Generic[T]):
+class _Named(Mapping):  # type: ignore[type-arg]
     """Read-only mapping of an object's programs or maps by name; also ``.name`` attributes."""
 
     __slots__ = ("_kind", "_label", "_items")
 
-    def __init__(self, kind: str, label: str, items: dict[str, T]) -> None:
+    def __init__(self, kind: str, label: str, items: dict[str, Any]) -> None:
         self._kind = kind
         self._label = label
         self._items = items
 
-    def __getitem__(self, name: str) -> T:
+    def __getitem__(self, name: str) -> Any:
         try:
             return self._items[name]
         except KeyError:
@@ -110,7 +113,7 @@ class _Named(Mapping[str, T], Generic[T]):
             raise KeyError(f"no {self._kind} named {name!r} in object '{self._label}' "
                            f"(it has: {have})") from None
 
-    def __getattr__(self, name: str) -> T:
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
         try:
@@ -154,13 +157,13 @@ class _ObjectBase:
         return self._state.ptr
 
     @property
-    def programs(self) -> _Named[Program]:
+    def programs(self) -> Mapping[str, Program]:
         """Programs by name: ``obj.programs["handle"]`` or ``obj.programs.handle``."""
         self._ptr()
         return self._state.programs
 
     @property
-    def maps(self) -> _Named[Map]:
+    def maps(self) -> Mapping[str, Map]:
         """Maps by name: ``obj.maps["events"]`` or ``obj.maps.events``."""
         self._ptr()
         return self._state.maps

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, Any
 
 from ._ffi import lib
 from ._ffi.types import (
@@ -18,11 +17,14 @@ from ._ffi.types import (
     bpf_tracepoint_opts,
     make_opts,
 )
-from .enums import AttachType, ProgType
 from .errors import BpfError, ClosedError, FeatureNotSupportedError, with_context
 from .link import Link
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from typing import Any
+
+    from .enums import AttachType, ProgType
     from .object import _ObjectState
 
 __all__ = ["Program"]
@@ -82,11 +84,15 @@ class Program:
     @property
     def type(self) -> ProgType:
         """Program type (``bpf_program__type``)."""
+        from .enums import ProgType
+
         return ProgType(lib.bpf_program__type(self._handle()))
 
     @property
     def expected_attach_type(self) -> AttachType:
         """Expected attach type (``bpf_program__expected_attach_type``)."""
+        from .enums import AttachType
+
         return AttachType(lib.bpf_program__expected_attach_type(self._handle()))
 
     @property

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import ctypes
 import errno
-from typing import Any, Callable, Optional
-
 from ._ffi import check, lib
 from ._ffi.types import make_opts, ring_buffer_opts, ring_buffer_sample_fn
-from .enums import MapType
 from .errors import BpfError, ClosedError, with_context
-from .map import Map
+from .map import RINGBUF, Map
 
 __all__ = ["RingBuffer"]
 
-Callback = Callable[[memoryview], Any]
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Optional
+
+    Callback = Callable[[memoryview], Any]
 _EINTR = -errno.EINTR
 
 _poll = lib.ring_buffer__poll
@@ -74,7 +76,7 @@ class RingBuffer:
         """Add a ring buffer map and the callback for its records (``ring_buffer__add``)."""
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        if map.type != MapType.RINGBUF:
+        if map._type != RINGBUF:
             raise TypeError(f"map '{map.name}' is a {map.type.name}, not a RINGBUF")
         fd = map.fd
         cb = self._make_cb(callback)

@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import ctypes
 import os
-from pathlib import Path
-from typing import Any, NoReturn
 
 from ..errors import BpfError
 from . import types
 from .functions import INT, PTR, SIGNATURES
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 __all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH"]
 
-LIBRARY_PATH = Path(__file__).with_name("_libbpf.so")
+LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
 
 
 def _load() -> ctypes.CDLL:
-    if not LIBRARY_PATH.is_file():
+    if not os.path.isfile(LIBRARY_PATH):
         raise ImportError(
             f"libbpf_py's bundled library {LIBRARY_PATH} is missing: the package was not built "
             "(install a wheel, or build from source with `pip install .`)"
         )
     # RTLD_LOCAL (the default): our libbpf never clashes with another libbpf in the process.
-    return ctypes.CDLL(str(LIBRARY_PATH), use_errno=True)
+    return ctypes.CDLL(LIBRARY_PATH, use_errno=True)
 
 
 lib = _load()
@@ -92,4 +94,3 @@ _apply()
 # Keep a stable reference for errno-based helpers used by concept modules.
 get_errno = ctypes.get_errno
 EINVAL = 22
-del os

@@ -25,9 +25,11 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any
-
 from . import types as t
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any
 
 INT, PTR, NONE = "int", "ptr", "none"
 

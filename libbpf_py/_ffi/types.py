@@ -22,7 +22,6 @@ from ctypes import (
     c_ulong,
     c_void_p,
 )
-from typing import Any, TypeVar
 
 # --- opaque handles: one empty Structure per C struct, so pointers of different kinds can't mix.
 
@@ -189,7 +188,11 @@ OPTS_STRUCTS: tuple[type[Structure], ...] = (
     bpf_kprobe_multi_opts,
 )
 
-_S = TypeVar("_S", bound=Structure)
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _S = TypeVar("_S", bound=Structure)
 
 
 def make_opts(cls: type[_S], **fields: Any) -> _S:
