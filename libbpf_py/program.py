@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 
+from . import features
 from ._ffi import lib
 from ._ffi.types import (
     bpf_kprobe_opts,
@@ -31,18 +32,15 @@ __all__ = ["Program"]
 
 KPROBE_SECTIONS = ("kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi",
                    "kretprobe.multi", "kprobe.session")
-TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 
 def kprobes_supported() -> bool:
-    """Whether this kernel can create kprobes (a ``kprobe`` PMU, or tracefs ``kprobe_events``)."""
-    if os.path.exists("/sys/bus/event_source/devices/kprobe/type"):
-        return True
-    return any(os.path.exists(os.path.join(d, "kprobe_events")) for d in TRACEFS_DIRS)
+    """Whether this kernel can create kprobes (``features.has("kprobes")``)."""
+    return features.has("kprobes")
 
 
 def _tracefs_mounted() -> bool:
-    return any(os.path.exists(os.path.join(d, "events")) for d in TRACEFS_DIRS)
+    return features.tracefs_path() is not None
 
 
 def _require_kprobes(what: str) -> None:
@@ -146,9 +144,8 @@ class Program:
         tracepoint id (mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing).
         """
         what = f"tracepoint {category}:{name}"
-        if _tracefs_mounted() and not any(
-            os.path.isdir(os.path.join(d, "events", category, name)) for d in TRACEFS_DIRS
-        ):
+        tracefs = features.tracefs_path()
+        if tracefs and not os.path.isdir(os.path.join(tracefs, "events", category, name)):
             raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
                            f"attach program '{self.name}'")
         opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)

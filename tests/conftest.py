@@ -3,7 +3,8 @@
 - ``bpf_path(name)`` compiles ``tests/bpf/<name>.bpf.c`` with clang (cached by a hash of the
   source, the bundled headers and the clang version) and returns the object's path.
 - ``@pytest.mark.root``: needs root; skipped (with that reason) otherwise.
-- ``@pytest.mark.kernel("feature")``: needs a kernel feature from ``FEATURES``; skipped naming it.
+- ``@pytest.mark.kernel("feature")``: needs a kernel feature named in ``libbpf_py.features.FEATURES``
+  (add new checks there); skipped naming it.
 - Strict mode (``CI=true`` as root, or ``LIBBPF_PY_STRICT=1``): the CI kernel has every feature
   the suite uses, so any skip there is turned into a failure.
 - Every test is wrapped by an fd-leak check: fds it opened and did not close fail it.
@@ -23,6 +24,7 @@ from typing import Callable
 import pytest
 
 import libbpf_py
+from libbpf_py import features
 
 TESTS = Path(__file__).resolve().parent
 BPF_SRC = TESTS / "bpf"
@@ -40,17 +42,11 @@ def _tracefs() -> bool:
     return (TRACEFS / "events").is_dir()
 
 
-def _has_kprobes() -> bool:
-    from libbpf_py.program import kprobes_supported
-
-    return kprobes_supported()
-
-
-FEATURES: dict[str, Callable[[], bool]] = {
-    "btf": lambda: Path("/sys/kernel/btf/vmlinux").is_file(),
-    "tracefs": _tracefs,
-    "kprobes": _has_kprobes,
-}
+def has_feature(name: str) -> bool:
+    """A kernel feature of ``libbpf_py.features.FEATURES``; tracefs is mounted when missing."""
+    if name == "tracefs":
+        _tracefs()
+    return features.has(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,7 +58,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs root (CAP_SYS_ADMIN/CAP_BPF) to use the bpf syscall")
     for mark in item.iter_markers("kernel"):
         for feature in mark.args:
-            if not FEATURES[feature]():
+            if not has_feature(feature):
                 pytest.skip(f"kernel feature missing: {feature}")
 
 

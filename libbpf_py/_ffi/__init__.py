@@ -13,13 +13,13 @@ import os
 
 from ..errors import BpfError
 from . import types
-from .functions import INT, PTR, SIGNATURES
+from .functions import ALL_SIGNATURES, INT, PTR
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-__all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH"]
+__all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH", "ALL_STRUCTS"]
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
 
@@ -70,7 +70,7 @@ def check(result: int, what: str) -> int:
 
 def _apply() -> None:
     missing = []
-    for name, restype, argtypes, how in SIGNATURES:
+    for name, restype, argtypes, how in ALL_SIGNATURES:
         try:
             fn = getattr(lib, name)
         except AttributeError:
@@ -90,6 +90,16 @@ def _apply() -> None:
 
 
 _apply()
+
+
+def _all_structs() -> tuple[type[ctypes.Structure], ...]:
+    from . import attach, btf, maps, stream
+
+    return types.OPTS_STRUCTS + attach.STRUCTS + btf.STRUCTS + maps.STRUCTS + stream.STRUCTS
+
+
+#: Every mirrored C structure (checked against the C compiler by tests/test_ffi.py).
+ALL_STRUCTS = _all_structs()
 
 # Keep a stable reference for errno-based helpers used by concept modules.
 get_errno = ctypes.get_errno

@@ -1,4 +1,7 @@
-"""The signature table: every C function libbpf_py calls, with libbpf's exact name.
+"""The signature table of the core slice; ``ALL_SIGNATURES`` adds every area's table.
+
+Each area of the library keeps its own C declarations in ``_ffi/<area>.py`` (structures in a
+``STRUCTS`` tuple, functions in ``SIGNATURES``): ``btf``, ``maps``, ``attach``, ``stream``.
 
 One row per function: ``(name, restype, argtypes, check)``. ``check`` says how errors are reported:
 
@@ -18,7 +21,9 @@ from ctypes import (
     c_bool,
     c_char_p,
     c_int,
+    c_int64,
     c_long,
+    c_ulong,
     c_size_t,
     c_uint,
     c_uint32,
@@ -144,8 +149,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("ring_buffer__consume_n", c_int, [rb_p, c_size_t], NONE),
     ("ring_buffer__epoll_fd", c_int, [rb_p], NONE),
     ("ring_buffer__ring", ring_p, [rb_p, c_uint], PTR),
-    ("ring__consumer_pos", c_long, [ring_p], NONE),
-    ("ring__producer_pos", c_long, [ring_p], NONE),
+    ("ring__consumer_pos", c_ulong, [ring_p], NONE),
+    ("ring__producer_pos", c_ulong, [ring_p], NONE),
     ("ring__avail_data_size", c_size_t, [ring_p], NONE),
     ("ring__size", c_size_t, [ring_p], NONE),
     ("ring__map_fd", c_int, [ring_p], NONE),
@@ -182,10 +187,21 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("btf__find_by_name_kind", c_int, [btf_p, c_char_p, c_uint32], NONE),
     ("btf__type_by_id", c_void_p, [btf_p, c_uint32], NONE),
     ("btf__name_by_offset", c_char_p, [btf_p, c_uint32], NONE),
-    ("btf__resolve_size", c_long, [btf_p, c_uint32], INT),
+    ("btf__resolve_size", c_int64, [btf_p, c_uint32], INT),
     ("btf__resolve_type", c_int, [btf_p, c_uint32], INT),
     ("btf__align_of", c_int, [btf_p, c_uint32], INT),
     # --- src/shim.c (ours)
     ("lbpy_set_log_fn", None, [t.lbpy_log_fn], NONE),
     ("lbpy_libbpf_version", c_char_p, [], NONE),
+]
+
+
+def _areas() -> list[Any]:
+    from . import attach, btf, maps, stream
+
+    return [attach, btf, maps, stream]
+
+
+ALL_SIGNATURES: list[tuple[str, Any, list[Any], str]] = SIGNATURES + [
+    row for area in _areas() for row in area.SIGNATURES
 ]
