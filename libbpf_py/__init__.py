@@ -22,6 +22,7 @@ from .map import Map
 from .object import Object, OpenObject, load
 from .program import Program
 from .ringbuf import RingBuffer
+from . import features
 from . import log as _log  # noqa: F401 - installs libbpf's print callback
 
 __version__ = "0.1.0"
@@ -51,5 +52,5 @@ def get_include() -> str:
 __all__ = [
     "AttachType", "BpfError", "ClosedError", "FeatureNotSupportedError", "LIBBPF_VERSION",
     "Link", "LinkType", "Map", "MapType", "Object", "OpenObject", "Program", "ProgType",
-    "RingBuffer", "UpdateFlags", "VerifierError", "get_include", "load",
+    "RingBuffer", "UpdateFlags", "VerifierError", "features", "get_include", "load",
 ]

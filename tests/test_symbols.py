@@ -1,0 +1,76 @@
+"""Symbol resolution: kernel (kallsyms), ELF files, and live processes (PIE and non-PIE)."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from libbpf_py.symbols import ElfSymbols, KernelSymbols, Symbol, UserSymbols, format_stack
+
+TESTS = Path(__file__).resolve().parent
+CACHE = TESTS / ".cache"
+
+
+def build_target(pie: bool) -> Path:
+    src = TESTS / "native" / "symbols_target.c"
+    flags = ["-O1", "-g", "-fPIE", "-pie"] if pie else ["-O1", "-g", "-fno-pie", "-no-pie"]
+    digest = hashlib.sha256(src.read_bytes() + " ".join(flags).encode()).hexdigest()[:12]
+    out = CACHE / f"symbols_target-{'pie' if pie else 'nopie'}-{digest}"
+    if not out.exists():
+        CACHE.mkdir(exist_ok=True)
+        subprocess.run(["gcc", *flags, str(src), "-o", f"{out}.tmp"], check=True)
+        Path(f"{out}.tmp").rename(out)
+    return out
+
+
+@pytest.mark.parametrize("pie", [True, False], ids=["pie", "non-pie"])
+def test_process_address_resolves_to_its_function(pie: bool) -> None:
+    exe = build_target(pie)
+    elf = ElfSymbols(str(exe))
+    assert elf.is_pie_or_shared is pie
+    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        addr = int(proc.stdout.readline(), 16)
+        syms = UserSymbols(proc.pid)
+        assert syms.resolve(addr) == Symbol("libbpf_py_target_function", 0, exe.name)
+        assert syms.resolve(addr + 3) == Symbol("libbpf_py_target_function", 3, exe.name)
+        if not pie:  # non-PIE: the runtime address is the file's virtual address
+            assert addr == elf.by_name("libbpf_py_target_function")
+    finally:
+        proc.communicate("x")
+
+
+def test_libc_function_in_this_process() -> None:
+    libc = ctypes.CDLL(None)
+    addr = ctypes.cast(libc.getpid, ctypes.c_void_p).value
+    sym = UserSymbols(__import__("os").getpid()).resolve(addr)
+    assert sym is not None and sym.offset == 0
+    assert sym.name in ("getpid", "__getpid")
+    assert sym.module.startswith("libc.so")
+
+
+def test_elf_symbol_offsets_roundtrip() -> None:
+    exe = build_target(True)
+    elf = ElfSymbols(str(exe))
+    vaddr = elf.by_name("libbpf_py_target_function")
+    off = elf.vaddr_to_offset(vaddr)
+    assert off is not None and elf.offset_to_vaddr(off) == vaddr
+    with pytest.raises(KeyError, match="no symbol 'nope'"):
+        elf.by_name("nope")
+    with pytest.raises(ValueError, match="not an ELF file"):
+        ElfSymbols(str(TESTS / "native" / "symbols_target.c"))
+
+
+@pytest.mark.root
+def test_kernel_symbols_roundtrip() -> None:
+    ks = KernelSymbols()
+    addr = ks.by_name("do_sys_openat2")
+    assert ks.resolve(addr) == Symbol("do_sys_openat2", 0, "")
+    assert str(ks.resolve(addr + 0x10)) == "do_sys_openat2+0x10"
+    lines = list(format_stack([addr + 4, 0, 0x1234], kernel=ks))
+    assert lines == ["do_sys_openat2+0x4", "0x1234"]
