@@ -9,7 +9,6 @@ results are cached per process.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 from ._ffi import lib
 
@@ -33,22 +32,32 @@ def _probe(rc_fn: Callable[[], int]) -> bool:
         return False
 
 
-@lru_cache(maxsize=None)
+_probes: dict[tuple[int, ...], bool] = {}  # (kind, args...) -> answer; functools costs imports
+
+
+def _cached(key: tuple[int, ...], rc_fn: Callable[[], int]) -> bool:
+    if key not in _probes:
+        _probes[key] = _probe(rc_fn)
+    return _probes[key]
+
+
 def program_type(prog_type: ProgType | int) -> bool:
-    """Whether programs of ``prog_type`` can be loaded (``libbpf_probe_bpf_prog_type``)."""
-    return _probe(lambda: lib.libbpf_probe_bpf_prog_type(int(prog_type), None))
+    """Whether programs of ``prog_type`` can be loaded (``libbpf_probe_bpf_prog_type``); cached."""
+    t = int(prog_type)
+    return _cached((0, t), lambda: lib.libbpf_probe_bpf_prog_type(t, None))
 
 
-@lru_cache(maxsize=None)
 def map_type(map_type: MapType | int) -> bool:
-    """Whether maps of ``map_type`` can be created (``libbpf_probe_bpf_map_type``)."""
-    return _probe(lambda: lib.libbpf_probe_bpf_map_type(int(map_type), None))
+    """Whether maps of ``map_type`` can be created (``libbpf_probe_bpf_map_type``); cached."""
+    t = int(map_type)
+    return _cached((1, t), lambda: lib.libbpf_probe_bpf_map_type(t, None))
 
 
-@lru_cache(maxsize=None)
 def helper(prog_type: ProgType | int, helper_id: int) -> bool:
-    """Whether BPF helper ``helper_id`` is usable from ``prog_type`` (``libbpf_probe_bpf_helper``)."""
-    return _probe(lambda: lib.libbpf_probe_bpf_helper(int(prog_type), helper_id, None))
+    """Whether BPF helper ``helper_id`` is usable from ``prog_type`` (``libbpf_probe_bpf_helper``);
+    cached."""
+    t = int(prog_type)
+    return _cached((2, t, helper_id), lambda: lib.libbpf_probe_bpf_helper(t, helper_id, None))
 
 
 def tracefs_path() -> str | None:

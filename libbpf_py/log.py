@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import sys
 from _thread import _local  # threading's thread-local, without importing threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ._ffi import lib
 from ._ffi.types import lbpy_log_fn
@@ -60,15 +58,23 @@ _callback = lbpy_log_fn(_on_message)
 lib.lbpy_set_log_fn(_callback)
 
 
-@contextmanager
-def capture() -> Iterator[list[tuple[int, str]]]:
-    """Record (level, text) of every libbpf message this thread emits inside the block."""
-    outer = getattr(_local, "sink", None)
-    sink: list[tuple[int, str]] = []
-    _local.sink = sink
-    try:
-        yield sink
-    finally:
-        _local.sink = outer
-        if outer is not None:
-            outer.extend(sink)
+class capture:
+    """``with capture() as messages:`` records (level, text) of every libbpf message this thread
+    emits inside the block (nested captures see the inner messages too).
+
+    A plain class rather than ``contextlib.contextmanager``: importing contextlib (and functools)
+    costs milliseconds of every cold start.
+    """
+
+    __slots__ = ("_outer", "_sink")
+
+    def __enter__(self) -> list[tuple[int, str]]:
+        self._outer = getattr(_local, "sink", None)
+        self._sink: list[tuple[int, str]] = []
+        _local.sink = self._sink
+        return self._sink
+
+    def __exit__(self, *exc: object) -> None:
+        _local.sink = self._outer
+        if self._outer is not None:
+            self._outer.extend(self._sink)
