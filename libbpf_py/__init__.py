@@ -16,7 +16,14 @@ from __future__ import annotations
 import os as _os
 
 from ._ffi import lib as _lib
-from .errors import BpfError, ClosedError, FeatureNotSupportedError, VerifierError
+from .errors import (
+    BpfError,
+    ClosedError,
+    CoreRelocationError,
+    FeatureNotSupportedError,
+    ReadOnlyError,
+    VerifierError,
+)
 from .link import Link
 from .map import Map
 from .object import Object, OpenObject, load
@@ -30,17 +37,23 @@ __version__ = "0.1.0"
 LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 
 
-_ENUMS = frozenset({"AttachType", "LinkType", "MapType", "ProgType", "UpdateFlags"})
+# Public names imported on first use (PEP 562): a cold start (import + load + attach) should not
+# pay for building ~150 enum members or importing modules it does not use.
+_LAZY = {
+    "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
+    "UpdateFlags": "enums", "Btf": "btf",
+}
 
 
 def __getattr__(name: str) -> object:
-    # The enums are built on first use: creating ~150 enum members costs milliseconds that a
-    # cold start (import + load + attach) should not pay when nobody needs them.
-    if name in _ENUMS:
-        from . import enums
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
+    import importlib
 
-        return getattr(enums, name)
-    raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 
 def get_include() -> str:
@@ -50,7 +63,7 @@ def get_include() -> str:
 
 
 __all__ = [
-    "AttachType", "BpfError", "ClosedError", "FeatureNotSupportedError", "LIBBPF_VERSION",
+    "AttachType", "BpfError", "Btf", "ClosedError", "CoreRelocationError", "ReadOnlyError", "FeatureNotSupportedError", "LIBBPF_VERSION",
     "Link", "LinkType", "Map", "MapType", "Object", "OpenObject", "Program", "ProgType",
     "RingBuffer", "UpdateFlags", "VerifierError", "features", "get_include", "load",
 ]

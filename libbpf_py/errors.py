@@ -10,7 +10,8 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-__all__ = ["BpfError", "VerifierError", "FeatureNotSupportedError", "ClosedError"]
+__all__ = ["BpfError", "VerifierError", "CoreRelocationError", "ReadOnlyError",
+           "FeatureNotSupportedError", "ClosedError"]
 
 
 class BpfError(OSError):
@@ -54,6 +55,43 @@ class VerifierError(BpfError):
 
     def __reduce__(self):
         return (type(self), (self.errno, self.program, self.log, self.context))
+
+
+CORE_FAILED = "failed to resolve CO-RE relocation"
+
+
+class CoreRelocationError(VerifierError):
+    """A program was rejected because libbpf could not resolve one of its CO-RE relocations
+    against the kernel's BTF (a field, type or enum value the running kernel lacks).
+
+    ``relocation`` is libbpf's description ("<byte_off> [5] struct task_struct.x (0:1 @ offset
+    4)"), ``instruction`` the index of the poisoned instruction; ``log`` the verifier log.
+    """
+
+    def __init__(self, err: int, program: str, log: str, context: str = "") -> None:
+        super().__init__(err, program, log, context)
+        import re
+
+        found = re.search(r"(\d+): <invalid CO-RE relocation>\s*\n\s*" + CORE_FAILED
+                          + r" (.*)", log)
+        self.instruction: int | None = int(found.group(1)) if found else None
+        self.relocation: str = found.group(2).strip() if found else ""
+
+    def __str__(self) -> str:
+        at = f" at instruction {self.instruction}" if self.instruction is not None else ""
+        head = (f"program '{self.program}': CO-RE relocation{at} can't be resolved against "
+                f"the running kernel's BTF (the kernel lacks the field, type or enum value): "
+                f"{CORE_FAILED} {self.relocation}")
+        where = f"{self.context}: " if self.context else ""
+        return f"{where}{head}\n" + super().__str__()
+
+
+class ReadOnlyError(BpfError):
+    """A write to a section that is read-only after load (``.rodata``, ``.kconfig``)."""
+
+    def __init__(self, context: str) -> None:
+        BpfError.__init__(self, _errno.EPERM, "read-only after load (frozen .rodata-like "
+                          "section: set it before load())", context)
 
 
 class FeatureNotSupportedError(BpfError):

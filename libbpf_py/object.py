@@ -8,6 +8,9 @@
     Object.close() / with ...                         # frees everything the object owns
     libbpf_py.load(path | bytes)      -> Object       # open + load in one call
 
+Global variables: ``obj.rodata``/``.data``/``.bss``/``.kconfig`` and ``obj.sections[".data.x"]``
+(``variables.Section``, typed from BTF); the object's BTF: ``obj.btf`` (``btf.Btf``, borrowed).
+
 Both phases share one ``_ObjectState`` that owns the ``struct bpf_object``; programs and maps
 keep it alive and raise ``ClosedError`` after ``close()``.
 """
@@ -22,12 +25,20 @@ from collections.abc import Iterator, Mapping
 from . import log
 from ._ffi import lib
 from ._ffi.types import bpf_object_open_opts, make_opts
-from .errors import BpfError, ClosedError, VerifierError, with_context
+from .errors import (
+    CORE_FAILED,
+    BpfError,
+    ClosedError,
+    CoreRelocationError,
+    VerifierError,
+    with_context,
+)
+from . import link as _link_module
 from .link import Link
 from .map import Map
 from .program import KPROBE_SECTIONS, Program, _require_kprobes
 
-__all__ = ["Object", "OpenObject", "load"]
+__all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -35,6 +46,9 @@ if TYPE_CHECKING:
 
     Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
     T = TypeVar("T")
+
+    from .btf import Btf
+    from .variables import Section
 
 ELF_MAGIC = b"\x7fELF"
 EM_BPF = 247
@@ -50,6 +64,9 @@ class _ObjectState:
         self.buffer = buffer
         self.loaded = False
         self.links: list[Link] = []
+        self.sections: Optional[dict[str, Section]] = None  # built on first use
+        self.btf_view: Optional[Btf] = None  # the borrowed Btf view, built on first use
+        self.load_log: dict[str, str] = {}  # program name -> verifier log (kernel_log_level)
         self.programs = _Named("program", label, self._iter(lib.bpf_object__next_program, Program))
         self.maps = _Named("map", label, self._iter(lib.bpf_object__next_map, Map))
 
@@ -79,12 +96,24 @@ class _ObjectState:
             raise BpfError(errno.EINVAL, "the object is not loaded yet (call load() first)",
                            what)
 
+    # link.py: close() detaches the links that use this object's memory (USDT ...) itself.
+    DETACHES_DEPENDENT_LINKS = True
+
     def close(self) -> None:
+        if self.ptr is not None:
+            detach_dependents = getattr(_link_module, "detach_dependents", None)
+            if detach_dependents is not None:
+                detach_dependents(self)
         links, self.links = self.links, []
         for link in links:
             link.detach()
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
+            btf = lib.bpf_object__btf(ptr)
+            if btf:  # types cached for this struct btf die with it
+                from ._types import btf_addr, forget
+
+                forget(btf_addr(btf))
             lib.bpf_object__close(ptr)
         self.buffer = None
 
@@ -173,6 +202,71 @@ class _ObjectBase:
         """True after ``close()``."""
         return self._state.ptr is None
 
+    @property
+    def btf(self) -> Optional[Btf]:
+        """The object's own BTF (``bpf_object__btf``), or None if it was compiled without -g.
+
+        Borrowed: valid while the object is open (``ClosedError`` after), and it keeps the
+        object alive. Valid in both phases; no privileges needed.
+        """
+        state = self._state
+        ptr = lib.bpf_object__btf(self._ptr())
+        if not ptr:
+            return None
+        if state.btf_view is None:
+            from .btf import Btf
+
+            # LIFETIME: the struct btf belongs to the bpf_object; the view holds the state.
+            state.btf_view = Btf._borrow(ptr, state.label, state)
+        return state.btf_view
+
+    @property
+    def sections(self) -> Mapping[str, Section]:
+        """Data sections by ELF name (".rodata", ".data", ".bss", ".data.custom", ".kconfig"
+        ...): ``Section`` objects whose attributes are the global variables, typed from BTF.
+
+        Before load they read and write the initial values; after load ``.data``/``.bss``
+        are the live map (mmap) and ``.rodata*``/``.kconfig`` are read-only.
+        """
+        state = self._state
+        self._ptr()
+        if state.sections is None:
+            from .variables import find_sections
+
+            state.sections = find_sections(state)
+        return _Named("section", state.label, state.sections)
+
+    def datasec(self, name: str) -> Section:
+        """The data section called ``name`` (".data.custom"); ``KeyError`` listing those
+        that exist."""
+        return self.sections[name]
+
+    def _section(self, name: str) -> Section:
+        try:
+            return self.sections[name]
+        except KeyError as e:
+            raise AttributeError(e.args[0]) from None
+
+    @property
+    def rodata(self) -> Section:
+        """``.rodata`` variables (``const volatile`` globals): set them before load."""
+        return self._section(".rodata")
+
+    @property
+    def data(self) -> Section:
+        """``.data`` variables (initialized globals): initial values before load, live after."""
+        return self._section(".data")
+
+    @property
+    def bss(self) -> Section:
+        """``.bss`` variables (zero-initialized globals): live after load."""
+        return self._section(".bss")
+
+    @property
+    def kconfig(self) -> Section:
+        """``.kconfig`` externs (``extern ... __kconfig``) as libbpf resolved them at load."""
+        return self._section(".kconfig")
+
     def close(self) -> None:
         """Detach the links this object attached and free it (``bpf_object__close``).
 
@@ -210,19 +304,19 @@ class OpenObject(_ObjectBase):
         ptr = self._ptr()
         if state.loaded:
             raise BpfError(errno.EBUSY, "already loaded", f"load object '{state.label}'")
+        err: Optional[BpfError] = None
         with log.capture() as messages:
             try:
                 lib.bpf_object__load(ptr)
             except BpfError as e:
                 err = e
-            else:
-                err = None
         if err is not None:
             exc = _load_error(err, state.label, messages)
             state.close()
             raise exc from None
         state.loaded = True
         state.buffer = None  # libbpf is done with the ELF image
+        state.load_log = _program_logs(messages)
         return Object(state)
 
     def __exit__(self, *exc: object) -> None:
@@ -236,6 +330,20 @@ class OpenObject(_ObjectBase):
 _PROG_FAILED = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
 _LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
 _LOG_END = "-- END PROG LOAD LOG --"
+
+
+
+
+def _program_logs(messages: list[tuple[int, str]]) -> dict[str, str]:
+    """Verifier logs libbpf printed for successfully loaded programs (kernel_log_level)."""
+    import re
+
+    text = "".join(m for _, m in messages)
+    logs: dict[str, str] = {}
+    for found in re.finditer(r"prog '([^']+)': " + re.escape(_LOG_BEGIN) + r"\n(.*?)"
+                             + re.escape(_LOG_END), text, re.S):
+        logs[found.group(1)] = found.group(2)
+    return logs
 
 
 def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
@@ -253,6 +361,9 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
         vlog = text[start:end if end >= 0 else len(text)]
         # Drop the "libbpf: prog 'x': " prefix of the END marker line if it was captured.
         vlog = vlog[: vlog.rfind("\n") + 1] if end >= 0 else vlog
+        if CORE_FAILED in vlog:
+            return CoreRelocationError(err.errno or errno.EINVAL, prog, vlog,
+                                       f"load object '{label}'")
         return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
     # Not a verifier rejection: keep libbpf's last warning as the reason.
     warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
@@ -325,7 +436,8 @@ class Object(_ObjectBase):
         self._ptr()
         made: list[Link] = []
         for prog in state.programs.values():
-            if not lib.bpf_program__autoload(prog._ptr) or not lib.bpf_program__autoattach(prog._ptr):
+            if not (lib.bpf_program__autoload(prog._ptr)
+                    and lib.bpf_program__autoattach(prog._ptr)):
                 continue
             if prog.section.split("/", 1)[0] in KPROBE_SECTIONS:
                 _require_kprobes(f"attach program '{prog.name}' (SEC(\"{prog.section}\"))")
@@ -346,6 +458,13 @@ class Object(_ObjectBase):
         links, self._state.links = self._state.links, []
         for link in links:
             link.detach()
+
+    @property
+    def load_log(self) -> dict[str, str]:
+        """Verifier logs of the loaded programs, by name, when the object was opened with
+        ``kernel_log_level`` (or a program's log level) > 0; empty otherwise."""
+        self._ptr()
+        return dict(self._state.load_log)
 
     @property
     def links(self) -> list[Link]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 import libbpf_py
 from libbpf_py import BpfError, ClosedError, Object, OpenObject, VerifierError
+from libbpf_py.btf import Kind
 
 
 def test_open_lists_programs_and_maps(bpf_path) -> None:
@@ -136,3 +138,107 @@ def test_load_shortcut_and_context_manager(bpf_path) -> None:
     assert obj.closed
     with pytest.raises(OSError):
         os.fstat(fd)  # the map's fd was closed with the object
+
+
+# --- BTF, pinning by name, CO-RE failures, kconfig, kernel log level
+
+
+def test_object_btf_property(bpf_path) -> None:
+    with Object.open(bpf_path("getppid")) as obj:
+        btf = obj.btf
+        assert btf is obj.btf
+        maps = btf.find(".maps", Kind.DATASEC)
+        assert [v.name for v, _off, _size in maps.variables] == ["config", "counts", "events"]
+        counts = maps.variables[1][0].target  # the anonymous struct of the map definition
+        assert [m.name for m in counts.members] == ["type", "max_entries", "key", "value"]
+        assert counts.member("value").type.target.c_name == "__u64"
+    with pytest.raises(ClosedError):
+        obj.btf
+
+
+@pytest.fixture
+def bpffs():
+    import subprocess
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
+    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", d], check=True)
+        os.rmdir(d)
+
+
+def pins(bpffs: str) -> list[str]:
+    # a fresh bpffs also shows the kernel's preloaded maps.debug/progs.debug iterators
+    return sorted(n for n in os.listdir(bpffs) if not n.endswith(".debug"))
+
+
+@pytest.mark.root
+def test_pin_by_name_reused_across_loads(bpf_path, bpffs) -> None:
+    path = bpf_path("obj_pinned")
+    with libbpf_py.load(path, pin_root_path=bpffs) as first:
+        assert pins(bpffs) == ["shared"]  # only the LIBBPF_PIN_BY_NAME map
+        first.maps["shared"][1] = 11
+        first.maps["private_map"][1] = 22
+        with libbpf_py.load(path, pin_root_path=bpffs) as second:
+            # the same kernel map: a write through one object is read through the other
+            assert second.maps["shared"][1] == 11
+            second.maps["shared"][2] = 33
+            assert first.maps["shared"][2] == 33
+            assert 1 not in second.maps["private_map"]  # not pinned: a fresh map
+    # the pin outlives both objects, with its contents
+    with libbpf_py.load(path, pin_root_path=bpffs) as third:
+        assert dict(third.maps["shared"].items()) == {1: 11, 2: 33}
+    os.unlink(os.path.join(bpffs, "shared"))
+    assert pins(bpffs) == []
+
+
+@pytest.mark.root
+def test_core_relocation_failure_is_explained(bpf_path) -> None:
+    from libbpf_py.object import CoreRelocationError
+
+    with pytest.raises(CoreRelocationError) as e:
+        libbpf_py.load(bpf_path("obj_core_fail"))
+    err = e.value
+    assert isinstance(err, VerifierError)
+    assert err.program == "read_missing_field"
+    assert err.relocation.endswith("struct task_struct.lbpy_no_such_field (0:0 @ offset 0)")
+    assert err.instruction == 1
+    text = str(err)
+    assert "program 'read_missing_field': CO-RE relocation at instruction 1 can't be resolved" \
+        in text
+    assert "failed to resolve CO-RE relocation <byte_off> [" in text
+    assert "struct task_struct.lbpy_no_such_field" in text
+
+
+@pytest.mark.root
+@pytest.mark.kernel("tracefs")
+def test_kconfig_option_reaches_the_program(bpf_path) -> None:
+    path = bpf_path("obj_kconfig")
+    opened = Object.open(path, kconfig="CONFIG_LBPY_TEST_VALUE=42")
+    opened.rodata.target_pid = os.getpid()
+    with opened.load() as obj:
+        assert obj.kconfig.CONFIG_LBPY_TEST_VALUE == 42
+        release = os.uname().release.split("-")[0].split(".")
+        version = (int(release[0]) << 16) + (int(release[1]) << 8) + min(
+            int(re.match(r"\d+", release[2]).group()) if len(release) > 2 else 0, 255)
+        assert obj.kconfig.LINUX_KERNEL_VERSION == version
+        obj.attach()
+        os.getppid()
+        assert (obj.bss.seen_value, obj.bss.seen_version) == (42, version)
+    with libbpf_py.load(path) as obj:  # a __weak extern nobody sets is 0
+        assert obj.kconfig.CONFIG_LBPY_TEST_VALUE == 0
+    with pytest.raises(BpfError, match="error parsing in-memory Kconfig line") as e:
+        libbpf_py.load(path, kconfig="CONFIG_LBPY_TEST_VALUE=notanumber")
+    assert e.value.errno == errno.EINVAL
+
+
+@pytest.mark.root
+def test_kernel_log_level(bpf_path) -> None:
+    with libbpf_py.load(bpf_path("getppid"), kernel_log_level=2) as obj:
+        log = obj.load_log["on_getppid"]
+        assert re.search(r"processed \d+ insns \(limit 1000000\)", log)
+    with libbpf_py.load(bpf_path("getppid")) as obj:
+        assert obj.load_log == {}
