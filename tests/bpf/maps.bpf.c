@@ -36,6 +36,36 @@ struct {
 	__type(value, __u32);
 } percpu SEC(".maps");
 
+__u32 initial_glob = 7; /* .data: its initial value is set from Python before load */
+
+struct locked_val {
+	struct bpf_spin_lock lock;
+	__u32 v;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct locked_val);
+} locked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} mmapped SEC(".maps");
+
+/* configured from Python before load (value size, flags, max_entries, numa node) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2);
+	__uint(key_size, 4);
+	__uint(value_size, 4);
+} configurable SEC(".maps");
+
 SEC("tracepoint/syscalls/sys_enter_getppid")
 int touch(void *ctx)
 {

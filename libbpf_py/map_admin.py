@@ -1,0 +1,357 @@
+"""Standalone maps and map management: create, open pinned or by id, pin, info, mmap.
+
+A standalone ``Map`` (from ``Map.create``, ``Map.from_pinned``, ``Map.from_id``,
+``Map.from_fd``) has no ``struct bpf_map``: it owns one fd, through ``_FdState`` (closed by
+``close()``/``with``, or as a safety net when collected). Its definition (sizes, type, flags)
+comes from the kernel's ``bpf_map_info``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from enum import IntFlag
+
+
+from ._ffi import lib
+from ._ffi.maps import bpf_map_info
+from ._ffi.types import bpf_map_create_opts, make_opts
+from ._types import Codec, IntCodec
+from .errors import BpfError, ClosedError, with_context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import mmap
+    from typing import Any, Optional
+
+    from .enums import MapType
+    from .map import Map
+
+__all__ = ["MapFlags", "MapInfo"]
+
+
+class MapFlags(IntFlag):
+    """``map_flags`` of ``bpf_map_create`` (``BPF_F_*`` in linux/bpf.h)."""
+
+    NO_PREALLOC = 1 << 0
+    NO_COMMON_LRU = 1 << 1
+    NUMA_NODE = 1 << 2
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+    STACK_BUILD_ID = 1 << 5
+    ZERO_SEED = 1 << 6
+    RDONLY_PROG = 1 << 7
+    WRONLY_PROG = 1 << 8
+    CLONE = 1 << 9
+    MMAPABLE = 1 << 10
+    PRESERVE_ELEMS = 1 << 11
+    INNER_MAP = 1 << 12
+    LINK = 1 << 13
+    PATH_FD = 1 << 14
+    VTYPE_BTF_OBJ_FD = 1 << 15
+    TOKEN_FD = 1 << 16
+    SEGV_ON_FAULT = 1 << 17
+    NO_USER_CONV = 1 << 18
+
+
+class MapInfo:
+    """The kernel's view of a map (``struct bpf_map_info``)."""
+
+    __slots__ = ("type", "id", "name", "key_size", "value_size", "max_entries", "map_flags",
+                 "ifindex", "btf_id", "btf_key_type_id", "btf_value_type_id",
+                 "btf_vmlinux_value_type_id", "map_extra")
+
+    def __init__(self, raw: bpf_map_info) -> None:
+        from .enums import MapType
+
+        try:
+            self.type: Any = MapType(raw.type)
+        except ValueError:
+            self.type = raw.type
+        self.id: int = raw.id
+        self.name: str = raw.name.decode(errors="replace")
+        self.key_size: int = raw.key_size
+        self.value_size: int = raw.value_size
+        self.max_entries: int = raw.max_entries
+        self.map_flags: int = raw.map_flags
+        self.ifindex: int = raw.ifindex
+        self.btf_id: int = raw.btf_id
+        self.btf_key_type_id: int = raw.btf_key_type_id
+        self.btf_value_type_id: int = raw.btf_value_type_id
+        self.btf_vmlinux_value_type_id: int = raw.btf_vmlinux_value_type_id
+        self.map_extra: int = raw.map_extra
+
+    @property
+    def flags(self) -> MapFlags:
+        """``map_flags`` as ``MapFlags``."""
+        return MapFlags(self.map_flags)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"MapInfo({fields})"
+
+
+def map_info(fd: int, name: str = "") -> MapInfo:
+    """``bpf_obj_get_info_by_fd`` on a map fd."""
+    raw = bpf_map_info()
+    size = ctypes.c_uint32(ctypes.sizeof(raw))
+    try:
+        lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(raw), ctypes.byref(size))
+    except BpfError as e:
+        raise with_context(e, f"info of map '{name}'" if name else "map info") from None
+    return MapInfo(raw)
+
+
+class _FdState:
+    """Owner of a standalone map's fd; stands where an object's ``_ObjectState`` would."""
+
+    __slots__ = ("fd", "ptr", "info", "pin_path", "loaded", "label", "btf")
+
+    def __init__(self, fd: int, info: MapInfo) -> None:
+        self.fd = fd
+        self.ptr: Any = True  # None once closed (the hot paths test this)
+        self.info = info
+        self.pin_path: Optional[str] = None
+        self.loaded = True
+        self.label = info.name
+        # LIFETIME: the map's BTF (loaded from the kernel by id) types its codecs; owned here,
+        # freed on close.
+        self.btf: Any = None
+        if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id):
+            try:
+                self.btf = lib.btf__load_from_kernel_by_id(info.btf_id)
+            except BpfError:
+                self.btf = None  # untyped: bytes
+
+    @property
+    def closed(self) -> bool:
+        return self.ptr is None
+
+    def require_open(self, what: str) -> None:
+        if self.ptr is None:
+            raise ClosedError(f"{what}: the map is closed")
+        raise BpfError(errno.EBUSY, "a standalone map is created already", what)
+
+    def require_loaded(self, what: str) -> None:
+        if self.ptr is None:
+            raise ClosedError(f"{what}: the map is closed")
+
+    def close(self) -> None:
+        if self.ptr is not None:
+            self.ptr = None
+            os.close(self.fd)
+            btf, self.btf = self.btf, None
+            if btf:
+                from . import _types
+
+                forget = getattr(_types, "forget", None)
+                if forget is not None:
+                    forget(ctypes.cast(btf, ctypes.c_void_p).value or 0)
+                lib.btf__free(btf)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+
+def ctypes_codec(ctype: Any, size: int, what: str) -> Codec:
+    """A codec for a user-given ctypes type (ints: ``IntCodec``), or bytes when None."""
+    if ctype is None:
+        return Codec(size, what)
+    csize = ctypes.sizeof(ctype)
+    if csize != size:
+        raise ValueError(f"{what}_type {ctype.__name__} has size {csize} but the map's {what} "
+                         f"size is {size}")
+    if issubclass(ctype, ctypes._SimpleCData) and ctype._type_ in "bBhHiIlLqQ":  # type: ignore[attr-defined]
+        return IntCodec(size, ctype(-1).value < 0, what)
+    return _CtypesCodec(ctype, what)
+
+
+class _CtypesCodec(Codec):
+    """Values of a ctypes type (Structure, Union, Array, c_char...): decoded to that type."""
+
+    def __init__(self, ctype: Any, what: str) -> None:
+        super().__init__(ctypes.sizeof(ctype), what)
+        self.ctype = ctype
+
+    def encode(self, obj: Any) -> bytes:
+        ct = self.ctype
+        if isinstance(obj, ct):
+            return bytes(obj)
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return super().encode(obj)
+        try:
+            if isinstance(obj, dict):
+                return bytes(ct(**obj))
+            if isinstance(obj, (tuple, list)) and not issubclass(ct, ctypes.Array):
+                return bytes(ct(*obj))
+            if issubclass(ct, ctypes.Array):
+                return bytes(ct(*obj))
+            return bytes(ct(obj))
+        except (TypeError, ValueError, AttributeError, RuntimeError) as e:
+            raise TypeError(f"{self.what} {obj!r} does not convert to {ct.__name__}: {e}") from None
+
+    def decode(self, data: bytes) -> Any:
+        value = self.ctype.from_buffer_copy(data)
+        return value.value if isinstance(value, ctypes._SimpleCData) else value
+
+
+# Sizes a map type fixes: key (queue, stack, bloom) and value (fd maps, dev/cpu maps).
+_KEY_SIZES = {22: 0, 23: 0, 30: 0, 2: 4, 3: 4, 4: 4, 6: 4, 12: 4, 14: 4, 16: 4, 8: 4}
+_VALUE_SIZES = {3: 4, 4: 4, 12: 4, 13: 4, 14: 4, 16: 4, 25: 4, 8: 4}
+
+
+def _wrap(fd: int, key_type: Any = None, value_type: Any = None,
+          pin_path: Optional[str] = None) -> Map:
+    """A standalone Map owning ``fd`` (closed here if anything fails)."""
+    from .map_kinds import class_for
+
+    try:
+        info = map_info(fd)
+        cls = class_for(int(info.type))
+        m = object.__new__(cls)
+        m._state = _FdState(fd, info)
+    except BaseException:
+        os.close(fd)
+        raise
+    m._state.pin_path = pin_path
+    m._ptr = None
+    m.name = info.name
+    m._type = int(info.type)
+    m._init_common()
+    m._fd = fd
+    m._key_type, m._value_type = key_type, value_type
+    if key_type is not None or value_type is not None:
+        m._setup()  # size mismatches show up now
+    return m
+
+
+def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_size: Optional[int],
+           key_type: Any, value_type: Any, max_entries: int, flags: int, name: Optional[str],
+           inner_map: Optional[Map], map_extra: int, numa_node: Optional[int]) -> Map:
+    t = int(map_type)
+    if key_size is None:
+        key_size = ctypes.sizeof(key_type) if key_type is not None else _KEY_SIZES.get(t)
+    if value_size is None:
+        value_size = ctypes.sizeof(value_type) if value_type is not None else _VALUE_SIZES.get(t)
+    if key_size is None or value_size is None:
+        from .map import _type_name
+
+        missing = "key_size/key_type" if key_size is None else "value_size/value_type"
+        raise TypeError(f"Map.create({_type_name(t)}): give {missing}")
+    if numa_node is not None:
+        flags |= MapFlags.NUMA_NODE
+    opts = make_opts(bpf_map_create_opts, map_flags=int(flags), map_extra=map_extra,
+                     numa_node=numa_node or 0,
+                     inner_map_fd=inner_map.fd if inner_map is not None else 0)
+    what = f"create map '{name}'" if name else "create map"
+    try:
+        fd = lib.bpf_map_create(t, name.encode() if name else None, key_size, value_size,
+                                max_entries, ctypes.byref(opts))
+    except BpfError as e:
+        raise with_context(e, what) from None
+    return _wrap(fd, key_type, value_type)
+
+
+def from_fd(fd: int, *, key_type: Any = None, value_type: Any = None) -> Map:
+    return _wrap(fd, key_type, value_type)
+
+
+def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> Map:
+    p = os.fsdecode(os.fspath(path))
+    try:
+        fd = lib.bpf_obj_get(os.fsencode(p))
+    except BpfError as e:
+        raise with_context(e, f"open pinned map '{p}'") from None
+    m = _wrap(fd, key_type, value_type, pin_path=p)
+    return m
+
+
+def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map:
+    try:
+        fd = lib.bpf_map_get_fd_by_id(map_id)
+    except BpfError as e:
+        raise with_context(e, f"open map id {map_id}") from None
+    return _wrap(fd, key_type, value_type)
+
+
+def pin(m: Map, path: Any) -> None:
+    p = os.fsdecode(os.fspath(path))
+    try:
+        if m._ptr is not None:
+            m._state.require_loaded(f"pin map '{m.name}'")
+            lib.bpf_map__pin(m._handle(), os.fsencode(p))
+        else:
+            lib.bpf_obj_pin(m.fd, os.fsencode(p))
+            m._state.pin_path = p
+    except BpfError as e:
+        raise with_context(e, f"pin map '{m.name}' at '{p}'") from None
+
+
+def unpin(m: Map, path: Any) -> None:
+    p = None if path is None else os.fsdecode(os.fspath(path))
+    if m._ptr is not None:
+        try:
+            lib.bpf_map__unpin(m._handle(), None if p is None else os.fsencode(p))
+        except BpfError as e:
+            raise with_context(e, f"unpin map '{m.name}'") from None
+        return
+    m._handle()
+    p = p or m._state.pin_path
+    if p is None:
+        raise BpfError(errno.ENOENT, "the map is not pinned", f"unpin map '{m.name}'")
+    os.unlink(p)
+    if p == m._state.pin_path:
+        m._state.pin_path = None
+
+
+def map_mmap(m: Map, writable: bool) -> mmap.mmap:
+    import mmap as _mmap
+
+    if m._type not in (2,):  # ARRAY (arena maps have their own API)
+        from .map import _type_name
+
+        raise TypeError(f"map '{m.name}' is a {_type_name(m._type)}: only ARRAY maps created "
+                        "with MapFlags.MMAPABLE can be mmapped")
+    if not m.flags & MapFlags.MMAPABLE:
+        raise ValueError(f"map '{m.name}' was not created with MapFlags.MMAPABLE "
+                         "(BPF_F_MMAPABLE): it can't be mmapped")
+    size = ((m.value_size + 7) & ~7) * m.max_entries
+    size = max(size, 1)
+    prot = _mmap.PROT_READ | (_mmap.PROT_WRITE if writable else 0)
+    try:
+        return _mmap.mmap(m.fd, size, _mmap.MAP_SHARED, prot)
+    except OSError as e:
+        raise BpfError(e.errno or errno.EINVAL, e.strerror,
+                       f"mmap map '{m.name}'{' (frozen? use writable=False)' if writable else ''}"
+                       ) from None
+
+
+def initial_value(m: Map) -> bytes:
+    ptr = m._handle()
+    if ptr is None:
+        raise TypeError(f"map '{m.name}' is standalone: it has no initial value")
+    size = ctypes.c_size_t()
+    addr = lib.bpf_map__initial_value(ptr, ctypes.byref(size))
+    if not addr:
+        raise TypeError(f"map '{m.name}' has no initial value (only global data maps and "
+                        "maps with an initial value set before load)")
+    return ctypes.string_at(addr, size.value)
+
+
+def set_initial_value(m: Map, data: Any) -> None:
+    ptr = m._open_handle("initial_value")
+    data = bytes(data)
+    # libbpf copies the data: a temporary buffer is enough.
+    buf = ctypes.create_string_buffer(data, len(data))
+    try:
+        lib.bpf_map__set_initial_value(ptr, buf, len(data))
+    except BpfError as e:
+        raise with_context(e, f"set initial value of map '{m.name}' ({len(data)} bytes, "
+                           f"value size {lib.bpf_map__value_size(ptr)})") from None
+
+
+
