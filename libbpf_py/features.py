@@ -108,6 +108,38 @@ def _bpf_lsm() -> bool:
     return "bpf" in lsm.strip().split(",")
 
 
+def _trampolines() -> bool:
+    """fentry/fexit/fmod_ret/LSM/freplace programs load: a 2-instruction fentry program on
+    ``bpf_modify_return_test`` (raw ``bpf_prog_load``). Some kernels refuse every trampoline
+    program with EPERM before verification (seen on hardened/virtualized builds)."""
+    import ctypes
+
+    from ._ffi.types import bpf_prog_load_opts, make_opts
+
+    if not os.path.isfile("/sys/kernel/btf/vmlinux"):
+        return False
+    try:
+        vmlinux = lib.btf__load_vmlinux_btf()
+    except OSError:
+        return False
+    try:
+        func = lib.btf__find_by_name_kind(vmlinux, b"bpf_modify_return_test", 12)  # BTF_KIND_FUNC
+    finally:
+        lib.btf__free(vmlinux)
+    if func <= 0:
+        return False
+    insns = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+    opts = make_opts(bpf_prog_load_opts, expected_attach_type=24,  # BPF_TRACE_FENTRY
+                     attach_btf_id=func)
+    try:
+        fd = lib.bpf_prog_load(26, b"lbpy_probe", b"GPL", insns, 2,  # BPF_PROG_TYPE_TRACING
+                               ctypes.byref(opts))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
 def _cgroup2() -> bool:
     """A cgroup v2 hierarchy is mounted (cgroup.controllers exists at its root)."""
     for line in _read("/proc/self/mounts").splitlines():
@@ -138,6 +170,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     # fentry/fexit/fmod_ret/tp_btf/iterators: libbpf's prog-type probe can't tell for TRACING
     # (recent kernels answer its test load with another errno), so: kernel BTF and >= 5.5.
     "tracing": lambda: os.path.isfile("/sys/kernel/btf/vmlinux") and kernel_version() >= (5, 5),
+    "trampolines": _trampolines,  # fentry/fexit/fmod_ret/LSM/freplace actually load
     "struct_ops": _prog(27),
     "xdp": _prog(6),
     "sched_cls": _prog(3),

@@ -1,37 +1,39 @@
-"""BPF programs of an object: configuration before load, attach after load.
+"""BPF programs of an object: configuration before load, test runs, info and attach after load.
 
 Wraps ``struct bpf_program``. The ``Object`` owns its programs: a Program keeps its object alive
 and raises ``ClosedError`` once the object is closed. ``attach*()`` return a ``Link`` that the
-caller owns: the program stays attached while the Link is open.
+caller owns: the program stays attached while the Link is open. The ``attach_<kind>()`` methods
+live in ``attach_tracing.py`` (tracing, probes, iterators) and ``attach_net.py`` (networking,
+cgroups, sockets); docs/attach.md lists every kind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
+from types import SimpleNamespace
 
 from . import features
 from ._ffi import lib
-from ._ffi.types import (
-    bpf_kprobe_opts,
-    bpf_raw_tracepoint_opts,
-    bpf_tracepoint_opts,
-    make_opts,
-)
-from .errors import BpfError, ClosedError, FeatureNotSupportedError, with_context
+from .attach_net import NetAttachMixin
+from .attach_tracing import KPROBE_SECTIONS, TracingAttachMixin, _require_kprobes
+from .errors import BpfError, ClosedError, with_context
 from .link import Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Optional
 
     from .enums import AttachType, ProgType
     from .object import _ObjectState
 
-__all__ = ["Program"]
+__all__ = ["Program", "PinnedProgram", "TestRunResult", "ProgramInfo", "enable_stats",
+           "KPROBE_SECTIONS", "kprobes_supported"]
 
-KPROBE_SECTIONS = ("kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi",
-                   "kretprobe.multi", "kprobe.session")
+BPF_F_TEST_RUN_ON_CPU = 1 << 0
+BPF_STATS_RUN_TIME = 0
+PROG_TYPE_RAW_TRACEPOINT = 17
 
 
 def kprobes_supported() -> bool:
@@ -39,22 +41,145 @@ def kprobes_supported() -> bool:
     return features.has("kprobes")
 
 
-def _tracefs_mounted() -> bool:
-    return features.tracefs_path() is not None
+class TestRunResult(SimpleNamespace):
+    """Result of ``Program.test_run()``: ``retval``, ``data`` (output packet, bytes),
+    ``ctx`` (output context, bytes or None) and ``duration_ns`` (average per repetition)."""
+
+    __test__ = False  # not a pytest test class
 
 
-def _require_kprobes(what: str) -> None:
-    if not kprobes_supported():
-        detail = ("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in "
-                  "tracefs: the kernel was built without CONFIG_KPROBES")
-        if not _tracefs_mounted():
-            detail += " (or tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing)"
-        raise FeatureNotSupportedError("kprobes", context=what, detail=detail)
+class ProgramInfo(SimpleNamespace):
+    """The kernel's view of a loaded program (``bpf_prog_get_info_by_fd``).
+
+    ``id``, ``name``, ``tag`` (hex), ``type`` (``ProgType``), ``load_time`` (ns since boot),
+    ``created_by_uid``, ``map_ids``, ``xlated_size``/``jited_size`` (bytes), ``run_count`` and
+    ``run_time_ns`` (counted only while ``enable_stats()`` is active), ``verified_insns``,
+    ``btf_id``, ``gpl_compatible``, ``recursion_misses``.
+    """
 
 
-class Program:
-    """A BPF program: ``name``, ``section``, ``type``; ``autoload`` before load; ``fd`` and
-    ``attach*()`` after load."""
+def _prog_info(fd: int) -> ProgramInfo:
+    from ._ffi.attach import bpf_prog_info
+    from .enums import ProgType
+
+    info = bpf_prog_info()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    lib.bpf_prog_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(size))
+    nr = info.nr_map_ids
+    map_ids: list[int] = []
+    if nr:
+        ids = (ctypes.c_uint32 * nr)()
+        info2 = bpf_prog_info(nr_map_ids=nr, map_ids=ctypes.addressof(ids))
+        size = ctypes.c_uint32(ctypes.sizeof(info2))
+        lib.bpf_prog_get_info_by_fd(fd, ctypes.byref(info2), ctypes.byref(size))
+        map_ids = list(ids[:min(nr, info2.nr_map_ids)])
+    try:
+        ptype: Any = ProgType(info.type)
+    except ValueError:
+        ptype = info.type
+    return ProgramInfo(
+        id=info.id, name=info.name.decode(errors="replace"), tag=bytes(info.tag).hex(),
+        type=ptype, load_time=info.load_time, created_by_uid=info.created_by_uid,
+        map_ids=map_ids, xlated_size=info.xlated_prog_len, jited_size=info.jited_prog_len,
+        run_count=info.run_cnt, run_time_ns=info.run_time_ns,
+        verified_insns=info.verified_insns, btf_id=info.btf_id,
+        gpl_compatible=bool(info._flags & 1), recursion_misses=info.recursion_misses)
+
+
+def _as_buffer(data: Any, what: str) -> Optional[Any]:
+    if data is None:
+        return None
+    if isinstance(data, (ctypes.Structure, ctypes.Union, ctypes.Array)):
+        data = bytes(data)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"test_run {what} must be bytes-like or a ctypes structure, "
+                        f"not {type(data).__name__}")
+    data = bytes(data)
+    return ctypes.create_string_buffer(data, len(data)) if data else None
+
+
+def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optional[int],
+              flags: int, data_size_out: Optional[int], ctx_size_out: Optional[int],
+              batch_size: int, prog_type: int) -> TestRunResult:
+    from ._ffi.types import bpf_test_run_opts, make_opts
+
+    if repeat < 0:
+        raise ValueError(f"repeat must be >= 0, not {repeat}")
+    data_in = _as_buffer(data, "data")
+    ctx_in = _as_buffer(ctx, "ctx")
+    n_in = len(data_in) if data_in is not None else 0
+    out_size = data_size_out if data_size_out is not None else (n_in + 256 if n_in else 0)
+    data_out = ctypes.create_string_buffer(out_size) if out_size else None
+    c_in = len(ctx_in) if ctx_in is not None else 0
+    ctx_out_size = ctx_size_out if ctx_size_out is not None else c_in
+    if prog_type == PROG_TYPE_RAW_TRACEPOINT:
+        # The kernel runs raw_tp programs once, on ctx only: no repeat, no output buffers.
+        if repeat > 1:
+            raise ValueError("raw_tp programs run once per test_run (repeat must be 0 or 1)")
+        repeat, ctx_out_size = 0, 0
+    ctx_out = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
+    if cpu is not None:
+        flags |= BPF_F_TEST_RUN_ON_CPU
+    # LIFETIME: the buffers are locals that outlive the synchronous call.
+    opts = make_opts(bpf_test_run_opts, data_in=ctypes.cast(data_in, ctypes.c_void_p),
+                     data_size_in=n_in, data_out=ctypes.cast(data_out, ctypes.c_void_p),
+                     data_size_out=out_size, ctx_in=ctypes.cast(ctx_in, ctypes.c_void_p),
+                     ctx_size_in=c_in, ctx_out=ctypes.cast(ctx_out, ctypes.c_void_p),
+                     ctx_size_out=ctx_out_size, repeat=repeat, flags=flags,
+                     cpu=cpu or 0, batch_size=batch_size)
+    try:
+        lib.bpf_prog_test_run_opts(fd, ctypes.byref(opts))
+    except BpfError as e:
+        if e.errno == errno.ENOSPC:
+            e.strerror = (f"{e.strerror}: the output is larger than data_size_out="
+                          f"{out_size}")
+        raise with_context(e, f"test_run program '{name}'") from None
+    out = data_out.raw[:opts.data_size_out] if data_out is not None else b""
+    ctx_res = ctx_out.raw[:opts.ctx_size_out] if ctx_out is not None else None
+    return TestRunResult(retval=opts.retval, data=out, ctx=ctx_res, duration_ns=opts.duration)
+
+
+class _FdProgramMixin:
+    """test_run() and info() for anything with a program fd."""
+
+    __slots__ = ()
+    name: str
+
+    @property
+    def fd(self) -> int:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def test_run(self, data: Any = b"", *, ctx: Any = None, repeat: int = 1,
+                 cpu: Optional[int] = None, flags: int = 0,
+                 data_size_out: Optional[int] = None, ctx_size_out: Optional[int] = None,
+                 batch_size: int = 0) -> TestRunResult:
+        """Run the loaded program once (or ``repeat`` times) in the kernel on ``data``
+        (``bpf_prog_test_run_opts``) and return its ``TestRunResult``.
+
+        ``ctx`` is the input context (bytes or a ctypes structure, e.g. ``struct __sk_buff`` or
+        the u64 argument array of fentry/raw_tp programs); ``cpu`` runs it on that CPU (raw_tp
+        only; raw_tp runs once: no ``repeat``, no output ctx); ``data_size_out`` sizes the output buffer (default: input + 256). Which program
+        types can be test-run is the kernel's choice (XDP, TC, socket filter, tracing, raw_tp,
+        syscall, flow_dissector, sk_lookup, struct_ops ...). Needs root (CAP_BPF/CAP_SYS_ADMIN).
+        """
+        return _test_run(self.fd, self.name, data, ctx, repeat, cpu, flags, data_size_out,
+                         ctx_size_out, batch_size, int(self.type))
+
+    def info(self) -> ProgramInfo:
+        """The kernel's view of the program (``bpf_prog_get_info_by_fd``); see ProgramInfo.
+
+        Needs CAP_BPF (root). ``run_count``/``run_time_ns`` are 0 unless stats were enabled
+        (``enable_stats()``) while the program ran.
+        """
+        try:
+            return _prog_info(self.fd)
+        except BpfError as e:
+            raise with_context(e, f"info of program '{self.name}'") from None
+
+
+class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
+    """A BPF program: ``name``, ``section``, ``type``; configuration before load; ``fd``,
+    ``test_run()``, ``info()``, ``pin()`` and ``attach*()`` after load."""
 
     __slots__ = ("_state", "_ptr", "name", "section")
 
@@ -72,26 +197,83 @@ class Program:
 
     def _loaded_handle(self) -> Any:
         self._state.require_loaded(f"program '{self.name}'")
-        return self._handle()
+        ptr = self._handle()
+        if lib.bpf_program__fd(ptr) < 0:
+            raise BpfError(errno.ENOENT, "program was not loaded (autoload is off)",
+                           f"program '{self.name}'")
+        return ptr
+
+    def _set(self, what: str, fn: Any, *args: Any) -> None:
+        self._state.require_open(f"set {what} of program '{self.name}'")
+        try:
+            fn(self._handle(), *args)
+        except BpfError as e:
+            raise with_context(e, f"set {what} of program '{self.name}'") from None
 
     def __repr__(self) -> str:
         return f"<Program '{self.name}' SEC(\"{self.section}\")>"
 
-    # --- definition
+    # --- definition (setters: before load only)
 
     @property
     def type(self) -> ProgType:
-        """Program type (``bpf_program__type``)."""
+        """Program type (``bpf_program__type``); settable before load (``..._set_type``)."""
         from .enums import ProgType
 
         return ProgType(lib.bpf_program__type(self._handle()))
 
+    @type.setter
+    def type(self, value: ProgType | int) -> None:
+        self._set("type", lib.bpf_program__set_type, int(value))
+
     @property
     def expected_attach_type(self) -> AttachType:
-        """Expected attach type (``bpf_program__expected_attach_type``)."""
+        """Expected attach type (``bpf_program__expected_attach_type``); settable before load."""
         from .enums import AttachType
 
         return AttachType(lib.bpf_program__expected_attach_type(self._handle()))
+
+    @expected_attach_type.setter
+    def expected_attach_type(self, value: AttachType | int) -> None:
+        self._set("expected_attach_type", lib.bpf_program__set_expected_attach_type, int(value))
+
+    @property
+    def flags(self) -> int:
+        """Load flags (``bpf_program__flags``, ``BPF_F_SLEEPABLE`` ...); settable before load."""
+        return lib.bpf_program__flags(self._handle())
+
+    @flags.setter
+    def flags(self, value: int) -> None:
+        self._set("flags", lib.bpf_program__set_flags, int(value))
+
+    @property
+    def log_level(self) -> int:
+        """Verifier log level of this program (``bpf_program__log_level``); set before load."""
+        return lib.bpf_program__log_level(self._handle())
+
+    @log_level.setter
+    def log_level(self, value: int) -> None:
+        self._set("log_level", lib.bpf_program__set_log_level, int(value))
+
+    def set_attach_target(self, function: Optional[str] = None, *,
+                          program: Any = None) -> None:
+        """Set the BTF attach target before load (``bpf_program__set_attach_target``).
+
+        For fentry/fexit/fmod_ret/tp_btf/LSM: ``function`` is a kernel function (or BTF
+        tracepoint / LSM hook) name; it must exist in the kernel's BTF, else ``BpfError(ENOENT)``
+        names it. For freplace: ``program`` is the loaded target ``Program`` (or its fd) and
+        ``function`` the global function in it to replace.
+        """
+        prog_fd = 0
+        if program is not None:
+            prog_fd = program if isinstance(program, int) else program.fd
+        elif function is None:
+            raise ValueError("set_attach_target needs a function name, a target program or both")
+        elif not _vmlinux_has_func(function):
+            raise BpfError(errno.ENOENT, f"no kernel function '{function}' in the kernel's BTF",
+                           f"set attach target of program '{self.name}'")
+        enc = function.encode() if function is not None else None
+        self._set("attach target", lib.bpf_program__set_attach_target, prog_fd, enc)
 
     @property
     def autoload(self) -> bool:
@@ -100,8 +282,16 @@ class Program:
 
     @autoload.setter
     def autoload(self, value: bool) -> None:
-        self._state.require_open(f"set autoload of program '{self.name}'")
-        lib.bpf_program__set_autoload(self._handle(), bool(value))
+        self._set("autoload", lib.bpf_program__set_autoload, bool(value))
+
+    @property
+    def autoattach(self) -> bool:
+        """Whether ``Object.attach()`` attaches this program (``bpf_program__autoattach``)."""
+        return bool(lib.bpf_program__autoattach(self._handle()))
+
+    @autoattach.setter
+    def autoattach(self, value: bool) -> None:
+        lib.bpf_program__set_autoattach(self._handle(), bool(value))
 
     @property
     def insn_count(self) -> int:
@@ -111,65 +301,202 @@ class Program:
     @property
     def fd(self) -> int:
         """The program's fd after load (``bpf_program__fd``); owned by the object."""
-        fd = lib.bpf_program__fd(self._loaded_handle())
-        if fd < 0:
-            raise BpfError(errno.ENOENT, "program was not loaded (autoload is off)",
-                           f"program '{self.name}'")
-        return fd
+        return lib.bpf_program__fd(self._loaded_handle())
+
+    # --- pinning
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        """Pin the loaded program in bpffs (``bpf_program__pin``); it outlives the process
+        until unpinned. Needs root; ``path`` must be on a mounted bpffs."""
+        p = os.fspath(path)
+        try:
+            lib.bpf_program__pin(self._loaded_handle(), os.fsencode(p))
+        except BpfError as e:
+            raise with_context(e, f"pin program '{self.name}' at '{p}'") from None
+
+    def unpin(self, path: str | os.PathLike[str]) -> None:
+        """Remove the program's pin at ``path`` (``bpf_program__unpin``)."""
+        p = os.fspath(path)
+        try:
+            lib.bpf_program__unpin(self._loaded_handle(), os.fsencode(p))
+        except BpfError as e:
+            raise with_context(e, f"unpin program '{self.name}' at '{p}'") from None
+
+    @staticmethod
+    def from_pinned(path: str | os.PathLike[str]) -> PinnedProgram:
+        """Open a program pinned in bpffs (``bpf_obj_get``) as a ``PinnedProgram`` (fd,
+        ``info()``, ``test_run()``; closing it closes only our fd). Needs root."""
+        return PinnedProgram.open(path)
 
     # --- attach
 
-    def _attach(self, fn: Any, *args: Any, what: str) -> Link:
-        try:
-            ptr = fn(self._loaded_handle(), *args)
-        except BpfError as e:
-            raise with_context(e, f"attach program '{self.name}' {what}".rstrip()) from None
-        return Link(ptr, self._state, f"{self.name} -> {what}" if what else self.name)
+    def _attach(self, fn: Any, *args: Any, what: str, keep: Any = None) -> Link:
+        from . import log
 
-    def attach(self) -> Link:
+        handle = self._loaded_handle()
+        with log.capture() as messages:
+            try:
+                ptr = fn(handle, *args)
+            except BpfError as e:
+                err = e
+            else:
+                err = None
+        if err is not None:
+            warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
+                        if lvl == 0 and m.strip()]
+            if warnings:
+                err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
+            raise with_context(err, f"attach program '{self.name}' {what}".rstrip()) from None
+        return Link(ptr, self._state, what or self.name, keep)
+
+    def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's SEC() name (``bpf_program__attach``); returns the Link.
 
-        Raises ``BpfError(EOPNOTSUPP)`` for sections that don't say where to attach (use an
-        ``attach_<kind>()`` method), and ``FeatureNotSupportedError`` for kprobe sections on a
-        kernel without kprobes. Needs root (CAP_BPF + CAP_PERFMON for tracing).
+        Without arguments, the section must name the target (``SEC("tp/syscalls/x")``,
+        ``SEC("fentry/f")``, ``SEC("uprobe/path:func")``, ``SEC("iter/task")`` ...); sections
+        that don't raise ``BpfError(EOPNOTSUPP)``. With arguments, the kind is picked from
+        SEC() and they are passed on: ``SEC("xdp")`` -> ``attach_xdp(*args, **kwargs)``,
+        ``SEC("tcx/ingress")`` -> ``attach_tcx``, ``SEC("cgroup_skb/...")`` ->
+        ``attach_cgroup`` ... (see docs/attach.md). kprobe sections raise
+        ``FeatureNotSupportedError`` on a kernel without kprobes. Needs root.
         """
+        if args or kwargs:
+            method = _method_for_section(self.section)
+            if method is None:
+                raise BpfError(errno.EOPNOTSUPP, f"SEC(\"{self.section}\") has no attach "
+                               "method taking arguments", f"attach program '{self.name}'")
+            return getattr(self, method)(*args, **kwargs)
         if self.section.split("/", 1)[0] in KPROBE_SECTIONS:
             _require_kprobes(f"attach program '{self.name}' (SEC(\"{self.section}\"))")
         return self._attach(lib.bpf_program__attach, what=f"SEC(\"{self.section}\")")
 
-    def attach_tracepoint(self, category: str, name: str, *, cookie: int = 0) -> Link:
-        """Attach to tracepoint ``category:name`` (``bpf_program__attach_tracepoint_opts``).
 
-        ``cookie`` is readable in BPF with ``bpf_get_attach_cookie()``. Needs tracefs for the
-        tracepoint id (mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing).
-        """
-        what = f"tracepoint {category}:{name}"
-        tracefs = features.tracefs_path()
-        if tracefs and not os.path.isdir(os.path.join(tracefs, "events", category, name)):
-            raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
-                           f"attach program '{self.name}'")
-        opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)
-        return self._attach(lib.bpf_program__attach_tracepoint_opts, category.encode(),
-                            name.encode(), opts, what=what)
+#: SEC() prefix -> attach method used by ``Program.attach(*args, **kwargs)``.
+_SECTION_METHODS = (
+    ("tp_btf", "attach_trace"), ("fentry", "attach_trace"), ("fexit", "attach_trace"),
+    ("fmod_ret", "attach_trace"), ("lsm", "attach_lsm"), ("freplace", "attach_freplace"),
+    ("tracepoint", "attach_tracepoint"), ("tp", "attach_tracepoint"),
+    ("raw_tracepoint", "attach_raw_tracepoint"), ("raw_tp", "attach_raw_tracepoint"),
+    ("kprobe.multi", "attach_kprobe_multi"), ("kretprobe.multi", "attach_kprobe_multi"),
+    ("kprobe", "attach_kprobe"), ("kretprobe", "attach_kprobe"),
+    ("ksyscall", "attach_ksyscall"), ("kretsyscall", "attach_ksyscall"),
+    ("uprobe.multi", "attach_uprobe_multi"), ("uretprobe.multi", "attach_uprobe_multi"),
+    ("uprobe", "attach_uprobe"), ("uretprobe", "attach_uprobe"), ("usdt", "attach_usdt"),
+    ("perf_event", "attach_perf_event"), ("iter", "attach_iter"),
+    ("xdp", "attach_xdp"), ("tcx", "attach_tcx"), ("tc", "attach_tc"),
+    ("classifier", "attach_tc"), ("netfilter", "attach_netfilter"),
+    ("sk_lookup", "attach_netns"), ("flow_dissector", "attach_netns"),
+    ("sk_skb", "attach_sockmap"), ("sk_msg", "attach_sockmap"),
+    ("socket", "attach_socket"), ("cgroup", "attach_cgroup"), ("cgroup_skb", "attach_cgroup"),
+    ("sockops", "attach_cgroup"),
+)
 
-    def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Link:
-        """Attach to raw tracepoint ``name`` (``bpf_program__attach_raw_tracepoint_opts``)."""
-        opts = make_opts(bpf_raw_tracepoint_opts, cookie=cookie)
-        return self._attach(lib.bpf_program__attach_raw_tracepoint_opts, name.encode(), opts,
-                            what=f"raw tracepoint {name}")
 
-    def attach_kprobe(self, symbol: str, *, offset: int = 0, retprobe: bool = False,
-                      cookie: int = 0) -> Link:
-        """Attach a kprobe/kretprobe to kernel function ``symbol`` (``..._attach_kprobe_opts``).
+def _method_for_section(section: str) -> Optional[str]:
+    head = section.split("/", 1)[0].split("+", 1)[0]
+    if head.endswith(".s"):
+        head = head[:-2]
+    for prefix, method in _SECTION_METHODS:
+        if head == prefix:
+            return method
+    return None
 
-        Raises ``FeatureNotSupportedError`` on kernels built without kprobes.
-        """
-        what = f"{'kretprobe' if retprobe else 'kprobe'} {symbol}+{offset}"
-        _require_kprobes(f"attach program '{self.name}' to {what}")
-        opts = make_opts(bpf_kprobe_opts, bpf_cookie=cookie, offset=offset, retprobe=retprobe)
-        return self._attach(lib.bpf_program__attach_kprobe_opts, symbol.encode(), opts,
-                            what=what)
 
-    def attach_trace(self) -> Link:
-        """Attach fentry/fexit/fmod_ret/tp_btf/LSM programs (``bpf_program__attach_trace``)."""
-        return self._attach(lib.bpf_program__attach_trace, what="trace")
+def _vmlinux_has_func(name: str) -> bool:
+    """Whether the kernel's BTF has a FUNC named ``name`` (True when it can't be read)."""
+    if not os.path.isfile("/sys/kernel/btf/vmlinux"):
+        return True
+    try:
+        btf = lib.btf__load_vmlinux_btf()
+    except BpfError:
+        return True
+    try:
+        return lib.btf__find_by_name_kind(btf, name.encode(), 12) > 0  # BTF_KIND_FUNC
+    finally:
+        lib.btf__free(btf)
+
+
+class PinnedProgram(_FdProgramMixin):
+    """A program opened from bpffs (``Program.from_pinned``): ``fd``, ``info()``,
+    ``test_run()``. Owns its fd (``close()``/``with``); the pin and the program stay."""
+
+    __slots__ = ("_fd", "name", "path")
+
+    def __init__(self, fd: int, name: str, path: str) -> None:
+        self._fd: Optional[int] = fd
+        self.name = name
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> PinnedProgram:
+        p = os.fspath(path)
+        try:
+            fd = lib.bpf_obj_get(os.fsencode(p))
+        except BpfError as e:
+            raise with_context(e, f"open pinned program '{p}'") from None
+        try:
+            name = _prog_info(fd).name
+        except BpfError as e:
+            os.close(fd)
+            raise with_context(e, f"open pinned program '{p}' (not a program?)") from None
+        return cls(fd, name, p)
+
+    @property
+    def fd(self) -> int:
+        if self._fd is None:
+            raise ClosedError(f"pinned program '{self.name}' ({self.path}) is closed")
+        return self._fd
+
+    @property
+    def type(self) -> Any:
+        """Program type (from ``info()``)."""
+        return self.info().type
+
+    def close(self) -> None:
+        """Close our fd; idempotent."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> PinnedProgram:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+    def __repr__(self) -> str:
+        return f"<PinnedProgram '{self.name}' {self.path}>"
+
+
+class enable_stats:
+    """Context manager: the kernel counts run_count/run_time_ns of every program while it is
+    active (``bpf_enable_stats(BPF_STATS_RUN_TIME)``). Needs CAP_SYS_ADMIN (root).
+
+    ``with libbpf_py.program.enable_stats(): ...`` then ``prog.info().run_count``.
+    """
+
+    __slots__ = ("_fd",)
+
+    def __init__(self) -> None:
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> enable_stats:
+        try:
+            self._fd = lib.bpf_enable_stats(BPF_STATS_RUN_TIME)
+        except BpfError as e:
+            raise with_context(e, "enable BPF run-time stats") from None
+        return self
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -176,6 +176,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
      [c_int, c_char_p, c_uint32, c_uint32, c_uint32, POINTER(t.bpf_map_create_opts)], INT),
     ("bpf_map_freeze", c_int, [c_int], INT),
     ("bpf_prog_test_run_opts", c_int, [c_int, POINTER(t.bpf_test_run_opts)], INT),
+    ("bpf_prog_load", c_int,
+     [c_int, c_char_p, c_char_p, c_void_p, c_size_t, POINTER(t.bpf_prog_load_opts)], INT),
     ("bpf_obj_pin", c_int, [c_int, c_char_p], INT),
     ("bpf_obj_get", c_int, [c_char_p], INT),
     ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, POINTER(c_uint32)], INT),

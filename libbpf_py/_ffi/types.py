@@ -81,6 +81,34 @@ class bpf_object_open_opts(Structure):
     ]
 
 
+class bpf_prog_load_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("attempts", c_int),
+        ("expected_attach_type", c_int),  # enum bpf_attach_type
+        ("prog_btf_fd", c_uint32),
+        ("prog_flags", c_uint32),
+        ("prog_ifindex", c_uint32),
+        ("kern_version", c_uint32),
+        ("attach_btf_id", c_uint32),
+        ("attach_prog_fd", c_uint32),
+        ("attach_btf_obj_fd", c_uint32),
+        ("fd_array", POINTER(c_int)),
+        ("func_info", c_void_p),
+        ("func_info_cnt", c_uint32),
+        ("func_info_rec_size", c_uint32),
+        ("line_info", c_void_p),
+        ("line_info_cnt", c_uint32),
+        ("line_info_rec_size", c_uint32),
+        ("log_level", c_uint32),
+        ("log_size", c_uint32),
+        ("log_buf", c_char_p),
+        ("log_true_size", c_uint32),
+        ("token_fd", c_uint32),
+        ("fd_array_cnt", c_uint32),
+    ]
+
+
 class bpf_tracepoint_opts(Structure):
     _fields_ = [("sz", c_size_t), ("bpf_cookie", c_uint64)]
 
@@ -176,6 +204,7 @@ class bpf_kprobe_multi_opts(Structure):
 
 OPTS_STRUCTS: tuple[type[Structure], ...] = (
     bpf_object_open_opts,
+    bpf_prog_load_opts,
     bpf_tracepoint_opts,
     bpf_raw_tracepoint_opts,
     bpf_kprobe_opts,

@@ -1,0 +1,519 @@
+"""Attach methods of ``Program`` for networking, cgroups and sockets: XDP, TCX, legacy TC,
+netfilter, netns (sk_lookup, flow_dissector), cgroup, sockmap, socket filters. Mixed into
+``Program`` (program.py); docs/attach.md lists every kind.
+
+Link-based kinds return a ``Link``. Hooks that the kernel attaches without a BPF link (XDP in a
+chosen mode through netlink, legacy TC filters, ``SO_ATTACH_BPF`` socket filters, legacy cgroup
+attachments with flags) return an ``Attachment``: same ``detach()``/``with`` API, it keeps a
+duplicate of the program fd so it detaches exactly what it attached.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from types import SimpleNamespace
+
+from ._ffi import lib
+from .errors import BpfError, ClosedError, with_context
+from .link import Link
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
+
+    from .map import Map
+
+__all__ = ["NetAttachMixin", "Attachment", "xdp_query", "tc_query", "tc_hook_destroy",
+           "query_programs", "XDP_MODES", "NF_HOOKS", "CGROUP_FLAGS"]
+
+XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
+XDP_FLAGS_REPLACE = 1 << 4
+#: XDP attach modes of ``attach_xdp(mode=...)`` (if_link.h XDP_FLAGS_*_MODE).
+XDP_MODES = {"skb": 1 << 1, "drv": 1 << 2, "hw": 1 << 3}
+_XDP_ATTACHED = {0: None, 1: "drv", 2: "skb", 3: "hw", 4: "multi"}  # XDP_ATTACHED_*
+
+BPF_F_REPLACE = 1 << 2
+BPF_F_BEFORE = 1 << 3
+BPF_F_AFTER = 1 << 4
+BPF_F_LINK = 1 << 13
+#: Legacy cgroup attach flags (``attach_cgroup(..., legacy_flags=...)``).
+CGROUP_FLAGS = {"override": 1 << 0, "multi": 1 << 1}
+
+BPF_TC_INGRESS, BPF_TC_EGRESS = 1, 2
+#: netfilter hooks (``enum nf_inet_hooks``).
+NF_HOOKS = {"prerouting": 0, "local_in": 1, "forward": 2, "local_out": 3, "postrouting": 4}
+_NFPROTO = {2: 2, 10: 10, "ipv4": 2, "ipv6": 10}  # AF_INET/AF_INET6 -> NFPROTO_*
+
+SOL_SOCKET = 1
+SO_DETACH_BPF = 27
+SO_ATTACH_BPF = 50
+
+
+def _ifindex(interface: int | str, what: str) -> int:
+    """An interface index from a name or index, checked to exist in this network namespace."""
+    import socket  # local: importing socket costs milliseconds at `import libbpf_py`
+
+    try:
+        if isinstance(interface, int):
+            socket.if_indextoname(interface)
+            return interface
+        return socket.if_nametoindex(interface)
+    except OSError:
+        raise BpfError(errno.ENODEV, f"no network interface {interface!r} in this network "
+                       "namespace", what) from None
+
+
+def _open_path(target: int | str | os.PathLike[str], kind: str, what: str) -> tuple[int, bool]:
+    """(fd, owned): a cgroup/netns given as an fd or a path (opened read-only)."""
+    if isinstance(target, int):
+        return target, False
+    p = os.fspath(target)
+    try:
+        return os.open(p, os.O_RDONLY | os.O_CLOEXEC), True
+    except FileNotFoundError:
+        raise BpfError(errno.ENOENT, f"no {kind} '{p}'", what) from None
+
+
+def _relative(before: Any, after: Any, what: str) -> tuple[int, int]:
+    """(flags, relative_fd) of mprog ordering: before/after a Program or a Link."""
+    if before is not None and after is not None:
+        raise ValueError(f"{what}: give before= or after=, not both")
+    rel = before if before is not None else after
+    if rel is None:
+        return 0, 0
+    flags = BPF_F_BEFORE if before is not None else BPF_F_AFTER
+    if isinstance(rel, Link):
+        flags |= BPF_F_LINK
+    return flags, rel.fd
+
+
+class Attachment:
+    """A program attached without a BPF link (netlink XDP, legacy TC, socket filter, legacy
+    cgroup). ``detach()``/``close()``/``with`` remove exactly this attachment; idempotent.
+    Unlike a Link, it is NOT detached when garbage collected (the kernel hook holds it), but
+    its duplicated program fd is closed."""
+
+    __slots__ = ("_detach", "_prog_fd", "description", "info", "__weakref__")
+
+    def __init__(self, detach: Callable[[int], None], prog_fd: int, description: str,
+                 info: Optional[dict[str, Any]] = None) -> None:
+        self._detach: Optional[Callable[[int], None]] = detach
+        self._prog_fd: Optional[int] = prog_fd  # LIFETIME: our dup of the program fd
+        self.description = description
+        self.info = info or {}
+
+    @property
+    def closed(self) -> bool:
+        return self._detach is None
+
+    @property
+    def prog_fd(self) -> int:
+        """Our duplicate of the attached program's fd."""
+        if self._prog_fd is None:
+            raise ClosedError(f"attachment ({self.description}) is detached")
+        return self._prog_fd
+
+    def detach(self) -> None:
+        """Remove the program from the hook; idempotent."""
+        fn, self._detach = self._detach, None
+        fd, self._prog_fd = self._prog_fd, None
+        try:
+            if fn is not None and fd is not None:
+                fn(fd)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    close = detach
+
+    def __enter__(self) -> Attachment:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    def __del__(self) -> None:
+        try:
+            fd, self._prog_fd = self._prog_fd, None
+            if fd is not None:
+                os.close(fd)
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.description}{' detached' if self.closed else ''}>"
+
+
+def xdp_query(interface: int | str) -> SimpleNamespace:
+    """What XDP programs an interface has (``bpf_xdp_query``): ``prog_id`` (the single
+    attached one, 0 if none or several), ``drv_prog_id``, ``skb_prog_id``, ``hw_prog_id``,
+    ``mode`` ("drv", "skb", "hw", "multi" or None). Needs CAP_NET_ADMIN."""
+    from ._ffi.attach import bpf_xdp_query_opts
+    from ._ffi.types import make_opts
+
+    what = f"query XDP of interface {interface!r}"
+    ifindex = _ifindex(interface, what)
+    opts = make_opts(bpf_xdp_query_opts)
+    try:
+        lib.bpf_xdp_query(ifindex, 0, ctypes.byref(opts))
+    except BpfError as e:
+        raise with_context(e, what) from None
+    return SimpleNamespace(prog_id=opts.prog_id, drv_prog_id=opts.drv_prog_id,
+                           skb_prog_id=opts.skb_prog_id, hw_prog_id=opts.hw_prog_id,
+                           mode=_XDP_ATTACHED.get(opts.attach_mode, opts.attach_mode))
+
+
+def _tc_hook(ifindex: int, direction: str) -> Any:
+    from ._ffi.attach import bpf_tc_hook
+    from ._ffi.types import make_opts
+
+    point = {"ingress": BPF_TC_INGRESS, "egress": BPF_TC_EGRESS}.get(direction)
+    if point is None:
+        raise ValueError(f"TC direction must be 'ingress' or 'egress', not {direction!r}")
+    return make_opts(bpf_tc_hook, ifindex=ifindex, attach_point=point)
+
+
+def tc_query(interface: int | str, direction: str = "ingress", *, handle: int = 1,
+             priority: int = 1) -> Optional[int]:
+    """The id of the program of legacy TC filter (``handle``, ``priority``) on the clsact
+    hook, or None if there is none (``bpf_tc_query``). Needs CAP_NET_ADMIN."""
+    from ._ffi.attach import bpf_tc_opts
+    from ._ffi.types import make_opts
+
+    what = f"query TC {direction} filter of interface {interface!r}"
+    if not (0 < handle and 0 < priority <= 0xFFFF):
+        raise ValueError(f"{what}: handle must be > 0 and priority in 1..65535")
+    hook = _tc_hook(_ifindex(interface, what), direction)
+    opts = make_opts(bpf_tc_opts, handle=handle, priority=priority)
+    try:
+        lib.bpf_tc_query(ctypes.byref(hook), ctypes.byref(opts))
+    except BpfError as e:
+        # ENOENT: no such filter; EINVAL: "Cannot find specified filter chain" (no filter of
+        # that priority left). handle/priority are checked above, so EINVAL means absent.
+        if e.errno in (errno.ENOENT, errno.EINVAL):
+            return None
+        raise with_context(e, what) from None
+    return opts.prog_id
+
+
+def tc_hook_destroy(interface: int | str) -> None:
+    """Remove the clsact qdisc of an interface with all its filters (``bpf_tc_hook_destroy``,
+    ingress and egress together). Needs CAP_NET_ADMIN."""
+    what = f"destroy TC hook of interface {interface!r}"
+    hook = _tc_hook(_ifindex(interface, what), "ingress")
+    hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS
+    try:
+        lib.bpf_tc_hook_destroy(ctypes.byref(hook))
+    except BpfError as e:
+        if e.errno != errno.ENOENT:
+            raise with_context(e, what) from None
+
+
+def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> SimpleNamespace:
+    """The programs attached to a cgroup (path or fd) or interface (TCX: name or index) for
+    ``attach_type`` (``bpf_prog_query_opts``), in run order: ``prog_ids``, ``link_ids``,
+    ``revision``, ``attach_flags``. Needs root."""
+    from ._ffi.attach import bpf_prog_query_opts
+    from ._ffi.types import make_opts
+    from .enums import AttachType
+
+    what = f"query programs of {target!r} ({AttachType(int(attach_type)).name})"
+    at = int(attach_type)
+    owned = False
+    if at in (AttachType.TCX_INGRESS, AttachType.TCX_EGRESS, AttachType.NETKIT_PRIMARY,
+              AttachType.NETKIT_PEER):
+        fd = _ifindex(target if not isinstance(target, os.PathLike) else os.fspath(target),
+                      what)
+    else:
+        fd, owned = _open_path(target, "cgroup", what)
+    try:
+        cap = 64
+        ids = (ctypes.c_uint32 * cap)()
+        link_ids = (ctypes.c_uint32 * cap)()
+        opts = make_opts(bpf_prog_query_opts, prog_ids=ids, link_ids=link_ids, prog_cnt=cap)
+        try:
+            lib.bpf_prog_query_opts(fd, at, ctypes.byref(opts))
+        except BpfError as e:
+            raise with_context(e, what) from None
+        n = opts.prog_cnt
+        return SimpleNamespace(prog_ids=list(ids[:n]), link_ids=list(link_ids[:n]),
+                               revision=opts.revision, attach_flags=opts.attach_flags)
+    finally:
+        if owned:
+            os.close(fd)
+
+
+class NetAttachMixin:
+    """``attach_*`` methods for networking, cgroup and socket program kinds."""
+
+    __slots__ = ()
+    name: str
+    section: str
+    fd: int
+    _attach: Any
+    _state: Any
+
+    def _what(self) -> str:
+        return f"attach program '{self.name}'"
+
+    # --- XDP
+
+    def attach_xdp(self, interface: int | str, *, mode: Optional[str] = None,
+                   replace: Any = None, exclusive: bool = False) -> Any:
+        """Attach an XDP program to a network interface (name or index).
+
+        Without ``mode``: a BPF link (``bpf_program__attach_xdp``), returned as a ``Link``
+        (replace its program with ``Link.update_program``). With ``mode`` "skb" (generic),
+        "drv" (native driver) or "hw": netlink attach (``bpf_xdp_attach``) returning an
+        ``Attachment``; ``replace`` (a Program) atomically replaces that attached program,
+        ``exclusive`` fails if any program is attached. Needs CAP_NET_ADMIN (root).
+        """
+        what = f"xdp {interface}" + (f" ({mode} mode)" if mode else "")
+        ifindex = _ifindex(interface, f"{self._what()} to {what}")
+        if mode is None:
+            if replace is not None or exclusive:
+                raise ValueError("replace/exclusive apply to mode='skb'/'drv'/'hw' attaches; "
+                                 "a link's program is replaced with Link.update_program()")
+            return self._attach(lib.bpf_program__attach_xdp, ifindex, what=what)
+        if mode not in XDP_MODES:
+            raise ValueError(f"XDP mode must be one of {sorted(XDP_MODES)}, not {mode!r}")
+        from ._ffi.attach import bpf_xdp_attach_opts
+        from ._ffi.types import make_opts
+
+        flags = XDP_MODES[mode]
+        opts = make_opts(bpf_xdp_attach_opts)
+        if replace is not None:
+            flags |= XDP_FLAGS_REPLACE
+            opts.old_prog_fd = replace.fd
+        elif exclusive:
+            flags |= XDP_FLAGS_UPDATE_IF_NOEXIST
+        prog_fd = os.dup(self.fd)
+        try:
+            lib.bpf_xdp_attach(ifindex, prog_fd, flags, ctypes.byref(opts))
+        except BpfError as e:
+            os.close(prog_fd)
+            raise with_context(e, f"{self._what()} to {what}") from None
+        mode_flag = XDP_MODES[mode]
+
+        def detach(fd: int) -> None:
+            o = make_opts(bpf_xdp_attach_opts, old_prog_fd=fd)
+            try:
+                lib.bpf_xdp_detach(ifindex, mode_flag | XDP_FLAGS_REPLACE, ctypes.byref(o))
+            except BpfError as e:
+                if e.errno not in (errno.EEXIST, errno.ENODEV):  # replaced, or device gone
+                    raise with_context(e, f"detach XDP from {interface!r}") from None
+        return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "mode": mode})
+
+    # --- TC: TCX links and legacy clsact filters
+
+    def attach_tcx(self, interface: int | str, direction: Optional[str] = None, *,
+                   before: Any = None, after: Any = None,
+                   expected_revision: int = 0) -> Link:
+        """Attach to TCX ingress/egress of an interface (``bpf_program__attach_tcx``).
+
+        ``direction`` defaults to the SEC() name (``tcx/ingress``, ``tcx/egress``). ``before``/
+        ``after``: a Program or Link already attached there, to run before/after it (default:
+        appended last). ``expected_revision``: fail with ESTALE if the hook changed. See
+        ``query_programs(ifname, AttachType.TCX_INGRESS)``. Linux 6.6; needs root.
+        """
+        from ._ffi.attach import bpf_tcx_opts
+        from ._ffi.types import make_opts
+
+        direction = direction or self.section.rsplit("/", 1)[-1]
+        if direction not in ("ingress", "egress"):
+            raise ValueError(f"TCX direction must be 'ingress' or 'egress', not {direction!r} "
+                             f"(from SEC(\"{self.section}\"))")
+        what = f"tcx {direction} {interface}"
+        ifindex = _ifindex(interface, f"{self._what()} to {what}")
+        flags, rel_fd = _relative(before, after, what)
+        opts = make_opts(bpf_tcx_opts, flags=flags, relative_fd=rel_fd,
+                         expected_revision=expected_revision)
+        from .enums import AttachType
+
+        if self.expected_attach_type not in (AttachType.TCX_INGRESS,  # type: ignore[attr-defined]
+                                             AttachType.TCX_EGRESS):
+            raise BpfError(errno.EINVAL, f"SEC(\"{self.section}\") is not a tcx program",
+                           f"{self._what()} to {what}")
+        return self._attach(lib.bpf_program__attach_tcx, ifindex, ctypes.byref(opts),
+                            what=what)
+
+    def attach_tc(self, interface: int | str, direction: str = "ingress", *,
+                  priority: int = 1, handle: int = 1, replace: bool = False) -> Attachment:
+        """Attach as a legacy TC filter (direct-action) on the clsact hook: creates the
+        clsact qdisc if needed (``bpf_tc_hook_create``) and the filter (``bpf_tc_attach``).
+        ``detach()`` removes the filter (``bpf_tc_detach``); ``tc_hook_destroy(interface)``
+        removes the qdisc. ``tc_query`` reads it back. Needs CAP_NET_ADMIN (root)."""
+        from ._ffi.attach import bpf_tc_opts
+        from ._ffi.types import make_opts
+
+        what = f"tc {direction} {interface} handle {handle} priority {priority}"
+        ifindex = _ifindex(interface, f"{self._what()} to {what}")
+        hook = _tc_hook(ifindex, direction)
+        try:
+            lib.bpf_tc_hook_create(ctypes.byref(hook))
+        except BpfError as e:
+            if e.errno != errno.EEXIST:
+                raise with_context(e, f"{self._what()} to {what}: create clsact hook") from None
+        prog_fd = os.dup(self.fd)
+        opts = make_opts(bpf_tc_opts, prog_fd=prog_fd, handle=handle, priority=priority,
+                         flags=1 if replace else 0)  # BPF_TC_F_REPLACE
+        try:
+            lib.bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts))
+        except BpfError as e:
+            os.close(prog_fd)
+            raise with_context(e, f"{self._what()} to {what}") from None
+        prog_id = opts.prog_id
+
+        def detach(fd: int) -> None:
+            o = make_opts(bpf_tc_opts, handle=handle, priority=priority)
+            try:
+                lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(o))
+            except BpfError as e:
+                if e.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                    raise with_context(e, f"detach TC filter from {interface!r}") from None
+        return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "prog_id": prog_id,
+                                                  "handle": handle, "priority": priority})
+
+    # --- netfilter
+
+    def attach_netfilter(self, family: int | str, hook: int | str, priority: int, *,
+                         defrag: bool = False) -> Link:
+        """Attach to a netfilter hook (``bpf_program__attach_netfilter``): ``family``
+        ``socket.AF_INET``/``AF_INET6`` (or "ipv4"/"ipv6"), ``hook`` a name of ``NF_HOOKS``
+        ("local_in" ...) or number, ``priority`` (not 0 or INT_MIN/INT_MAX), ``defrag`` to see
+        defragmented packets. Linux 6.4; needs root."""
+        from ._ffi.attach import bpf_netfilter_opts
+        from ._ffi.types import make_opts
+
+        pf = _NFPROTO.get(family)
+        if pf is None:
+            raise ValueError(f"netfilter family must be AF_INET/AF_INET6, not {family!r}")
+        hooknum = NF_HOOKS.get(hook) if isinstance(hook, str) else hook
+        if hooknum is None:
+            raise ValueError(f"unknown netfilter hook {hook!r} (known: {', '.join(NF_HOOKS)})")
+        opts = make_opts(bpf_netfilter_opts, pf=pf, hooknum=hooknum, priority=priority,
+                         flags=1 if defrag else 0)  # BPF_F_NETFILTER_IP_DEFRAG
+        return self._attach(lib.bpf_program__attach_netfilter, ctypes.byref(opts),
+                            what=f"netfilter pf={pf} hook={hook} priority={priority}")
+
+    # --- netns, cgroup, sockets
+
+    def attach_netns(self, netns: int | str | os.PathLike[str] = "/proc/self/ns/net") -> Link:
+        """Attach sk_lookup/flow_dissector programs to a network namespace, given as a path
+        (``/proc/<pid>/ns/net``, ``/run/netns/<name>``) or fd (``bpf_program__attach_netns``).
+        Needs root."""
+        what = f"netns {netns}"
+        fd, owned = _open_path(netns, "network namespace", f"{self._what()} to {what}")
+        try:
+            return self._attach(lib.bpf_program__attach_netns, fd, what=what)
+        finally:
+            if owned:
+                os.close(fd)
+
+    def attach_cgroup(self, cgroup: int | str | os.PathLike[str], *, before: Any = None,
+                      after: Any = None, expected_revision: int = 0,
+                      legacy_flags: Optional[str | int] = None,
+                      replace: Any = None) -> Any:
+        """Attach a cgroup program (cgroup_skb, cgroup/sock_create, sockops ...) to a cgroup v2
+        directory (path or fd).
+
+        Default: a BPF link (``bpf_program__attach_cgroup_opts``; links always allow several
+        programs), ordered ``before``/``after`` a Program or Link (Linux 6.16 for ordering).
+        ``legacy_flags`` ("multi", "override" or the flag bits) uses the older
+        ``bpf_prog_attach_opts`` with those flags instead, returning an ``Attachment``;
+        ``replace`` (a Program attached with "multi") is replaced atomically. Needs root.
+        """
+        what = f"cgroup {cgroup}"
+        ctx = f"{self._what()} to {what}"
+        fd, owned = _open_path(cgroup, "cgroup", ctx)
+        try:
+            if legacy_flags is None:
+                if replace is not None:
+                    raise ValueError("replace= needs legacy_flags='multi' (links are replaced "
+                                     "with Link.update_program())")
+                from ._ffi.attach import bpf_cgroup_opts
+                from ._ffi.types import make_opts
+
+                flags, rel_fd = _relative(before, after, what)
+                opts = make_opts(bpf_cgroup_opts, flags=flags, relative_fd=rel_fd,
+                                 expected_revision=expected_revision)
+                return self._attach(lib.bpf_program__attach_cgroup_opts, fd,
+                                    ctypes.byref(opts), what=what)
+            return self._attach_cgroup_legacy(fd, legacy_flags, replace, what)
+        finally:
+            if owned:
+                os.close(fd)
+
+    def _attach_cgroup_legacy(self, cgroup_fd: int, legacy_flags: str | int, replace: Any,
+                              what: str) -> Attachment:
+        from ._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
+        from ._ffi.types import make_opts
+
+        flags = CGROUP_FLAGS[legacy_flags] if isinstance(legacy_flags, str) else legacy_flags
+        atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
+        opts = make_opts(bpf_prog_attach_opts, flags=flags)
+        if replace is not None:
+            opts.flags |= BPF_F_REPLACE
+            opts.replace_prog_fd = replace.fd
+        prog_fd = os.dup(self.fd)
+        cg = os.dup(cgroup_fd)
+        try:
+            lib.bpf_prog_attach_opts(prog_fd, cg, atype, ctypes.byref(opts))
+        except BpfError as e:
+            os.close(prog_fd)
+            os.close(cg)
+            raise with_context(e, f"{self._what()} to {what}") from None
+        # LIFETIME: the detach closure owns the dup'ed cgroup fd and closes it.
+
+        def detach(fd: int) -> None:
+            try:
+                o = make_opts(bpf_prog_detach_opts)
+                lib.bpf_prog_detach_opts(fd, cg, atype, ctypes.byref(o))
+            except BpfError as e:
+                if e.errno != errno.ENOENT:
+                    raise with_context(e, f"detach program from {what}") from None
+            finally:
+                os.close(cg)
+        return Attachment(detach, prog_fd, f"{what} (legacy flags {flags:#x})",
+                          {"attach_type": atype, "flags": flags})
+
+    def attach_sockmap(self, map: Map) -> Link:
+        """Attach an sk_skb/sk_msg program to a sockmap/sockhash (``bpf_program__attach_sockmap``,
+        a BPF link: Linux 6.10). Needs root."""
+        return self._attach(lib.bpf_program__attach_sockmap, map.fd,
+                            what=f"sockmap '{map.name}'")
+
+    def attach_socket(self, sock: Any) -> Attachment:
+        """Attach a socket filter program to a socket (``setsockopt(SO_ATTACH_BPF)``); the
+        socket (a ``socket.socket`` or fd) must stay open while attached; ``detach()`` uses
+        ``SO_DETACH_BPF``. Replaces any earlier filter of the socket."""
+        import socket
+
+        sock_fd = sock if isinstance(sock, int) else sock.fileno()
+        prog_fd = os.dup(self.fd)
+        s = socket.socket(fileno=os.dup(sock_fd))
+        try:
+            s.setsockopt(SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", prog_fd))
+        except OSError as e:
+            os.close(prog_fd)
+            raise BpfError(e.errno or errno.EINVAL, e.strerror,
+                           f"{self._what()} to socket fd {sock_fd}") from None
+        finally:
+            s.close()  # closes our dup only
+
+        def detach(fd: int) -> None:
+            try:
+                s2 = socket.socket(fileno=os.dup(sock_fd))
+            except OSError:
+                return  # the socket is gone, and its filter with it
+            try:
+                s2.setsockopt(SOL_SOCKET, SO_DETACH_BPF, 0)
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise
+            finally:
+                s2.close()
+        return Attachment(detach, prog_fd, f"socket fd {sock_fd}")

@@ -1,0 +1,213 @@
+"""uprobe/uretprobe (by symbol and by offset, executable and libc, pid filter, cookie),
+uprobe_multi (glob, symbols with cookies) and USDT (arguments and cookie read in BPF), against a
+helper process built from tests/bin/uprobe_target.c with <sys/sdt.h>."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import libbpf_py
+from libbpf_py import BpfError, LinkType
+
+pytestmark = [pytest.mark.root, pytest.mark.kernel("uprobes")]
+
+TESTS = Path(__file__).resolve().parent
+(ADD_HITS, ADD_A, ADD_B, ADD_COOKIE, ADD_RET, RET_HITS, MULTI_HITS, USDT_HITS, USDT_A, USDT_B,
+ USDT_COOKIE, LIBC_HITS, LAST_PID, MULTI_COOKIE_SUM) = range(14)
+
+
+def build_helper(name: str) -> Path:
+    """Compile tests/bin/<name>.c with gcc (cached by source hash under tests/.cache/)."""
+    src = TESTS / "bin" / f"{name}.c"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    out = TESTS / ".cache" / f"{name}-{digest}"
+    if out.is_file():
+        return out
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the uprobe test helper", pytrace=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["gcc", "-O1", "-g", "-o", f"{out}.tmp", str(src)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        hint = " (<sys/sdt.h>: apt-get install systemtap-sdt-dev)" if "sdt.h" in done.stderr else ""
+        pytest.fail(f"building {src.name} failed{hint}:\n{done.stderr}", pytrace=False)
+    os.replace(f"{out}.tmp", out)
+    return out
+
+
+class Helper:
+    """A running uprobe_target: ``call(a, b)`` makes it call the probed functions once."""
+
+    def __init__(self, path: Path) -> None:
+        self.proc = subprocess.Popen([str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        assert self.proc.stdout.readline() == "ready\n"
+        self.pid = self.proc.pid
+
+    def call(self, a: int, b: int) -> tuple[int, int]:
+        self.proc.stdin.write(f"{a} {b}\n")
+        self.proc.stdin.flush()
+        s, p = self.proc.stdout.readline().split()
+        return int(s), int(p)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self.proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def helper_path() -> Path:
+    return build_helper("uprobe_target")
+
+
+@pytest.fixture
+def helpers(helper_path):
+    made: list[Helper] = []
+
+    def spawn() -> Helper:
+        made.append(Helper(helper_path))
+        return made[-1]
+
+    try:
+        yield spawn
+    finally:
+        for h in made:
+            h.close()
+
+
+@pytest.fixture
+def obj(bpf_path):
+    with libbpf_py.load(bpf_path("attach_uprobe")) as o:
+        o.maps["config"][0] = os.getpid()
+        yield o
+
+
+def r(obj, slot: int) -> int:
+    return obj.maps["results"][slot]
+
+
+def file_offset(path: str | Path, symbol: str) -> int:
+    """File offset of a function symbol (what uprobes take), via pyelftools."""
+    elffile = pytest.importorskip("elftools.elf.elffile")
+    with open(path, "rb") as f:
+        elf = elffile.ELFFile(f)
+        for table in (".symtab", ".dynsym"):
+            sec = elf.get_section_by_name(table)
+            if sec is None:
+                continue
+            for sym in sec.get_symbol_by_name(symbol) or ():
+                if sym["st_info"]["type"] == "STT_FUNC" and sym["st_value"]:
+                    shdr = elf.get_section(sym["st_shndx"])
+                    return sym["st_value"] - shdr["sh_addr"] + shdr["sh_offset"]
+    raise AssertionError(f"{symbol} not found in {path}")
+
+
+def libc_path() -> str:
+    for line in open("/proc/self/maps"):
+        parts = line.split()
+        if len(parts) >= 6 and os.path.basename(parts[5]).startswith("libc.so"):
+            return parts[5]
+    pytest.fail("libc is not mapped in this process", pytrace=False)
+
+
+def test_uprobe_and_uretprobe_by_symbol_with_pid_filter(obj, helpers, helper_path) -> None:
+    p1, p2 = helpers(), helpers()
+    enter = obj.programs["on_add"].attach_uprobe(str(helper_path), "target_add", pid=p1.pid,
+                                                 cookie=7)
+    with enter, obj.programs["on_add_ret"].attach_uprobe(str(helper_path), "target_add",
+                                                         pid=p1.pid, retprobe=True):
+        assert p1.call(2, 3) == (5, 6)
+        assert p2.call(10, 20) == (30, 200)  # another process: filtered out
+        info = enter.info()
+    assert (r(obj, ADD_HITS), r(obj, ADD_A), r(obj, ADD_B)) == (1, 2, 3)
+    assert (r(obj, ADD_COOKIE), r(obj, LAST_PID)) == (7, p1.pid)
+    assert (r(obj, RET_HITS), r(obj, ADD_RET)) == (1, 5)
+    assert info.type == LinkType.PERF_EVENT
+    assert info.perf_event_type == "uprobe"
+    assert (info.file_name, info.cookie) == (str(helper_path), 7)
+    assert info.offset == file_offset(helper_path, "target_add")
+
+
+def test_uprobe_by_offset_in_executable(obj, helpers, helper_path) -> None:
+    h = helpers()
+    off = file_offset(helper_path, "target_add")
+    with obj.programs["on_add"].attach_uprobe(str(helper_path), offset=off):
+        h.call(4, 5)
+        h.call(6, 7)
+    assert (r(obj, ADD_HITS), r(obj, ADD_A), r(obj, ADD_B)) == (2, 6, 7)
+
+
+def test_uprobe_in_libc_by_symbol_and_offset(obj) -> None:
+    prog = obj.programs["on_libc"]
+    with prog.attach_uprobe("libc.so.6", "getppid", pid=os.getpid()):
+        for _ in range(3):
+            os.getppid()
+    assert r(obj, LIBC_HITS) == 3
+    libc = libc_path()
+    with prog.attach_uprobe(libc, offset=file_offset(libc, "getppid"), pid=os.getpid()):
+        os.getppid()
+    assert r(obj, LIBC_HITS) == 4
+
+
+def test_uprobe_multi_glob_and_symbols(obj, helpers, helper_path) -> None:
+    h = helpers()
+    prog = obj.programs["on_multi"]
+    with prog.attach_uprobe_multi(str(helper_path), "target_*", pid=h.pid) as link:
+        h.call(1, 1)
+        h.call(2, 2)
+        info = link.info()
+    assert r(obj, MULTI_HITS) == 4  # target_add and target_mul, twice
+    assert info.type == LinkType.UPROBE_MULTI
+    assert (info.path, info.count, info.pid) == (str(helper_path), 2, h.pid)
+    with prog.attach_uprobe_multi(str(helper_path), symbols=["target_add", "target_mul"],
+                                  cookies=[1, 100], pid=h.pid):
+        h.call(3, 3)
+    assert r(obj, MULTI_HITS) == 6
+    assert r(obj, MULTI_COOKIE_SUM) == 101
+
+
+def test_usdt_arguments_and_cookie(obj, helpers, helper_path) -> None:
+    h = helpers()
+    with obj.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair", pid=h.pid,
+                                              cookie=42):
+        h.call(-3, 1 << 40)
+    assert r(obj, USDT_HITS) == 1
+    assert r(obj, USDT_A) == (-3) & 0xFFFFFFFFFFFFFFFF  # the int, sign-extended by BPF
+    assert r(obj, USDT_B) == 1 << 40
+    assert r(obj, USDT_COOKIE) == 42
+
+
+def test_usdt_link_outliving_object_close(bpf_path, helpers, helper_path) -> None:
+    """USDT links use memory of their object: Object.close() detaches them first (no use after
+    free), and a later detach() is a no-op. No fd is leaked (the fd-leak check)."""
+    h = helpers()
+    o = libbpf_py.load(bpf_path("attach_uprobe"))
+    link = o.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair", pid=h.pid)
+    o.close()
+    assert link.closed
+    link.detach()
+    h.call(1, 2)  # the probe is gone: the helper still works
+
+
+def test_missing_symbol_and_binary_are_named(obj, helper_path) -> None:
+    with pytest.raises(BpfError, match="no_such_function") as e:
+        obj.programs["on_add"].attach_uprobe(str(helper_path), "no_such_function")
+    assert e.value.errno == errno.ENOENT
+    with pytest.raises(BpfError, match="no such binary '/nonexistent/bin'") as e:
+        obj.programs["on_add"].attach_uprobe("/nonexistent/bin", "main")
+    assert e.value.errno == errno.ENOENT
+    with pytest.raises(BpfError, match="pair_missing"):
+        obj.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair_missing")
