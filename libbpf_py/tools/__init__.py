@@ -1,7 +1,22 @@
 """Built-in tools (bcc-style), written only against libbpf_py's public API.
 
-Each tool's BPF program is C under ``tools/bpf/``, compiled with clang when the package is built
-and shipped in the wheel as ``tools/bpf/<name>.bpf.o``.
+Run them as ``python -m libbpf_py <tool> [options]`` (root, or CAP_BPF + CAP_PERFMON):
+
+- ``execsnoop``: exec() calls, with arguments and result;
+- ``opensnoop``: open()/openat()/openat2() calls, with path, flags, fd or errno;
+- ``syscount``: system call counts (and time) per syscall or per process;
+- ``runqlat``: scheduler run queue latency histogram (overall, per process or per thread);
+- ``biolatency``: block I/O latency histogram (overall, per disk or for one disk);
+- ``tcpconnect``: active TCP connections, with outcome and connect latency;
+- ``tcplife``: closed TCP sessions, with bytes and lifespan.
+
+Each takes ``--help``, ``-d SECONDS`` and ``--json`` (one object per line), and ``-p PID`` where
+a process is meaningful; output columns follow bcc's. The tracing tools stream events through a
+ring buffer; the histogram tools print with :mod:`libbpf_py.histogram`. Each tool's BPF program
+is C under ``tools/bpf/`` (CO-RE: kernel structs declared locally with preserve_access_index, no
+vmlinux.h), compiled with clang when the package is built and shipped in the wheel as
+``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) go into a ``config`` array map
+after load.
 """
 
 from __future__ import annotations
@@ -11,7 +26,8 @@ import os
 __all__ = ["TOOLS", "object_path"]
 
 #: tool name -> module under libbpf_py.tools
-TOOLS = {"execsnoop": "execsnoop"}
+TOOLS = {name: name for name in (
+    "execsnoop", "opensnoop", "syscount", "runqlat", "biolatency", "tcpconnect", "tcplife")}
 
 
 def object_path(name: str) -> str:

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* biolatency: block device I/O latency as a log2 histogram, per disk if asked.
+ *
+ * block_rq_issue (or block_rq_insert with queued time included) records the request's start
+ * time keyed by the struct request pointer; block_rq_complete adds the latency to
+ * hist[{dev, log2(usecs or msecs)}]. BTF tracepoints (tp_btf) give the request pointer; its
+ * fields are read with CO-RE from local preserve_access_index declarations.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bits.h"
+
+#define MAX_SLOTS 32
+
+struct block_device {
+	__u32 bd_dev;
+} __attribute__((preserve_access_index));
+
+struct request {
+	struct block_device *part;
+} __attribute__((preserve_access_index));
+
+struct hist_key {
+	__u32 dev;
+	__u32 slot;
+};
+
+enum { CFG_DEV, CFG_MILLISECONDS, CFG_PER_DISK, CFG_QUEUED, CFG_MAX };
+
+/* config[]: only this dev_t (kernel encoding, major << 20 | minor; 0: all); milliseconds;
+ * one histogram per disk; include the time queued (block_rq_insert) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CFG_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, struct request *);
+	__type(value, __u64);
+} start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct hist_key);
+	__type(value, __u64);
+} hist SEC(".maps");
+
+static __always_inline __u32 cfg(__u32 slot)
+{
+	__u32 *v = bpf_map_lookup_elem(&config, &slot);
+
+	return v ? *v : 0;
+}
+
+static __always_inline __u32 rq_dev(struct request *rq)
+{
+	return BPF_CORE_READ(rq, part, bd_dev);
+}
+
+static __always_inline int trace_start(struct request *rq, int insert)
+{
+	__u32 want = cfg(CFG_DEV), queued = cfg(CFG_QUEUED);
+	__u64 ts;
+
+	if (insert && !queued)
+		return 0;
+	if (want && rq_dev(rq) != want)
+		return 0;
+	ts = bpf_ktime_get_ns();
+	/* with queued time: a request issued without being inserted starts at issue */
+	bpf_map_update_elem(&start, &rq, &ts, queued && !insert ? BPF_NOEXIST : BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/block_rq_insert")
+int BPF_PROG(on_block_rq_insert, struct request *rq)
+{
+	return trace_start(rq, 1);
+}
+
+SEC("tp_btf/block_rq_issue")
+int BPF_PROG(on_block_rq_issue, struct request *rq)
+{
+	return trace_start(rq, 0);
+}
+
+SEC("tp_btf/block_rq_complete")
+int BPF_PROG(on_block_rq_complete, struct request *rq, int error, unsigned int nr_bytes)
+{
+	struct hist_key key = {};
+	__u64 *tsp, delta, *count;
+	static const __u64 zero;
+
+	tsp = bpf_map_lookup_elem(&start, &rq);
+	if (!tsp)
+		return 0;
+	delta = (bpf_ktime_get_ns() - *tsp) / 1000;
+	bpf_map_delete_elem(&start, &rq);
+	if (cfg(CFG_MILLISECONDS))
+		delta /= 1000;
+	delta = log2l(delta);
+	key.slot = delta < MAX_SLOTS ? delta : MAX_SLOTS - 1;
+	if (cfg(CFG_PER_DISK))
+		key.dev = rq_dev(rq);
+	count = bpf_map_lookup_elem(&hist, &key);
+	if (!count) {
+		bpf_map_update_elem(&hist, &key, &zero, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&hist, &key);
+		if (!count)
+			return 0;
+	}
+	__sync_fetch_and_add(count, 1);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
