@@ -28,7 +28,6 @@ from .link import Link
 from .map import Map
 from .object import Object, OpenObject, load
 from .program import Program
-from .ringbuf import RingBuffer
 from . import features
 from . import log as _log  # noqa: F401 - installs libbpf's print callback
 
@@ -41,7 +40,7 @@ LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 # pay for building ~150 enum members or importing modules it does not use.
 _LAZY = {
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
-    "UpdateFlags": "enums", "Btf": "btf",
+    "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf",
 }
 
 

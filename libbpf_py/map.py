@@ -20,7 +20,8 @@ import ctypes
 import errno
 from _thread import _local
 from itertools import chain, repeat
-from collections.abc import ItemsView, Iterator, MutableMapping, ValuesView
+# collections.abc's classes without importing the collections package (cold start).
+from _collections_abc import ItemsView, MutableMapping, ValuesView
 
 from . import _ffi
 from ._ffi import lib
@@ -31,6 +32,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     import mmap as mmap_module
     import os
+    from collections.abc import Iterator
     from typing import Any, Optional
 
     from .enums import MapType, UpdateFlags

@@ -20,7 +20,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Iterator, Mapping
+# collections.abc's Mapping without importing the collections package (cold start).
+from _collections_abc import Mapping
 
 from . import log
 from ._ffi import lib
@@ -42,6 +43,7 @@ __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Optional, TypeVar, Union
 
     Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview]

@@ -1,9 +1,16 @@
-"""The raw layer: loads the bundled libbpf (+ shim) once and applies the signature table.
+"""The raw layer: loads the bundled libbpf (+ shim) once and applies the signature tables.
 
 This package is the only code in libbpf_py that touches ``ctypes.CDLL`` or sets ``argtypes``.
-``lib`` exposes every function of ``functions.SIGNATURES`` under its C name. Errors are
-translated in exactly one place, ``_raise``: libbpf 1.x returns ``-errno`` from int functions and
-NULL with ``errno`` set from pointer functions.
+``lib`` exposes every declared function under its C name, configured (restype, argtypes,
+errcheck) from its table row; a function no table declares is not reachable through ``lib``.
+Errors are translated in exactly one place, ``_raise``: libbpf 1.x returns ``-errno`` from int
+functions and NULL with ``errno`` set from pointer functions.
+
+Tables: the core one (``functions.SIGNATURES``) is bound at import; the areas'
+(``_ffi/{attach,btf,maps,stream}.py``) on the first use of any function not bound yet. Either way
+a declared symbol missing from the bundled .so raises ImportError naming it (a build bug), and
+``tests/test_ffi.py`` checks every row. Deferring the areas keeps ``import libbpf_py`` cheap:
+cold start is benchmarked.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import os
 
 from ..errors import BpfError
 from . import types
-from .functions import ALL_SIGNATURES, INT, PTR
+from .functions import INT, PTR, SIGNATURES
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -34,13 +41,34 @@ def _load() -> ctypes.CDLL:
     return ctypes.CDLL(LIBRARY_PATH, use_errno=True)
 
 
-lib = _load()
+_cdll = _load()
+AREAS = ("attach", "btf", "maps", "stream")
+
+
+class _Lib:
+    """The bundled library's declared functions, each configured from its table row."""
+
+    _name = LIBRARY_PATH
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a name not bound yet: bind every area's table, then look again.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        _bind_areas()
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(
+                f"{name} is not declared in libbpf_py's signature tables (_ffi/)") from None
+
+
+lib: Any = _Lib()
 
 
 def strerror(err: int) -> str:
     """libbpf's message for ``err`` (covers errno values and libbpf's own 4000+ codes)."""
     buf = ctypes.create_string_buffer(256)
-    lib.libbpf_strerror(err, buf, len(buf))
+    lib.libbpf_strerror(err, buf, len(buf))  # core table: bound at import
     return buf.value.decode(errors="replace")
 
 
@@ -68,11 +96,12 @@ def check(result: int, what: str) -> int:
     return result
 
 
-def _apply() -> None:
+def bind(rows: list[tuple[str, Any, list[Any], str]]) -> None:
+    """Configure each row's function and make it ``lib.<name>``; ImportError if any is absent."""
     missing = []
-    for name, restype, argtypes, how in ALL_SIGNATURES:
+    for name, restype, argtypes, how in rows:
         try:
-            fn = getattr(lib, name)
+            fn = getattr(_cdll, name)
         except AttributeError:
             missing.append(name)
             continue
@@ -82,6 +111,7 @@ def _apply() -> None:
             fn.errcheck = _check_int
         elif how == PTR:
             fn.errcheck = _check_ptr
+        lib.__dict__[name] = fn
     if missing:
         raise ImportError(
             f"{LIBRARY_PATH} lacks {len(missing)} declared function(s): {', '.join(missing)} "
@@ -89,17 +119,28 @@ def _apply() -> None:
         )
 
 
-_apply()
+bind(SIGNATURES)
+_areas_bound = False
 
 
-def _all_structs() -> tuple[type[ctypes.Structure], ...]:
-    from . import attach, btf, maps, stream
+def _bind_areas() -> None:
+    global _areas_bound
+    if not _areas_bound:
+        import importlib
 
-    return types.OPTS_STRUCTS + attach.STRUCTS + btf.STRUCTS + maps.STRUCTS + stream.STRUCTS
+        for area in AREAS:
+            bind(importlib.import_module(f".{area}", __name__).SIGNATURES)
+        _areas_bound = True
 
 
-#: Every mirrored C structure (checked against the C compiler by tests/test_ffi.py).
-ALL_STRUCTS = _all_structs()
+def __getattr__(name: str) -> Any:
+    if name == "ALL_STRUCTS":
+        #: Every mirrored C structure (checked against the C compiler by tests/test_ffi.py).
+        import importlib
+
+        areas = [importlib.import_module(f".{a}", __name__) for a in AREAS]
+        return types.OPTS_STRUCTS + tuple(s for a in areas for s in a.STRUCTS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Keep a stable reference for errno-based helpers used by concept modules.
 get_errno = ctypes.get_errno

@@ -198,12 +198,13 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
 ]
 
 
-def _areas() -> list[Any]:
-    from . import attach, btf, maps, stream
 
-    return [attach, btf, maps, stream]
+def __getattr__(name: str) -> Any:
+    if name == "ALL_SIGNATURES":
+        # Every table: the core one and each area's (importing an area binds its table).
+        import importlib
 
-
-ALL_SIGNATURES: list[tuple[str, Any, list[Any], str]] = SIGNATURES + [
-    row for area in _areas() for row in area.SIGNATURES
-]
+        areas = [importlib.import_module(f".{a}", __package__) for a in
+                 ("attach", "btf", "maps", "stream")]
+        return SIGNATURES + [row for area in areas for row in area.SIGNATURES]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
