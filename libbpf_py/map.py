@@ -82,7 +82,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     __slots__ = ("_state", "_ptr", "name", "_fd", "_efd", "_kc", "_vc", "_vsize", "_ncpu",
                  "_type", "_tls", "_kenc", "_vunpack", "_vdec", "_batch", "_gen", "_ks",
-                 "_kpack", "_vpack",
+                 "_kpack", "_vpack", "_btf_ids",
                  "_key_type", "_value_type", "__weakref__")
 
     #: Keys and values are what the codecs give (False: a kind converts them itself, so the
@@ -102,6 +102,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         self._ptr = ptr
         self.name: str = lib.bpf_map__name(ptr).decode()
         self._type: int = lib.bpf_map__type(ptr)
+        # The BTF key/value type ids as the object declares them: libbpf zeroes them at load for
+        # map types whose kernel side takes no BTF (queue, stack, sockmap, devmap ...), but the
+        # declared types still say how to convert values.
+        self._btf_ids = (lib.bpf_map__btf_key_type_id(ptr), lib.bpf_map__btf_value_type_id(ptr))
         self._init_common()
 
     def _init_common(self) -> None:
@@ -374,8 +378,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
             if ptr is not None:
                 btf = lib.bpf_object__btf(self._state.ptr)
                 ks, vs = lib.bpf_map__key_size(ptr), lib.bpf_map__value_size(ptr)
-                kc = codec_for(btf, lib.bpf_map__btf_key_type_id(ptr), ks, "key")
-                vc = codec_for(btf, lib.bpf_map__btf_value_type_id(ptr), vs, "value")
+                key_id = lib.bpf_map__btf_key_type_id(ptr) or self._btf_ids[0]
+                value_id = lib.bpf_map__btf_value_type_id(ptr) or self._btf_ids[1]
+                kc = codec_for(btf, key_id, ks, "key")
+                vc = codec_for(btf, value_id, vs, "value")
             else:
                 from .map_admin import ctypes_codec
 

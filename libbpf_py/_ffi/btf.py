@@ -84,9 +84,9 @@ def _bind_btf_dump_new() -> Any:
     """``struct btf_dump *btf_dump__new(const struct btf *btf, btf_dump_printf_fn_t printf_fn,
     void *ctx, const struct btf_dump_opts *opts)`` with ``printf_fn`` as a plain address (see the
     module docstring). NULL + errno on failure, translated like a PTR row."""
-    from . import _check_ptr, lib
+    from . import _cdll, _check_ptr
 
-    fn = lib.btf_dump__new  # AttributeError here = build bug, as for the table
+    fn = _cdll.btf_dump__new  # AttributeError here = build bug, as for the table
     fn.restype = dump_p
     fn.argtypes = [btf_p, c_void_p, c_void_p, POINTER(btf_dump_opts)]
     fn.errcheck = _check_ptr
