@@ -40,7 +40,8 @@ LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 # pay for building ~150 enum members or importing modules it does not use.
 _LAZY = {
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
-    "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf",
+    "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf",
+    "UserRingBuffer": "userringbuf", "MapFlags": "map_admin", "MapInfo": "map_admin",
 }
 
 
@@ -62,7 +63,9 @@ def get_include() -> str:
 
 
 __all__ = [
-    "AttachType", "BpfError", "Btf", "ClosedError", "CoreRelocationError", "ReadOnlyError", "FeatureNotSupportedError", "LIBBPF_VERSION",
-    "Link", "LinkType", "Map", "MapType", "Object", "OpenObject", "Program", "ProgType",
-    "RingBuffer", "UpdateFlags", "VerifierError", "features", "get_include", "load",
+    "AttachType", "BpfError", "Btf", "ClosedError", "CoreRelocationError",
+    "FeatureNotSupportedError", "features", "get_include", "LIBBPF_VERSION", "Link", "LinkType",
+    "load", "Map", "MapFlags", "MapInfo", "MapType", "Object", "OpenObject", "PerfBuffer",
+    "Program", "ProgType", "ReadOnlyError", "RingBuffer", "UpdateFlags", "UserRingBuffer",
+    "VerifierError",
 ]

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Event streaming throughput (the foundation benchmark's producer, for both buffer kinds): every
+ * getppid() of the target process emits cfg[CFG_K] 64-byte events with bpf_loop() into the ring
+ * buffer `rb`, every getpgid() the same into the perf buffer `pb`. Event i (0-based) of a trigger
+ * carries val = i + 1, so one trigger's values sum to K * (K + 1) / 2. Failed reservations and
+ * outputs are counted in cfg[CFG_DROPS]. */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+enum { CFG_TGID = 0, CFG_K = 1, CFG_DROPS = 2, CFG_N };
+
+struct event {			/* 64 bytes */
+	__u64 seq;
+	__u64 val;		/* i + 1: the field the consumers sum */
+	__u64 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CFG_N);
+	__type(key, __u32);
+	__type(value, __u64);
+} cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+} pb SEC(".maps");
+
+struct loop_ctx {
+	void *ctx;
+};
+
+static void drop(void)
+{
+	__u32 key = CFG_DROPS;
+	__u64 *drops = bpf_map_lookup_elem(&cfg, &key);
+
+	if (drops)
+		__sync_fetch_and_add(drops, 1);
+}
+
+static long emit_rb(__u64 i, struct loop_ctx *lc)
+{
+	struct event *e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+
+	if (!e) {
+		drop();
+		return 0;
+	}
+	e->seq = 1;
+	e->val = i + 1;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static long emit_pb(__u64 i, struct loop_ctx *lc)
+{
+	struct event e = { .seq = 1, .val = i + 1 };
+
+	if (bpf_perf_event_output(lc->ctx, &pb, BPF_F_CURRENT_CPU, &e, sizeof(e)))
+		drop();
+	return 0;
+}
+
+static __u64 k_for_me(void)
+{
+	__u32 k_tgid = CFG_TGID, k_k = CFG_K;
+	__u64 *tgid = bpf_map_lookup_elem(&cfg, &k_tgid);
+	__u64 *k = bpf_map_lookup_elem(&cfg, &k_k);
+
+	if (!tgid || !k || *tgid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return *k;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int ring_producer(void *ctx)
+{
+	struct loop_ctx lc = { .ctx = ctx };
+
+	bpf_loop(k_for_me(), emit_rb, &lc, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_getpgid")
+int perf_producer(void *ctx)
+{
+	struct loop_ctx lc = { .ctx = ctx };
+
+	bpf_loop(k_for_me(), emit_pb, &lc, 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,307 @@
+"""Perf buffer streaming end to end: bpf_perf_event_output from a tracepoint, exact samples."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import struct
+import threading
+import time
+
+import pytest
+
+import libbpf_py
+from libbpf_py.errors import ClosedError
+from libbpf_py.perfbuf import PerfBuffer
+
+pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
+
+CFG_TGID, CFG_K, CFG_PERF_FAILS = 0, 1, 5
+EVENT = struct.Struct("=IIQ")  # struct event { u32 pid; u32 seq; u64 val; }
+PADDED = 20  # the kernel pads 4 (raw size) + 16 to 24: a 16-byte sample arrives as 20 bytes
+
+
+class Event(ctypes.Structure):
+    _fields_ = [("pid", ctypes.c_uint32), ("seq", ctypes.c_uint32), ("val", ctypes.c_uint64)]
+
+
+@pytest.fixture
+def stream(bpf_path):
+    with libbpf_py.load(bpf_path("stream_events")) as obj:
+        obj.maps["cfg"][CFG_TGID] = os.getpid()
+        obj.attach()
+        yield obj
+
+
+def emit(obj, k: int) -> None:
+    """One getpgid(): the program outputs samples seq 1..k (val = 3 * seq) on this CPU."""
+    obj.maps["cfg"][CFG_K] = k
+    os.getpgid(0)
+
+
+def pinned_cpu() -> int:
+    return sorted(os.sched_getaffinity(0))[0]
+
+
+@pytest.fixture
+def on_one_cpu():
+    """Pin the test to one CPU so every sample lands in one per-CPU ring, in order."""
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {pinned_cpu()})
+    yield pinned_cpu()
+    os.sched_setaffinity(0, old)
+
+
+def samples(k: int) -> list[tuple[int, int, int]]:
+    return [(os.getpid(), seq, 3 * seq) for seq in range(1, k + 1)]
+
+
+def test_callback_gets_cpu_and_data(stream, on_one_cpu) -> None:
+    got: list[tuple[int, int, tuple[int, int, int]]] = []
+    with PerfBuffer(stream.maps["pb"],
+                    lambda cpu, d: got.append((cpu, len(d), EVENT.unpack_from(d)))) as pb:
+        emit(stream, 5)
+        assert pb.poll(timeout=1.0) == 5
+    assert got == [(on_one_cpu, PADDED, s) for s in samples(5)]
+    assert stream.maps["cfg"][CFG_PERF_FAILS] == 0
+
+
+def test_typed_events(stream, on_one_cpu) -> None:
+    got: list[tuple[int, int, int, int]] = []
+    with PerfBuffer(stream.maps["pb"], lambda cpu, e: got.append((cpu, e.pid, e.seq, e.val)),
+                    event_type=Event) as pb:
+        emit(stream, 4)
+        assert pb.consume() == 4
+    assert got == [(on_one_cpu, *s) for s in samples(4)]
+
+
+def test_typed_events_btf_name(stream, on_one_cpu) -> None:
+    np = pytest.importorskip("numpy")
+    got: list[tuple[int, int]] = []
+    with PerfBuffer(stream.maps["pb"], lambda cpu, e: got.append((e.seq, e.val)),
+                    event_type="struct event") as pb:
+        emit(stream, 3)
+        assert pb.consume() == 3
+        emit(stream, 2)
+        arr = pb.read_array()
+    assert got == [(1, 3), (2, 6), (3, 9)]
+    assert arr.dtype.itemsize == 16 and arr["seq"].tolist() == [1, 2] and np is not None
+
+
+def test_lost_samples_are_counted_exactly(stream, on_one_cpu) -> None:
+    lost: list[tuple[int, int]] = []
+    got: list[int] = []
+    # One page per CPU (4 KiB: 128 samples of 32 bytes): 1000 samples in one burst overflow it.
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: got.append(EVENT.unpack_from(d)[1]),
+                    lost_callback=lambda cpu, n: lost.append((cpu, n)), page_count=1) as pb:
+        emit(stream, 1000)
+        pb.consume()
+        fails = stream.maps["cfg"][CFG_PERF_FAILS]
+        assert 0 < fails < 1000
+        emit(stream, 1)  # the kernel writes the LOST record before the next sample that fits
+        pb.consume()
+    assert lost == [(on_one_cpu, fails)]
+    assert pb.lost == fails
+    assert len(got) == 1000 - fails + 1
+    assert got[:-1] == list(range(1, 1001 - fails)) and got[-1] == 1
+
+
+def _misalign(stream, pb) -> None:
+    """Overflow the 4 KiB ring, then let the kernel write its 24-byte LOST record: from then on
+    the 32-byte samples are off the ring's alignment and one per pass straddles its end."""
+    emit(stream, 1000)
+    pb.read()
+    emit(stream, 1)
+    pb.read()
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["memoryview", "typed"])
+def test_samples_wrapping_around_the_ring_end(stream, on_one_cpu, typed: bool) -> None:
+    np = pytest.importorskip("numpy")
+    got: list[tuple[int, int]] = []
+    if typed:
+        def cb(cpu: int, e: Event) -> None:
+            got.append((e.seq, e.val))
+    else:
+        def cb(cpu: int, d: memoryview) -> None:
+            got.append(EVENT.unpack_from(d)[1:])
+    with PerfBuffer(stream.maps["pb"], cb, event_type=Event if typed else None,
+                    page_count=1) as pb:
+        _misalign(stream, pb)
+        assert pb.lost == stream.maps["cfg"][CFG_PERF_FAILS] > 0
+        for _ in range(5):  # 3 x 5 x 100 x 32 bytes: over ten passes over 4 KiB
+            emit(stream, 100)
+            assert pb.consume() == 100
+            assert got == [(s, 3 * s) for s in range(1, 101)]
+            got.clear()
+            emit(stream, 100)
+            assert [(cpu, len(d), d[:16]) for cpu, d in pb.read()] == \
+                [(on_one_cpu, PADDED, EVENT.pack(*x)) for x in samples(100)]
+            emit(stream, 100)
+            arr = pb.read_array(np.dtype(Event))
+            assert arr["seq"].tolist() == list(range(1, 101))
+            assert arr["val"].tolist() == [3 * s for s in range(1, 101)]
+
+
+def test_exception_stops_and_is_reraised(stream, on_one_cpu) -> None:
+    seen: list[int] = []
+
+    def cb(cpu: int, d: memoryview) -> None:
+        seen.append(EVENT.unpack_from(d)[1])
+        if len(seen) == 2:
+            raise RuntimeError("boom from perf callback")
+
+    with PerfBuffer(stream.maps["pb"], cb) as pb:
+        emit(stream, 4)
+        with pytest.raises(RuntimeError, match="boom from perf callback"):
+            pb.poll(timeout=1.0)
+        assert seen == [1, 2]
+        assert pb.consume() == 2
+    assert seen == [1, 2, 3, 4]
+
+
+def test_lost_callback_exception_is_reraised(stream, on_one_cpu) -> None:
+    def lost_cb(cpu: int, n: int) -> None:
+        raise RuntimeError(f"lost {n}")
+
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: None, lost_callback=lost_cb,
+                    page_count=1) as pb:
+        emit(stream, 1000)
+        pb.consume()
+        fails = stream.maps["cfg"][CFG_PERF_FAILS]
+        emit(stream, 1)
+        with pytest.raises(RuntimeError, match=f"lost {fails}"):
+            pb.consume()
+
+
+def test_read_and_read_array(stream, on_one_cpu) -> None:
+    np = pytest.importorskip("numpy")
+    with PerfBuffer(stream.maps["pb"], event_type=Event) as pb:
+        assert pb.read() == []
+        emit(stream, 3)
+        # the 4 bytes of padding the kernel adds are not zeroed: compare the event itself
+        assert [(cpu, len(d), d[:16]) for cpu, d in pb.read()] == \
+            [(on_one_cpu, PADDED, EVENT.pack(*s)) for s in samples(3)]
+        emit(stream, 500)
+        arr = pb.read_array()
+        assert arr.dtype == np.dtype(Event)
+        assert arr["seq"].tolist() == list(range(1, 501))
+        assert arr["val"].tolist() == [3 * s for s in range(1, 501)]
+        assert len(pb.read_array()) == 0
+
+
+def test_read_array_batch_reports_lost(stream, on_one_cpu) -> None:
+    pytest.importorskip("numpy")
+    lost: list[tuple[int, int]] = []
+    with PerfBuffer(stream.maps["pb"], event_type=Event, page_count=1,
+                    lost_callback=lambda cpu, n: lost.append((cpu, n))) as pb:
+        emit(stream, 1000)
+        first = pb.read_array()
+        fails = stream.maps["cfg"][CFG_PERF_FAILS]
+        emit(stream, 1)
+        second = pb.read_array()
+    assert first["seq"].tolist() == list(range(1, 1001 - fails))
+    assert second["seq"].tolist() == [1]
+    assert lost == [(on_one_cpu, fails)] and pb.lost == fails
+
+
+def test_batched_wakeups(stream, on_one_cpu) -> None:
+    import select
+
+    got: list[int] = []
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: got.append(EVENT.unpack_from(d)[1]),
+                    wakeup_events=10) as pb:
+        emit(stream, 9)
+        assert select.select([pb], [], [], 0.2)[0] == []  # 9 < 10: no wakeup yet
+        assert pb.poll(timeout=0.05) == 9  # the timeout consumes what waits
+        emit(stream, 10)
+        assert select.select([pb], [], [], 1.0)[0] == [pb]
+        assert pb.poll(timeout=1.0) == 10
+    assert got == list(range(1, 10)) + list(range(1, 11))
+
+
+def test_wakeup_bytes(stream, on_one_cpu) -> None:
+    import select
+
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: None, wakeup_bytes=32 * 20) as pb:
+        emit(stream, 10)  # 10 x 32 bytes < 640
+        assert select.select([pb], [], [], 0.2)[0] == []
+        emit(stream, 20)
+        assert select.select([pb], [], [], 1.0)[0] == [pb]
+        assert pb.consume() == 30
+
+
+def test_asyncio(stream, on_one_cpu) -> None:
+    async def main() -> tuple[list[tuple[int, int]], int]:
+        loop = asyncio.get_running_loop()
+        got = []
+        with PerfBuffer(stream.maps["pb"], event_type=Event) as pb:
+            loop.call_later(0.05, emit, stream, 3)
+            async for cpu, e in pb:
+                got.append((cpu, e.seq))
+                if len(got) == 3:
+                    break
+        seen: list[int] = []
+        with PerfBuffer(stream.maps["pb"], lambda cpu, e: seen.append(e.seq),
+                        event_type=Event) as pb:
+            loop.call_later(0.05, emit, stream, 2)
+            n = await asyncio.wait_for(pb.poll_async(), 5)
+        assert seen == [1, 2]
+        return got, n
+
+    got, n = asyncio.run(main())
+    assert got == [(on_one_cpu, 1), (on_one_cpu, 2), (on_one_cpu, 3)] and n == 2
+
+
+def test_blocking_poll_releases_gil(stream) -> None:
+    ticks = 0
+    stop = threading.Event()
+
+    def spin() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: None) as pb:
+        t = threading.Thread(target=spin)
+        t.start()
+        try:
+            pb.poll(timeout=0.3)
+            before = ticks
+            assert pb.poll(timeout=0.3) == 0
+            during = ticks - before
+        finally:
+            stop.set()
+            t.join()
+    assert during > 10000  # the other thread ran while poll() waited
+
+
+def test_ctrl_c_interrupts_blocking_poll(stream) -> None:
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: None) as pb:
+        timer.start()
+        t0 = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            pb.poll()
+        timer.join()
+        assert time.monotonic() - t0 < 5
+
+
+def test_bad_use(stream) -> None:
+    with pytest.raises(TypeError, match="not a PERF_EVENT_ARRAY"):
+        PerfBuffer(stream.maps["rb"], lambda cpu, d: None)
+    with pytest.raises(ValueError, match="power of two"):
+        PerfBuffer(stream.maps["pb"], lambda cpu, d: None, page_count=3)
+    with pytest.raises(ValueError, match="wakeup_events"):
+        PerfBuffer(stream.maps["pb"], lambda cpu, d: None, wakeup_events=0)
+    with pytest.raises(TypeError, match="lost_callback must be callable"):
+        PerfBuffer(stream.maps["pb"], lambda cpu, d: None, lost_callback=1)
+    pb = PerfBuffer(stream.maps["pb"])
+    emit(stream, 1)
+    with pytest.raises(TypeError, match="has no callback"):
+        pb.poll(timeout=1.0)
+    pb.close()
+    with pytest.raises(ClosedError, match="closed"):
+        pb.poll(0)

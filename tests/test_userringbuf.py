@@ -1,0 +1,111 @@
+"""User ring buffer end to end: Python produces, a BPF program drains with bpf_user_ringbuf_drain."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+
+import pytest
+
+import libbpf_py
+from libbpf_py.errors import BpfError, ClosedError
+from libbpf_py.userringbuf import UserRingBuffer
+
+pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
+
+CFG_TGID = 0
+RES_COUNT, RES_SUM_A, RES_WEIGHTED, RES_RET = range(4)
+MSG = struct.Struct("=QQ")  # struct user_msg { u64 a; u64 b; }
+
+
+class Msg(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+
+@pytest.fixture
+def stream(bpf_path):
+    with libbpf_py.load(bpf_path("stream_events")) as obj:
+        obj.maps["cfg"][CFG_TGID] = os.getpid()
+        obj.attach()
+        yield obj
+
+
+def drain(obj) -> dict[str, int]:
+    """One getsid(): the program drains the ring; returns what it read (cumulative)."""
+    os.getsid(0)
+    res = obj.maps["res"]
+    return {"count": res[RES_COUNT], "sum_a": res[RES_SUM_A], "weighted": res[RES_WEIGHTED],
+            "ret": res[RES_RET]}
+
+
+def test_write_bytes_and_typed_values(stream) -> None:
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        urb.write(MSG.pack(10, 1))
+        urb.write(Msg(20, 2))
+        urb.write(bytearray(MSG.pack(30, 3)))
+        # weighted: b * (index + 1) in drain order proves the order
+        assert drain(stream) == {"count": 3, "sum_a": 60, "weighted": 1 + 4 + 9, "ret": 3}
+        assert drain(stream)["ret"] == 0  # nothing left
+
+
+def test_reserve_submit_discard(stream) -> None:
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        r = urb.reserve(Msg)
+        r.value.a, r.value.b = 7, 5
+        r.submit()
+        d = urb.reserve(16)
+        d.data[:] = MSG.pack(1000, 1000)
+        d.discard()
+        with urb.reserve(16) as r2:
+            r2.data[:] = MSG.pack(8, 6)
+        with pytest.raises(RuntimeError):
+            with urb.reserve(16) as r3:
+                r3.data[:] = MSG.pack(2000, 2000)
+                raise RuntimeError("discarded by the with block")
+        assert r3.done
+        assert drain(stream) == {"count": 2, "sum_a": 15, "weighted": 5 + 12, "ret": 2}
+        with pytest.raises(ValueError, match="already submitted or discarded"):
+            r.submit()
+
+
+def test_reserve_btf_type_name(stream) -> None:
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        with urb.reserve("struct user_msg") as r:
+            assert r.size == 16
+            r.value.a, r.value.b = 41, 3
+        assert drain(stream) == {"count": 1, "sum_a": 41, "weighted": 3, "ret": 1}
+
+
+def test_full_ring_and_blocking_reserve_timeout(stream) -> None:
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        # 64 KiB ring, 24 bytes per record (8 header + 16): fill it
+        n = 0
+        with pytest.raises(BpfError) as full:
+            while True:
+                urb.write(MSG.pack(1, 0))
+                n += 1
+        assert full.value.errno == errno.ENOSPC
+        assert n == 64 * 1024 // 24
+        with pytest.raises(BpfError) as timed_out:
+            urb.reserve(16, timeout=0.1)
+        assert timed_out.value.errno == errno.ENOSPC
+        assert drain(stream)["count"] == n  # the kernel frees the space...
+        urb.reserve(16, timeout=1.0).discard()  # ...and a blocking reserve gets it
+
+
+def test_bad_use(stream) -> None:
+    with pytest.raises(TypeError, match="not a USER_RINGBUF"):
+        UserRingBuffer(stream.maps["rb"])
+    urb = UserRingBuffer(stream.maps["urb"])
+    with pytest.raises(ValueError, match="positive int"):
+        urb.reserve(0)
+    with pytest.raises(BpfError) as big:
+        urb.reserve(1 << 20)
+    assert big.value.errno == errno.E2BIG
+    pending = urb.reserve(16)
+    urb.close()
+    assert pending.done  # close() discarded it
+    with pytest.raises(ClosedError, match="closed"):
+        urb.write(b"x" * 16)
