@@ -23,7 +23,7 @@ from ._ffi import lib
 from .errors import BpfError, ClosedError, with_context
 from .map import Map
 from .ringbuf import as_dtype, dtype_for, resolve_event_type, split_records
-from .ringbuf import wait_readable
+from ._buffer import PolledBuffer, wait_readable
 
 __all__ = ["PerfBuffer"]
 
@@ -55,7 +55,7 @@ def _online_cpus() -> list[int]:
     return cpus
 
 
-class PerfBuffer:
+class PerfBuffer(PolledBuffer):
     """Events from a perf event array map, one ring per CPU.
 
     ``PerfBuffer(map, callback, *, lost_callback=None, page_count=64, event_type=None,
@@ -212,38 +212,6 @@ class PerfBuffer:
                 break
         return total
 
-    def poll(self, timeout: Optional[float] = None) -> int:
-        """Wait up to ``timeout`` seconds (None: until a CPU ring wakes up) and run the callback
-        on what is ready (see ``consume()``); returns the number of samples handled.
-
-        Waits on libbpf's epoll fd (``perf_buffer__epoll_fd``, what ``perf_buffer__poll``
-        waits on); with batched wakeups, the samples waiting when the timeout expires are
-        consumed too. The GIL is released while waiting; Ctrl-C interrupts a blocking poll.
-        """
-        n = self.consume()
-        if n or timeout == 0:
-            return n
-        if timeout is None:
-            while True:
-                self._block(None)
-                n = self.consume()
-                if n:
-                    return n
-        self._block(timeout)
-        return self.consume()
-
-    def _block(self, timeout: Optional[float]) -> None:
-        """Wait until the epoll fd is readable, up to ``timeout`` seconds (None: no limit).
-        poll(2) releases the GIL; on EINTR Python runs the signal handlers (Ctrl-C raises
-        KeyboardInterrupt) and retries."""
-        poller = self._poller
-        if poller is None:
-            import select
-
-            poller = self._poller = select.poll()
-            poller.register(self.fileno(), select.POLLIN)
-        poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
-
     def fileno(self) -> int:
         """The epoll fd (``perf_buffer__epoll_fd``), readable when a CPU ring woke up."""
         return lib.perf_buffer__epoll_fd(self._handle())
@@ -295,7 +263,7 @@ class PerfBuffer:
                     raise ValueError("read_array: out must be a writable C-contiguous 1-D array")
                 dt = out.dtype
             elif dtype is not None:
-                dt = as_dtype(dtype)
+                dt = as_dtype(dtype, self._map)
             else:
                 dt = self._dtype
                 if dt is None:
@@ -330,29 +298,10 @@ class PerfBuffer:
                              f"{rec}-byte {dt} (read it with read())")
         return arr[:got] if got < cap else arr
 
-    def _wait(self, timeout: Optional[float]) -> None:
-        """Block until a CPU ring has data, up to timeout seconds (0: don't wait)."""
-        if timeout == 0 or any(_waiting(base) for _, base, _ in self._buffers):
-            return
-        self._block(timeout)
+    def _has_data(self) -> bool:
+        return any(_waiting(base) for _, base, _ in self._buffers)
 
     # --- asyncio (the event loop's reader on the epoll fd, no thread)
-
-    async def poll_async(self) -> int:
-        """Wait in the running event loop until samples come, then consume them (callbacks)."""
-        while True:
-            n = self.consume()
-            if n:
-                return n
-            await wait_readable(self.fileno())
-
-    async def read_async(self) -> list[tuple[int, bytes]]:
-        """Wait in the running event loop until samples come, then ``read()`` them."""
-        while True:
-            out = self.read()
-            if out:
-                return out
-            await wait_readable(self.fileno())
 
     async def __aiter__(self) -> AsyncIterator[tuple[int, Any]]:
         """``async for cpu, event in pb``: copies (``bytes`` or ``event_type`` instances)."""
@@ -371,18 +320,6 @@ class PerfBuffer:
         if ptr is not None:
             self._dispatch = None
             lib.perf_buffer__free(ptr)
-
-    def __enter__(self) -> PerfBuffer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
 
 
 def _waiting(base: int) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 
+from ._buffer import PolledBuffer, wait_readable
 from ._ffi import lib
 from ._ffi.types import make_opts, ring_buffer_opts, ring_buffer_sample_fn
 from .errors import BpfError, ClosedError, with_context
@@ -96,30 +97,15 @@ def split_records(buf: bytearray, lens: Any, count: int) -> list[bytes]:
     return out
 
 
-def as_dtype(dtype: Any) -> numpy.dtype:
+def as_dtype(dtype: Any, map: Map) -> numpy.dtype:
+    """A numpy dtype from a dtype, a ctypes structure, or a BTF name of ``map``'s object."""
     import numpy as np
 
+    if isinstance(dtype, str) and " " in dtype:  # "struct event": a BTF name, not a numpy code
+        dtype = resolve_event_type(dtype, map)
     if isinstance(dtype, type) and issubclass(dtype, (ctypes.Structure, ctypes.Union)):
         return dtype_for(dtype, "read_array")
     return np.dtype(dtype)
-
-
-async def wait_readable(fd: int) -> None:
-    """Wait until ``fd`` is readable, with the running event loop's reader (no thread)."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-
-    def ready() -> None:
-        if not fut.done():
-            fut.set_result(None)
-
-    loop.add_reader(fd, ready)
-    try:
-        await fut
-    finally:
-        loop.remove_reader(fd)
 
 
 class RingStats:
@@ -230,7 +216,7 @@ def _make_dispatch(reader: Any, callback: Callback, ctype: Any, what: str) -> Ca
     return dispatch
 
 
-class RingBuffer:
+class RingBuffer(PolledBuffer):
     """Events from one or more ring buffer maps, each with its own callback.
 
     ``RingBuffer(map, callback, event_type=None)`` or ``RingBuffer()`` then ``add(...)``. Wraps
@@ -320,49 +306,14 @@ class RingBuffer:
             total += n
         return total
 
-    def poll(self, timeout: Optional[float] = None) -> int:
-        """Wait up to ``timeout`` seconds (None: until events come) and run the callbacks on what
-        is ready (see ``consume()``). Returns the number of events handled.
-
-        Waits on the epoll fd of libbpf's ring_buffer (``ring_buffer__epoll_fd``, what
-        ``ring_buffer__poll`` waits on); the GIL is released while waiting; Ctrl-C interrupts a
-        blocking poll with KeyboardInterrupt.
-        """
-        n = self.consume()
-        if n or timeout == 0:
-            return n
-        if timeout is None:
-            while True:
-                self._block(None)
-                n = self.consume()
-                if n:
-                    return n
-        self._block(timeout)
-        return self.consume()
-
-    def _block(self, timeout: Optional[float]) -> None:
-        """Wait until the epoll fd is readable, up to ``timeout`` seconds (None: no limit).
-        poll(2) releases the GIL; on EINTR Python runs the signal handlers (Ctrl-C raises
-        KeyboardInterrupt) and retries."""
-        poller = self._poller
-        if poller is None:
-            import select
-
-            poller = self._poller = select.poll()
-            poller.register(self.fileno(), select.POLLIN)
-        poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
-
     def fileno(self) -> int:
         """The epoll fd (``ring_buffer__epoll_fd``), readable when records are ready."""
         return lib.ring_buffer__epoll_fd(self._handle())
 
     # --- batches (shim.c's lbpy_ring_read: one C call per ring, GIL released)
 
-    def _wait(self, timeout: Optional[float]) -> None:
-        """Block (GIL released) until a ring has data, up to timeout seconds (0: don't wait)."""
-        if timeout == 0 or any(self._avail(r) for r in self._rings):
-            return
-        self._block(timeout)
+    def _has_data(self) -> bool:
+        return any(self._avail(r) for r in self._rings)
 
     def _avail(self, ring: _Ring) -> int:
         return lib.ring__avail_data_size(lib.ring_buffer__ring(self._handle(), ring.index))
@@ -402,7 +353,8 @@ class RingBuffer:
                    out: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Every available fixed-size record as a numpy structured array, copied once.
 
-        ``dtype``: a numpy dtype or ctypes structure; default: the ring's ``event_type``. Reads
+        ``dtype``: a numpy dtype, a ctypes structure or a BTF name ("struct event"); default: the
+        ring's ``event_type``. Reads
         every ring (or only ``map``'s), whose records must all be ``dtype.itemsize`` bytes: it
         stops before a record of another size, which stays in the ring (read it with
         ``read()``); ValueError when such a record comes first. ``out``: a C-contiguous 1-D
@@ -427,7 +379,7 @@ class RingBuffer:
                     raise ValueError("read_array: out must be a writable C-contiguous 1-D array")
                 dt = out.dtype
             elif dtype is not None:
-                dt = as_dtype(dtype)
+                dt = as_dtype(dtype, rings[0].map)
             else:
                 dt = self._dtypes.get(rings[0].ctype)
                 if dt is None:
@@ -480,7 +432,7 @@ class RingBuffer:
         if not rings:
             raise ValueError(f"map '{map.name}' is not in this ring buffer")  # type: ignore
         if dtype is not None:
-            dt = as_dtype(dtype)
+            dt = as_dtype(dtype, rings[0].map)
         else:
             dt = self._dtypes.get(rings[0].ctype)
             if dt is None:
@@ -533,22 +485,6 @@ class RingBuffer:
 
     # --- asyncio (the event loop's reader on the epoll fd, no thread)
 
-    async def poll_async(self) -> int:
-        """Wait in the running event loop until records come, then consume them (callbacks)."""
-        while True:
-            n = self.consume()
-            if n:
-                return n
-            await wait_readable(self.fileno())
-
-    async def read_async(self) -> list[bytes]:
-        """Wait in the running event loop until records come, then ``read()`` them."""
-        while True:
-            out = self.read()
-            if out:
-                return out
-            await wait_readable(self.fileno())
-
     async def __aiter__(self) -> AsyncIterator[Any]:
         """``async for event in rb``: copies of the records (``bytes``, or ``event_type``
         instances), in ring order; waits in the event loop when the rings are empty."""
@@ -589,15 +525,3 @@ class RingBuffer:
         if ptr is not None:
             lib.ring_buffer__free(ptr)
         self._rings = []
-
-    def __enter__(self) -> RingBuffer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass

@@ -40,4 +40,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 say "building and installing libbpf_py into .venv"
 .venv/bin/python -m pip install -q ".[test]"
-say "ready: $(.venv/bin/python -m libbpf_py version)"
+# From outside the tree: there, `import libbpf_py` would find the unbuilt source package.
+version=$(cd / && "$top/.venv/bin/python" -m libbpf_py version)
+say "ready: $version"
