@@ -113,12 +113,11 @@ def test_from_pinned_missing_path(bpffs) -> None:
 
 CHILD = """
 import os, sys
-sys.path.insert(0, {repo!r})
+sys.path.insert(0, {package_parent!r})  # the libbpf_py this test imported (installed or in place)
 import libbpf_py
 obj = libbpf_py.load({obj!r})
 obj.maps["config"][0] = {pid}
-obj.maps["counts"].pin({map_path!r}) if hasattr(obj.maps["counts"], "pin") else \\
-    libbpf_py._ffi.lib.bpf_obj_pin(obj.maps["counts"].fd, {map_path!r}.encode())
+obj.maps["counts"].pin({map_path!r})
 link = obj.programs["on_getppid"].attach()
 link.pin({link_path!r})
 print("pinned", link.info().id)
@@ -145,7 +144,7 @@ def test_pinned_link_outlives_its_process(bpf_path, bpffs) -> None:
 
     link_path = os.path.join(bpffs, "link")
     map_path = os.path.join(bpffs, "counts")
-    code = CHILD.format(repo=str(Path(__file__).resolve().parent.parent),
+    code = CHILD.format(package_parent=str(Path(libbpf_py.__file__).resolve().parent.parent),
                         obj=str(bpf_path("getppid")), pid=os.getpid(), map_path=map_path,
                         link_path=link_path)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
