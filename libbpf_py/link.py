@@ -40,7 +40,7 @@ def register_dependent(state: Any, link: Link) -> None:
         _dependents = weakref.WeakKeyDictionary()
     links = _dependents.get(state)
     if links is None:
-        # _ObjectState.close() calls detach_dependents() first (DETACHES_DEPENDENT_LINKS).
+        # _ObjectState.close() calls detach_dependents() before it frees the object.
         links = _dependents[state] = weakref.WeakSet()
     links.add(link)
 

@@ -34,8 +34,7 @@ from .errors import (
     VerifierError,
     with_context,
 )
-from . import link as _link_module
-from .link import Link
+from .link import Link, detach_dependents
 from .map import Map
 from .program import KPROBE_SECTIONS, Program, _require_kprobes
 
@@ -98,14 +97,10 @@ class _ObjectState:
             raise BpfError(errno.EINVAL, "the object is not loaded yet (call load() first)",
                            what)
 
-    # link.py: close() detaches the links that use this object's memory (USDT ...) itself.
-    DETACHES_DEPENDENT_LINKS = True
-
     def close(self) -> None:
         if self.ptr is not None:
-            detach_dependents = getattr(_link_module, "detach_dependents", None)
-            if detach_dependents is not None:
-                detach_dependents(self)
+            # Links that use memory this object owns (USDT) go first, even the caller's.
+            detach_dependents(self)
         links, self.links = self.links, []
         for link in links:
             link.detach()

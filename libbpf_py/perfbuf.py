@@ -129,7 +129,8 @@ class PerfBuffer(PolledBuffer):
         data = base + _page_size()
         # LIFETIME: views into libbpf's mapping of the ring, valid until perf_buffer__free
         # (close()); the callbacks' views likewise.
-        area = memoryview((ctypes.c_ubyte * size).from_address(data)).toreadonly()
+        # cast("B"): a ctypes array exports format "<B", which memoryview can index only as "B"
+        area = memoryview((ctypes.c_ubyte * size).from_address(data)).cast("B").toreadonly()
         scratch = (ctypes.c_ubyte * _SCRATCH)()
         scratch_view = memoryview(scratch).toreadonly()
         scratch_addr = ctypes.addressof(scratch)

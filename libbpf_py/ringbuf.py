@@ -172,7 +172,8 @@ def _make_dispatch(reader: Any, callback: Callback, ctype: Any, what: str) -> Ca
     size = ctypes.c_size_t()
     data = lib.lbpy_ring_data(reader, ctypes.byref(size))
     # LIFETIME: views into the reader's mapping; valid until lbpy_ring_close (RingBuffer.close()).
-    area = memoryview((ctypes.c_ubyte * (2 * size.value)).from_address(data)).toreadonly()
+    # cast("B"): a ctypes array exports format "<B", which memoryview can index only as "B"
+    area = memoryview((ctypes.c_ubyte * (2 * size.value)).from_address(data)).cast("B").toreadonly()
     offs = (ctypes.c_size_t * _PEEK)()
     lens = (ctypes.c_uint * _PEEK)()
     ends = (ctypes.c_ulong * _PEEK)()
@@ -480,7 +481,7 @@ class RingBuffer(PolledBuffer):
             size = ctypes.c_size_t()
             data = lib.lbpy_ring_data(ring.reader, ctypes.byref(size))
             area = self._areas[ring.index] = memoryview(
-                (ctypes.c_ubyte * (2 * size.value)).from_address(data)).toreadonly()
+                (ctypes.c_ubyte * (2 * size.value)).from_address(data)).cast("B").toreadonly()
         return area
 
     # --- asyncio (the event loop's reader on the epoll fd, no thread)

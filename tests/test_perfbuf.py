@@ -305,3 +305,13 @@ def test_bad_use(stream) -> None:
     pb.close()
     with pytest.raises(ClosedError, match="closed"):
         pb.poll(0)
+
+
+def test_callback_view_indexes_as_bytes(stream, on_one_cpu) -> None:
+    """The view is a plain read-only byte view: indexing and slicing work."""
+    seen: list[tuple[str, bool, int]] = []
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: seen.append((d.format, d.readonly,
+                                                                   d[4]))) as pb:
+        emit(stream, 2)
+        assert pb.poll(timeout=1.0) == 2
+    assert seen == [("B", True, 1), ("B", True, 2)]

@@ -404,3 +404,13 @@ def test_memory_flat_over_a_million_events(stream) -> None:
     assert n == 2 * k * rounds == 1_000_000
     assert total == sums == rounds * 3 * k * (k + 1) // 2
     assert growth < 8 * 1024, f"RSS grew by {growth} KiB over 1M events"
+
+
+def test_callback_view_indexes_as_bytes(traced) -> None:
+    """The view is a plain read-only byte view: indexing, slicing and tolist() work."""
+    seen: list[tuple[str, bool, int, list[int]]] = []
+    with RingBuffer(traced.maps["events"],
+                    lambda d: seen.append((d.format, d.readonly, d[4], d[8:10].tolist()))) as rb:
+        os.getppid()
+        assert rb.poll(timeout=1.0) == 1
+    assert seen == [("B", True, 1, [MAGIC & 0xFF, (MAGIC >> 8) & 0xFF])]
