@@ -45,7 +45,7 @@ def _reap_processes() -> Iterator[None]:
 
 
 TOOL_NAMES = ["execsnoop", "opensnoop", "syscount", "runqlat", "biolatency", "tcpconnect",
-              "tcplife"]
+              "tcplife", "profile"]
 
 
 def start_tool(*args: str) -> subprocess.Popen[str]:
@@ -130,6 +130,7 @@ PROGRAMS = {
     "biolatency": ["on_block_rq_complete", "on_block_rq_insert", "on_block_rq_issue"],
     "tcpconnect": ["on_inet_sock_set_state"],
     "tcplife": ["on_inet_sock_set_state"],
+    "profile": ["do_perf_event"],
 }
 
 
@@ -165,6 +166,10 @@ def test_every_tool_is_registered_and_has_help(capsys: pytest.CaptureFixture[str
     (["tcplife", "-L", "70000"], "expected a port number (1..65535), not '70000'"),
     (["syscount", "-e", "ENOPE"], "unknown errno 'ENOPE' (give a number or a name"),
     (["runqlat", "-P", "-L"], "argument -L/--tids: not allowed with argument -P/--pids"),
+    (["profile", "-U", "-K"],
+     "argument -K/--kernel-stacks-only: not allowed with argument -U/--user-stacks-only"),
+    (["profile", "-F", "0"], "argument -F/--frequency: expected a positive integer, not '0'"),
+    (["profile", "-d", "1", "2"], "give the duration once: -d SECONDS or a positional duration"),
 ])
 def test_bad_arguments_are_named(argv: list[str], message: str,
                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -534,3 +539,162 @@ def test_syscall_table_matches_this_machine_s_uapi_headers() -> None:
     assert syscall_name(10**6) == "[unknown: 1000000]"
     with pytest.raises(ValueError, match="no system call table for architecture 'mips'"):
         syscall_names("mips")
+
+
+# --- profile
+
+def build_profile_target(pie: bool) -> str:
+    """tests/native/profile_target.c built with frame pointers (the kernel walks user stacks
+    through them), PIE or not; cached by source and flags under tests/.cache/."""
+    import hashlib
+    import shutil
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(tests, "native", "profile_target.c")
+    flags = ["-O0", "-g", "-fno-omit-frame-pointer",
+             *(["-fPIE", "-pie"] if pie else ["-fno-pie", "-no-pie"])]
+    with open(src, "rb") as f:
+        digest = hashlib.sha256(f.read() + " ".join(flags).encode()).hexdigest()[:12]
+    out = os.path.join(tests, ".cache", f"profile_target-{'pie' if pie else 'nopie'}-{digest}")
+    if not os.path.exists(out):
+        if shutil.which("gcc") is None:
+            pytest.fail("gcc is needed to build the profile workload", pytrace=False)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        subprocess.run(["gcc", *flags, src, "-o", f"{out}.tmp"], check=True)
+        os.replace(f"{out}.tmp", out)
+    return out
+
+
+def profile_workload(exe: str, mode: str = "spin") -> subprocess.Popen[str]:
+    """The workload running (burning CPU in user space, or reading /dev/zero in the kernel)."""
+    proc = spawn([exe, mode], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def run_profiles(*argvs: list[str]) -> list[str]:
+    """Run several `profile -d 1 -F 199 ...` at once (each has its own perf events and maps);
+    their outputs. (-c PERIOD replaces -F.)"""
+    tools = [start_tool("profile", "-d", "1", *([] if "-c" in argv else ["-F", "199"]), *argv)
+             for argv in argvs]
+    return [finish(tool, interrupt=False) for tool in tools]
+
+
+def folded(text: str) -> list[tuple[list[str], int]]:
+    """Folded lines -> (frames, comm first, root to leaf; count)."""
+    rows = []
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        rows.append((stack.split(";"), int(count)))
+    return rows
+
+
+def calls(frames: list[str], *names: str) -> bool:
+    """Whether ``names`` appear consecutively in ``frames`` (caller first)."""
+    n = len(names)
+    return any(tuple(frames[i:i + n]) == names for i in range(len(frames) - n + 1))
+
+
+@pytest.mark.parametrize("pie, only", [(True, "-p"), (False, "-L")],
+                         ids=["pie-process", "non-pie-thread"])
+def test_profile_folded_user_stacks(pie: bool, only: str) -> None:
+    exe = build_profile_target(pie)
+    work = profile_workload(exe)
+    comm = comm_of(work.pid)
+    assert comm == os.path.basename(exe)[:15]
+    (out,) = run_profiles([only, str(work.pid), "--folded"])  # -L: its main thread's tid
+    rows = folded(out)
+    assert rows and all(frames[0] == comm and count > 0 for frames, count in rows), out
+    # the spin is a leaf called by main: sampled in user mode, no kernel frames follow (an
+    # interrupt being handled on the workload's stack may add some)
+    spin = [(f, c) for f, c in rows if calls(f, "main", "libbpf_py_profile_spin")]
+    assert any(f[-2:] == ["main", "libbpf_py_profile_spin"] for f, _ in spin), out
+    assert all("libbpf_py_profile_spin" not in f or (f, c) in spin for f, c in rows), out
+    assert len({";".join(f) for f, _ in rows}) == len(rows)  # identical stacks are merged
+    assert sum(c for _, c in spin) > 0
+
+
+def test_profile_text_and_json_stacks() -> None:
+    from libbpf_py.symbols import ElfSymbols
+
+    exe = build_profile_target(pie=False)
+    work = profile_workload(exe)
+    comm = comm_of(work.pid)
+    text, js = run_profiles(["-p", str(work.pid)], ["-p", str(work.pid), "--json"])
+    # bcc's layout: frames innermost first, "- comm (pid)", the count, a blank line
+    blocks = [b.splitlines() for b in text.split("\n\n") if b]
+    assert blocks and all(b[-2] == f"    {'-':<16} {comm} ({work.pid})" for b in blocks), text
+    spin = [b for b in blocks
+            if b[:2] == ["    libbpf_py_profile_spin", "    main"]]
+    assert spin and all(int(b[-1].strip()) > 0 for b in spin), text
+    # JSON: one record per stored stack, with addresses resolved to symbol+offset in the binary
+    records = json_lines(js)
+    assert records and all((r["pid"], r["comm"]) == (work.pid, comm) for r in records)
+    elf = ElfSymbols(exe)
+    spin_json = [r for r in records if [f["symbol"] for f in r["user_stack"][:2]]
+                 == ["libbpf_py_profile_spin", "main"]]
+    assert spin_json, records
+    # sampled in user mode: no kernel stack (unless an interrupt was being handled)
+    assert any(r["kernel_stack"] == [] for r in spin_json), spin_json
+    for r in spin_json:
+        assert r["count"] > 0
+        assert not r["user_stack_missing"] and not r["kernel_stack_missing"]
+        for f in r["user_stack"][:2]:  # non-PIE: the address is the file's address
+            assert f["module"] == os.path.basename(exe)
+            assert f["address"] == elf.by_name(f["symbol"]) + f["offset"]
+
+
+def test_profile_kernel_and_user_stacks_of_a_syscall_loop() -> None:
+    exe = build_profile_target(pie=True)
+    work = profile_workload(exe, "read")
+    comm = comm_of(work.pid)
+    pid = str(work.pid)
+    kernel, user, both, text = run_profiles(
+        ["-p", pid, "-K", "-f", "-a"], ["-p", pid, "-U", "-f", "-c", "5000000"],
+        ["-p", pid, "-f", "--delimited"], ["-p", pid, "--delimited"])
+    # -K: kernel frames only (-a marks them _[k]), root first: the read syscall's path
+    rows = folded(kernel)
+    assert rows and all(f[0] == comm and c > 0 for f, c in rows), kernel
+    assert all(x.endswith("_[k]") for f, _ in rows for x in f[1:]), kernel
+    reads = [c for f, c in rows if calls(f, "ksys_read_[k]", "vfs_read_[k]")]
+    assert reads and sum(reads) > 0, kernel
+    # -U: user frames only (libc's read() keeps no frame of its own: main calls it, as seen
+    # by a frame-pointer walk)
+    rows = folded(user)
+    assert rows and all(f[0] == comm and "vfs_read" not in f for f, _ in rows), user
+    assert any("main" in f for f, _ in rows), user
+    # both, with '-' between the user frames and the kernel frames
+    rows = folded(both)
+    assert rows and all(f[0] == comm for f, _ in rows), both
+    split = [f for f, _ in rows if "-" in f]
+    assert any("main" in f[:f.index("-")] and "vfs_read" in f[f.index("-"):] for f in split), both
+    # ... and in bcc's layout, kernel frames first, "--", user frames
+    blocks = [[x.strip() for x in b.splitlines()] for b in text.split("\n\n") if b]
+    assert blocks and all(b[-2] == f"{'-':<16} {comm} ({work.pid})" for b in blocks), text
+    assert any("vfs_read" in b[:b.index("--")] and "main" in b[b.index("--"):]
+               for b in blocks if "--" in b), text
+
+
+def test_profile_samples_only_the_cpu_asked_for() -> None:
+    from libbpf_py.perf_event import online_cpus
+
+    cpus = sorted(set(online_cpus()) & os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs")
+    work = profile_workload(build_profile_target(pie=True))
+    os.sched_setaffinity(work.pid, {cpus[-1]})
+    pid = str(work.pid)
+    here, elsewhere = run_profiles(["-p", pid, "-f", "-C", str(cpus[-1])],
+                                   ["-p", pid, "-f", "-C", str(cpus[0])])
+    assert any(calls(f, "main", "libbpf_py_profile_spin") for f, _ in folded(here)), here
+    assert elsewhere == ""  # the workload never ran there
+
+
+def test_profile_rejects_an_offline_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    from libbpf_py.tools import profile
+
+    with open("/sys/devices/system/cpu/online") as f:
+        online = f.read().strip()
+    assert profile.main(["-C", "4096", "-d", "1"]) == 1
+    assert capsys.readouterr().err == f"profile: CPU 4096 is not online (online: {online})\n"

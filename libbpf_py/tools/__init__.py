@@ -8,15 +8,18 @@ Run them as ``python -m libbpf_py <tool> [options]`` (root, or CAP_BPF + CAP_PER
 - ``runqlat``: scheduler run queue latency histogram (overall, per process or per thread);
 - ``biolatency``: block I/O latency histogram (overall, per disk or for one disk);
 - ``tcpconnect``: active TCP connections, with outcome and connect latency;
-- ``tcplife``: closed TCP sessions, with bytes and lifespan.
+- ``tcplife``: closed TCP sessions, with bytes and lifespan;
+- ``profile``: CPU profile by sampling user and kernel stacks (perf events), symbolized, as
+  stacks with counts or folded for flame graphs.
 
 Each takes ``--help``, ``-d SECONDS`` and ``--json`` (one object per line), and ``-p PID`` where
 a process is meaningful; output columns follow bcc's. The tracing tools stream events through a
-ring buffer; the histogram tools print with :mod:`libbpf_py.histogram`. Each tool's BPF program
+ring buffer; the histogram tools print with :mod:`libbpf_py.histogram`; profile counts stacks
+in a hash map and symbolizes them with :mod:`libbpf_py.symbols`. Each tool's BPF program
 is C under ``tools/bpf/`` (CO-RE: kernel structs declared locally with preserve_access_index, no
 vmlinux.h), compiled with clang when the package is built and shipped in the wheel as
 ``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) go into a ``config`` array map
-after load.
+after load, or (profile) into ``const volatile`` globals before load.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ __all__ = ["TOOLS", "object_path"]
 
 #: tool name -> module under libbpf_py.tools
 TOOLS = {name: name for name in (
-    "execsnoop", "opensnoop", "syscount", "runqlat", "biolatency", "tcpconnect", "tcplife")}
+    "execsnoop", "opensnoop", "syscount", "runqlat", "biolatency", "tcpconnect", "tcplife",
+    "profile")}
 
 
 def object_path(name: str) -> str:
