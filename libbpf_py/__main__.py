@@ -1,22 +1,24 @@
 """Command line: ``python -m libbpf_py COMMAND`` (also the ``libbpf-py`` script).
 
 Commands: ``version``; ``features [--json]`` (what this kernel supports); ``inspect FILE.bpf.o
-[--json]`` (programs and maps of an object, unprivileged); and every built-in tool
-(``execsnoop`` ...), each with its own ``--help``.
+[--json]`` (programs, maps, globals, CO-RE relocations, license; unprivileged); ``btf dump
+[FILE | vmlinux] [--format c|raw]``; ``prog list``, ``map list``, ``link list`` and ``map dump
+ID|PINNED_PATH`` (kernel-wide, root; ``--json``); and every built-in tool (``execsnoop`` ...),
+each with its own ``--help``. The commands live in :mod:`libbpf_py.cli`, imported only when one
+runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 
 from .tools import TOOLS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Optional
+    from typing import Optional
 
 
 def _version(_args: argparse.Namespace) -> int:
@@ -27,54 +29,27 @@ def _version(_args: argparse.Namespace) -> int:
 
 
 def _features(args: argparse.Namespace) -> int:
-    from . import features
-    from .enums import MapType, ProgType
+    from .cli import features
 
-    report: dict[str, Any] = {
-        "kernel": ".".join(map(str, features.kernel_version())),
-        "features": {name: features.has(name) for name in features.FEATURES},
-        "program_types": {t.name.lower(): features.program_type(t) for t in ProgType
-                          if t != ProgType.UNSPEC},
-        "map_types": {t.name.lower(): features.map_type(t) for t in MapType
-                      if t != MapType.UNSPEC},
-    }
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(f"kernel {report['kernel']}")
-    for section in ("features", "program_types", "map_types"):
-        print(f"\n{section.replace('_', ' ')}:")
-        for name, ok in report[section].items():
-            print(f"  {'yes' if ok else 'no ':<4} {name}")
-    return 0
+    return features.run(args.json)
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from .object import Object
+    from .cli import inspect
 
-    with Object.open(args.file) as obj:
-        report = {
-            "name": obj.name,
-            "programs": [{"name": p.name, "section": p.section, "type": p.type.name.lower(),
-                          "instructions": p.insn_count, "autoload": p.autoload}
-                         for p in obj.programs.values()],
-            "maps": [{"name": m.name, "type": m.type.name.lower(), "key_size": m.key_size,
-                      "value_size": m.value_size, "max_entries": m.max_entries,
-                      "flags": m.flags} for m in obj.maps.values()],
-        }
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    print(f"object {report['name']}")
-    print("programs:")
-    for p in report["programs"]:
-        print(f"  {p['name']:<24} {p['type']:<16} {p['instructions']:>6} insns  "
-              f"SEC(\"{p['section']}\")")
-    print("maps:")
-    for m in report["maps"]:
-        print(f"  {m['name']:<24} {m['type']:<16} key {m['key_size']:>3}  value "
-              f"{m['value_size']:>5}  max_entries {m['max_entries']:<8} flags {m['flags']:#x}")
-    return 0
+    return inspect.run(args.file, args.json)
+
+
+def _btf(args: argparse.Namespace) -> int:
+    from .cli import btf
+
+    return btf.run(args)
+
+
+def _listing(args: argparse.Namespace) -> int:
+    from .cli import listing
+
+    return listing.run(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,10 +60,31 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("features", help="what this kernel supports (needs root for probes)")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=_features)
-    i = sub.add_parser("inspect", help="programs and maps of a BPF object (unprivileged)")
+    i = sub.add_parser("inspect", help="programs, maps, globals, CO-RE relocations and "
+                       "license of a BPF object (unprivileged)")
     i.add_argument("file")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=_inspect)
+    b = sub.add_parser("btf", help="BTF: `btf dump [FILE | vmlinux] [--format c|raw]`")
+    bsub = b.add_subparsers(dest="action", metavar="ACTION", required=True)
+    d = bsub.add_parser("dump", help="dump a BTF as C (a compilable vmlinux.h) or one line per "
+                        "type")
+    d.add_argument("source", nargs="?", default="vmlinux",
+                   help="an ELF object, a raw BTF file, or vmlinux (the default)")
+    d.add_argument("--format", choices=("c", "raw"), default="c")
+    d.set_defaults(func=_btf)
+    for noun, what in (("prog", "programs"), ("map", "maps"), ("link", "links")):
+        n = sub.add_parser(noun, help=f"kernel-wide {what}: `{noun} list`"
+                           + (", `map dump ID|PINNED_PATH`" if noun == "map" else ""))
+        nsub = n.add_subparsers(dest="action", metavar="ACTION", required=True)
+        ls = nsub.add_parser("list", help=f"every {noun} loaded in the kernel (root)")
+        ls.add_argument("--json", action="store_true")
+        ls.set_defaults(func=_listing)
+        if noun == "map":
+            md = nsub.add_parser("dump", help="a map's entries, formatted through its BTF")
+            md.add_argument("map", metavar="ID|PINNED_PATH")
+            md.add_argument("--json", action="store_true")
+            md.set_defaults(func=_listing)
     for tool in TOOLS:
         sub.add_parser(tool, help=f"built-in tool (see: {tool} --help)", add_help=False)
     return p
@@ -104,9 +100,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not getattr(ns, "func", None):
         parser.print_help()
         return 2
+    from .cli import CliError
+
     try:
         return int(ns.func(ns))
-    except (OSError, KeyError, ValueError) as e:
+    except BrokenPipeError:  # `... | head`: the reader went away; no error at exit's flush
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyError as e:  # str(KeyError) quotes its message
+        print(f"libbpf_py {ns.command}: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 1
+    except (CliError, OSError, ValueError) as e:
         print(f"libbpf_py {ns.command}: {e}", file=sys.stderr)
         return 1
 

@@ -181,6 +181,10 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_obj_pin", c_int, [c_int, c_char_p], INT),
     ("bpf_obj_get", c_int, [c_char_p], INT),
     ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, POINTER(c_uint32)], INT),
+    # int bpf_{prog,map,link}_get_next_id(__u32 start_id, __u32 *next_id): -ENOENT at the end
+    ("bpf_prog_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
+    ("bpf_map_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
+    ("bpf_link_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
     # --- btf.h
     ("btf__load_vmlinux_btf", btf_p, [], PTR),
     ("btf__parse", btf_p, [c_char_p, c_void_p], PTR),
