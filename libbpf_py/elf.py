@@ -1,8 +1,10 @@
-"""A small ELF reader (standard library only): section headers, section contents, symbols.
+"""A small ELF reader (standard library only): section headers, section contents, symbols,
+loadable segments.
 
-Used by ``python -m libbpf_py inspect`` for what libbpf has no API for: the ``license`` section,
-``.BTF.ext`` (CO-RE relocation records) and the symbols that say where each program starts in
-its section. Reads ELF32/ELF64 of either byte order; no privileges needed.
+Used by ``python -m libbpf_py inspect`` for what libbpf has no API for (the ``license`` section,
+``.BTF.ext`` CO-RE relocation records, where each program starts in its section) and by
+``symbols.ElfSymbols`` (symbol tables, PT_LOAD segments of executables and libraries). Reads
+ELF32/ELF64 of either byte order; no privileges needed.
 
 ::
 
@@ -24,6 +26,9 @@ __all__ = ["ElfFile", "ElfSection", "ElfSymbol"]
 
 SHT_SYMTAB = 2
 SHT_NOBITS = 8
+SHT_DYNSYM = 11
+PT_LOAD = 1
+ET_DYN = 3
 
 
 class ElfSection:
@@ -81,12 +86,25 @@ class ElfFile:
         self.order = "<" if data[5] == 1 else ">"
         o = self.order
         try:
+            (self.type,) = struct.unpack_from(o + "H", data, 16)  # e_type: ET_EXEC, ET_DYN ...
             if self.is64:
-                (shoff,) = struct.unpack_from(o + "Q", data, 0x28)
+                phoff, shoff = struct.unpack_from(o + "QQ", data, 0x20)
+                phentsize, phnum = struct.unpack_from(o + "HH", data, 0x36)
+                phfmt, phfields = o + "IIQQQQ", (2, 3, 5)  # p_offset, p_vaddr, p_filesz
+            else:
+                phoff, shoff = struct.unpack_from(o + "II", data, 0x1C)
+                phentsize, phnum = struct.unpack_from(o + "HH", data, 0x2A)
+                phfmt, phfields = o + "IIIIII", (1, 2, 4)
+            #: PT_LOAD segments as (p_offset, p_vaddr, p_filesz)
+            self.segments: list[tuple[int, int, int]] = []
+            for i in range(phnum):
+                ph = struct.unpack_from(phfmt, data, phoff + i * phentsize)
+                if ph[0] == PT_LOAD:
+                    self.segments.append(tuple(ph[f] for f in phfields))  # type: ignore[arg-type]
+            if self.is64:
                 shentsize, shnum, shstrndx = struct.unpack_from(o + "HHH", data, 0x3A)
                 shfmt = o + "IIQQQQIIQQ"
             else:
-                (shoff,) = struct.unpack_from(o + "I", data, 0x20)
                 shentsize, shnum, shstrndx = struct.unpack_from(o + "HHH", data, 0x2E)
                 shfmt = o + "IIIIIIIIII"
             raw = [struct.unpack_from(shfmt, data, shoff + i * shentsize) for i in range(shnum)]
@@ -132,9 +150,10 @@ class ElfFile:
             raise ValueError(f"{self.label}: section {s.name!r} runs past the end of the file")
         return self.data[s.offset:s.offset + s.size]
 
-    def symbols(self) -> list[ElfSymbol]:
-        """Every entry of the ``SHT_SYMTAB`` symbol table (empty if the file has none)."""
-        tab = next((s for s in self.sections if s.type == SHT_SYMTAB), None)
+    def symbols(self, table: int = SHT_SYMTAB) -> list[ElfSymbol]:
+        """Every entry of the ``SHT_SYMTAB`` (or ``table``: ``SHT_DYNSYM``) symbol table (empty
+        if the file has none)."""
+        tab = next((s for s in self.sections if s.type == table), None)
         if tab is None or tab.link >= len(self.sections):
             return []
         stroff = self.sections[tab.link].offset

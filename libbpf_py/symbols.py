@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,7 +61,6 @@ class _Table:
 
 # --- ELF ---------------------------------------------------------------------------------------
 
-SHT_SYMTAB, SHT_DYNSYM, PT_LOAD = 2, 11, 1
 STT_FUNC, STT_OBJECT, STT_GNU_IFUNC = 2, 1, 10
 
 
@@ -71,46 +69,26 @@ class ElfSymbols:
 
     ``by_name(name)`` gives the symbol's virtual address (as in the file); ``resolve(vaddr)``
     the symbol containing ``vaddr``; ``offset_to_vaddr(off)`` maps a file offset through the
-    PT_LOAD segments (how a process mapping's address becomes a file address).
+    PT_LOAD segments (how a process mapping's address becomes a file address). Parsing is
+    ``elf.ElfFile``'s.
     """
 
     def __init__(self, path: str) -> None:
+        from .elf import SHT_DYNSYM, SHT_SYMTAB, ElfFile
+
         self.path = path
-        with open(path, "rb") as f:
-            data = f.read()
-        if data[:4] != b"\x7fELF":
-            raise ValueError(f"{path} is not an ELF file")
-        if data[4] != 2:
+        elf = ElfFile.read(path)
+        if not elf.is64:
             raise ValueError(f"{path}: only 64-bit ELF files are supported")
-        e = "<" if data[5] == 1 else ">"
-        (self.type, _machine, _ver, _entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
-         shentsize, shnum, _shstrndx) = struct.unpack_from(e + "HHIQQQIHHHHHH", data, 16)
-        self.segments: list[tuple[int, int, int]] = []  # (p_offset, p_vaddr, p_filesz)
-        for i in range(phnum):
-            p_type, _pf, p_offset, p_vaddr, _pa, p_filesz = struct.unpack_from(
-                e + "IIQQQQ", data, phoff + i * phentsize)
-            if p_type == PT_LOAD:
-                self.segments.append((p_offset, p_vaddr, p_filesz))
-        sections = [struct.unpack_from(e + "IIQQQQIIQQ", data, shoff + i * shentsize)
-                    for i in range(shnum)]
+        self.type = elf.type
+        self.segments = elf.segments  # (p_offset, p_vaddr, p_filesz) of each PT_LOAD
         entries: list[tuple[int, int, str]] = []
-        for wanted in (SHT_SYMTAB, SHT_DYNSYM):
-            for sh in sections:
-                if sh[1] != wanted:
-                    continue
-                _n, _t, _f, _a, off, size, link, _i, _al, entsize = sh
-                stroff = sections[link][4]
-                for j in range(size // entsize if entsize else 0):
-                    name_off, info, _other, shndx, value, sym_size = struct.unpack_from(
-                        e + "IBBHQQ", data, off + j * entsize)
-                    if shndx == 0 or value == 0 or (info & 0xF) not in (STT_FUNC, STT_OBJECT,
-                                                                          STT_GNU_IFUNC):
-                        continue
-                    end = data.index(b"\0", stroff + name_off)
-                    entries.append((value, sym_size,
-                                    data[stroff + name_off:end].decode(errors="replace")))
+        for table in (SHT_SYMTAB, SHT_DYNSYM):  # .symtab has everything .dynsym has
+            entries = [(sym.value, sym.size, sym.name) for sym in elf.symbols(table)
+                       if sym.section != 0 and sym.value != 0
+                       and sym.type in (STT_FUNC, STT_OBJECT, STT_GNU_IFUNC)]
             if entries:
-                break  # .symtab has everything .dynsym has
+                break
         self._table = _Table(entries)
         self._by_name: dict[str, int] = {}
         for value, _size, name in entries:
