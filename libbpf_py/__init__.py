@@ -36,6 +36,15 @@ __version__ = "0.1.0"
 LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from .btf import Btf
+    from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
+    from .map_admin import MapFlags, MapInfo
+    from .perfbuf import PerfBuffer
+    from .ringbuf import RingBuffer
+    from .userringbuf import UserRingBuffer
+
 # Public names imported on first use (PEP 562): a cold start (import + load + attach) should not
 # pay for building ~150 enum members or importing modules it does not use.
 _LAZY = {

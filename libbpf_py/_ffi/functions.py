@@ -22,7 +22,6 @@ from ctypes import (
     c_char_p,
     c_int,
     c_int64,
-    c_long,
     c_ulong,
     c_size_t,
     c_uint,

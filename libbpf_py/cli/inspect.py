@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from ..btf import Btf, Type
+    from ..btf import Btf
     from ..object import OpenObject
 
 __all__ = ["report", "core_relocations", "run"]
