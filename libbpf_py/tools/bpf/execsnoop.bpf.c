@@ -10,22 +10,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "execsnoop.h"
-
-struct trace_entry {
-	unsigned short type;
-} __attribute__((preserve_access_index));
-
-struct trace_event_raw_sys_enter {
-	struct trace_entry ent;
-	long id;
-	unsigned long args[6];
-} __attribute__((preserve_access_index));
-
-struct trace_event_raw_sys_exit {
-	struct trace_entry ent;
-	long id;
-	long ret;
-} __attribute__((preserve_access_index));
+#include "syscall_tp.h"
 
 struct task_struct {
 	int tgid;
@@ -58,14 +43,13 @@ SEC("tracepoint/syscalls/sys_enter_execve")
 int on_execve_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32, zero = 0, size = 0, i;
-	__u32 *target = bpf_map_lookup_elem(&config, &zero);
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32, size = 0, i;
 	const char **argv = (const char **)BPF_CORE_READ(ctx, args[1]);
 	struct task_struct *task;
 	struct event *e;
 	int n;
 
-	if (target && *target && *target != tgid)
+	if (skip_tgid(&config, tgid))
 		return 0;
 	if (bpf_map_update_elem(&pending, &tid, &empty, BPF_NOEXIST))
 		return 0;
