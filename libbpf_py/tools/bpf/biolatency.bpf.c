@@ -32,12 +32,7 @@ enum { CFG_DEV, CFG_MILLISECONDS, CFG_PER_DISK, CFG_QUEUED, CFG_MAX };
 
 /* config[]: only this dev_t (kernel encoding, major << 20 | minor; 0: all); milliseconds;
  * one histogram per disk; include the time queued (block_rq_insert) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CFG_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -52,13 +47,6 @@ struct {
 	__type(key, struct hist_key);
 	__type(value, __u64);
 } hist SEC(".maps");
-
-static __always_inline __u32 cfg(__u32 slot)
-{
-	__u32 *v = bpf_map_lookup_elem(&config, &slot);
-
-	return v ? *v : 0;
-}
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {

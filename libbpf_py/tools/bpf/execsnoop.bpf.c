@@ -18,12 +18,8 @@ struct task_struct {
 } __attribute__((preserve_access_index));
 
 /* config[0]: only this tgid (0: every process) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#define CFG_MAX 1
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -49,7 +45,7 @@ int on_execve_enter(struct trace_event_raw_sys_enter *ctx)
 	struct event *e;
 	int n;
 
-	if (skip_tgid(&config, tgid))
+	if (skip_tgid(tgid))
 		return 0;
 	if (bpf_map_update_elem(&pending, &tid, &empty, BPF_NOEXIST))
 		return 0;

@@ -34,12 +34,8 @@ struct open_how {
 } __attribute__((preserve_access_index));
 
 /* config[0]: only this tgid (0: every process); config[1]: 1 = only failed opens */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#define CFG_MAX 2
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -59,7 +55,7 @@ static __always_inline int enter(const char *fname, __s32 flags)
 	__u32 tid = (__u32)id;
 	struct args a = {.fname = fname, .flags = flags};
 
-	if (skip_tgid(&config, id >> 32))
+	if (skip_tgid(id >> 32))
 		return 0;
 	bpf_map_update_elem(&start, &tid, &a, BPF_ANY);
 	return 0;
@@ -68,14 +64,13 @@ static __always_inline int enter(const char *fname, __s32 flags)
 static __always_inline int leave(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, one = 1, *failed_only;
+	__u32 tid = (__u32)id;
 	struct args *a = bpf_map_lookup_elem(&start, &tid);
 	struct event *e;
 
 	if (!a)
 		return 0;
-	failed_only = bpf_map_lookup_elem(&config, &one);
-	if (failed_only && *failed_only && ret >= 0)
+	if (cfg(1) && ret >= 0)
 		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)

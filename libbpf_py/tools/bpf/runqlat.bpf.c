@@ -32,12 +32,7 @@ enum { PER_NONE, PER_PROCESS, PER_THREAD };
 
 /* config[]: only this tgid (0: all); histogram in milliseconds (default microseconds);
  * one histogram per process or per thread (PER_*) in hist_per instead of one in hist */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CFG_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -65,13 +60,6 @@ struct {
 	__type(key, struct hist_key);
 	__type(value, __u64);
 } hist_per SEC(".maps");
-
-static __always_inline __u32 cfg(__u32 slot)
-{
-	__u32 *v = bpf_map_lookup_elem(&config, &slot);
-
-	return v ? *v : 0;
-}
 
 static __always_inline long task_state(struct task_struct *t)
 {

@@ -24,12 +24,4 @@ struct trace_event_raw_sys_exit {
 	long ret;
 } __attribute__((preserve_access_index));
 
-/* config[] slot meanings are per tool; slot 0 is always "only this tgid (0: all)" */
-static __always_inline int skip_tgid(void *config_map, __u32 tgid)
-{
-	__u32 zero = 0, *target = bpf_map_lookup_elem(config_map, &zero);
-
-	return target && *target && *target != tgid;
-}
-
 #endif

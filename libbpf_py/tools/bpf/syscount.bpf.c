@@ -21,12 +21,7 @@ enum { CFG_PID, CFG_FAILED, CFG_BY_PROCESS, CFG_LATENCY, CFG_ERRNO, CFG_MAX };
 
 /* config[]: only this tgid (0: all); only failed calls; key by process; measure latency;
  * only calls failing with this errno (0: any) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CFG_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -43,20 +38,13 @@ struct {
 	__type(value, struct data);
 } counts SEC(".maps");
 
-static __always_inline __u32 cfg(__u32 slot)
-{
-	__u32 *v = bpf_map_lookup_elem(&config, &slot);
-
-	return v ? *v : 0;
-}
-
 SEC("tracepoint/raw_syscalls/sys_enter")
 int on_sys_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid(), ts;
 	__u32 tid = (__u32)id;
 
-	if (!cfg(CFG_LATENCY) || skip_tgid(&config, id >> 32))
+	if (!cfg(CFG_LATENCY) || skip_tgid(id >> 32))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&start, &tid, &ts, BPF_ANY);
@@ -72,7 +60,7 @@ int on_sys_exit(struct trace_event_raw_sys_exit *ctx)
 	static const struct data zero;
 	struct data *d;
 
-	if (nr < 0 || skip_tgid(&config, tgid))
+	if (nr < 0 || skip_tgid(tgid))
 		return 0;
 	if (cfg(CFG_LATENCY)) {
 		ts = bpf_map_lookup_elem(&start, &tid);

@@ -40,12 +40,7 @@ enum { CFG_PID, CFG_FAMILY, CFG_LPORT, CFG_RPORT, CFG_MAX };
 
 /* config[]: only this tgid (0: all); only this address family (0: both); only this local
  * port (0: all); only this remote port (0: all) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, CFG_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} config SEC(".maps");
+#include "config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -65,13 +60,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
-
-static __always_inline __u32 cfg(__u32 slot)
-{
-	__u32 *v = bpf_map_lookup_elem(&config, &slot);
-
-	return v ? *v : 0;
-}
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
