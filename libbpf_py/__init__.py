@@ -14,8 +14,8 @@ stream events from ring buffers, with no compiler, LLVM or kernel headers at run
 from __future__ import annotations
 
 import os as _os
+import sys as _sys
 
-from ._ffi import lib as _lib
 from .errors import (
     BpfError,
     ClosedError,
@@ -24,12 +24,8 @@ from .errors import (
     ReadOnlyError,
     VerifierError,
 )
-from .link import Link
-from .map import Map
-from .object import Object, OpenObject, load
-from .program import Program
-from . import features
-from . import log as _log  # noqa: F401 - installs libbpf's print callback
+from . import log as _log  # noqa: F401 - loads the bundled library, installs its print callback
+from ._ffi import lib as _lib
 
 __version__ = "0.1.0"
 #: Version of the bundled libbpf, read from the loaded library ("1.7.0").
@@ -38,16 +34,24 @@ LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from . import features
     from .btf import Btf
     from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
+    from .link import Link
+    from .map import Map
     from .map_admin import MapFlags, MapInfo
+    from .object import Object, OpenObject, load
     from .perfbuf import PerfBuffer
+    from .program import Program
     from .ringbuf import RingBuffer
     from .userringbuf import UserRingBuffer
 
-# Public names imported on first use (PEP 562): a cold start (import + load + attach) should not
-# pay for building ~150 enum members or importing modules it does not use.
+# Public names imported on first use (PEP 562): a cold start (import + open + load + attach)
+# imports only the modules it uses; it never builds a Map or an enum, for instance. A name that
+# maps to None is a submodule.
 _LAZY = {
+    "Object": "object", "OpenObject": "object", "load": "object", "Program": "program",
+    "Link": "link", "Map": "map", "features": None,
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
     "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf",
     "UserRingBuffer": "userringbuf", "MapFlags": "map_admin", "MapInfo": "map_admin",
@@ -55,14 +59,18 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'libbpf_py' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    qualified = f"{__name__}.{_LAZY[name] or name}"
+    __import__(qualified)  # not importlib.import_module: importing importlib costs a cold start
+    module = _sys.modules[qualified]
+    value = module if _LAZY[name] is None else getattr(module, name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def get_include() -> str:

@@ -13,7 +13,6 @@ import ctypes
 import errno
 import os
 
-from . import features
 from ._ffi import lib
 from .errors import BpfError, FeatureNotSupportedError, with_context
 from .link import Link
@@ -35,6 +34,8 @@ PERF_COUNT_SW_CPU_CLOCK = 0
 
 
 def _require_kprobes(what: str) -> None:
+    from . import features
+
     if not features.has("kprobes"):
         detail = ("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in "
                   "tracefs: the kernel was built without CONFIG_KPROBES")
@@ -44,6 +45,8 @@ def _require_kprobes(what: str) -> None:
 
 
 def _require_uprobes(what: str) -> None:
+    from . import features
+
     if not features.has("uprobes"):
         raise FeatureNotSupportedError(
             "uprobes", context=what,
@@ -126,12 +129,15 @@ class TracingAttachMixin:
         ``cookie`` is readable in BPF with ``bpf_get_attach_cookie()``. The tracepoint must
         exist in tracefs (checked first: ``BpfError(ENOENT)`` names it). Needs root.
         """
+        from . import features
+
         what = f"tracepoint {category}:{name}"
         tracefs = features.tracefs_path()
         if tracefs and not os.path.isdir(os.path.join(tracefs, "events", category, name)):
             raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
                            f"attach program '{self.name}'")
-        from ._ffi.types import bpf_tracepoint_opts, make_opts
+        from ._ffi.attach import bpf_tracepoint_opts
+        from ._ffi.types import make_opts
 
         opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)
         return self._attach(lib.bpf_program__attach_tracepoint_opts, category.encode(),
@@ -146,7 +152,8 @@ class TracingAttachMixin:
         if not _btf_has(f"btf_trace_{name}", 8):  # BTF_KIND_TYPEDEF
             raise BpfError(errno.ENOENT, f"no raw tracepoint '{name}' in the kernel's BTF",
                            f"attach program '{self.name}'")
-        from ._ffi.types import bpf_raw_tracepoint_opts, make_opts
+        from ._ffi.attach import bpf_raw_tracepoint_opts
+        from ._ffi.types import make_opts
 
         opts = make_opts(bpf_raw_tracepoint_opts, cookie=cookie)
         return self._attach(lib.bpf_program__attach_raw_tracepoint_opts, name.encode(),
@@ -168,6 +175,8 @@ class TracingAttachMixin:
     def attach_lsm(self) -> Link:
         """Attach a BPF LSM program to its hook (``bpf_program__attach_lsm``). The kernel must
         run with ``bpf`` in its LSM list (checked). Needs root."""
+        from . import features
+
         if not features.has("bpf_lsm"):
             raise FeatureNotSupportedError("BPF LSM", context=f"attach program '{self.name}'",
                                            detail="'bpf' is not in /sys/kernel/security/lsm")
@@ -194,7 +203,8 @@ class TracingAttachMixin:
         """
         what = f"{'kretprobe' if retprobe else 'kprobe'} {symbol}+{offset}"
         _require_kprobes(f"attach program '{self.name}' to {what}")
-        from ._ffi.types import bpf_kprobe_opts, make_opts
+        from ._ffi.attach import bpf_kprobe_opts
+        from ._ffi.types import make_opts
 
         opts = make_opts(bpf_kprobe_opts, bpf_cookie=cookie, offset=offset, retprobe=retprobe)
         return self._attach(lib.bpf_program__attach_kprobe_opts, symbol.encode(),
@@ -211,7 +221,8 @@ class TracingAttachMixin:
         _require_kprobes(f"attach program '{self.name}' to {what}")
         if (pattern is None) == (symbols is None):
             raise ValueError("attach_kprobe_multi needs either a pattern or symbols")
-        from ._ffi.types import bpf_kprobe_multi_opts, make_opts
+        from ._ffi.attach import bpf_kprobe_multi_opts
+        from ._ffi.types import make_opts
 
         syms = None
         cnt = 0
@@ -256,7 +267,8 @@ class TracingAttachMixin:
         ctx = f"attach program '{self.name}' to {what}"
         _require_uprobes(ctx)
         path = _check_binary(binary, ctx)
-        from ._ffi.types import bpf_uprobe_opts, make_opts
+        from ._ffi.attach import bpf_uprobe_opts
+        from ._ffi.types import make_opts
 
         func = symbol.encode() if symbol else None
         opts = make_opts(bpf_uprobe_opts, bpf_cookie=cookie, retprobe=retprobe, func_name=func,

@@ -114,7 +114,8 @@ def _trampolines() -> bool:
     program with EPERM before verification (seen on hardened/virtualized builds)."""
     import ctypes
 
-    from ._ffi.types import bpf_prog_load_opts, make_opts
+    from ._ffi.attach import bpf_prog_load_opts
+    from ._ffi.types import make_opts
 
     if not os.path.isfile("/sys/kernel/btf/vmlinux"):
         return False

@@ -104,8 +104,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         self._type: int = lib.bpf_map__type(ptr)
         # The BTF key/value type ids as the object declares them: libbpf zeroes them at load for
         # map types whose kernel side takes no BTF (queue, stack, sockmap, devmap ...), but the
-        # declared types still say how to convert values.
-        self._btf_ids = (lib.bpf_map__btf_key_type_id(ptr), lib.bpf_map__btf_value_type_id(ptr))
+        # declared types still say how to convert values. A Map made after load gets the ids
+        # the object recorded before it (OpenObject.load).
+        self._btf_ids = state.declared_btf_ids.get(self.name) or (
+            lib.bpf_map__btf_key_type_id(ptr), lib.bpf_map__btf_value_type_id(ptr))
         self._init_common()
 
     def _init_common(self) -> None:

@@ -16,7 +16,8 @@ from enum import IntFlag
 
 from ._ffi import lib
 from ._ffi.maps import bpf_map_info
-from ._ffi.types import bpf_map_create_opts, make_opts
+from ._ffi.maps import bpf_map_create_opts
+from ._ffi.types import make_opts
 from ._types import Codec, IntCodec
 from .errors import BpfError, ClosedError, with_context
 

@@ -15,7 +15,8 @@ import struct
 
 from . import _ffi
 from ._ffi import lib
-from ._ffi.types import bpf_map_batch_opts, make_opts
+from ._ffi.maps import bpf_map_batch_opts
+from ._ffi.types import make_opts
 from ._types import IntCodec
 from .errors import BpfError
 from .map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED

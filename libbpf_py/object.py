@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 # collections.abc's Mapping without importing the collections package (cold start).
 from _collections_abc import Mapping
 
@@ -35,8 +36,6 @@ from .errors import (
     with_context,
 )
 from .link import Link, detach_dependents
-from .map import Map
-from .program import KPROBE_SECTIONS, Program, _require_kprobes
 
 __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
@@ -49,6 +48,8 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
     from .btf import Btf
+    from .map import Map
+    from .program import Program
     from .variables import Section
 
 ELF_MAGIC = b"\x7fELF"
@@ -68,17 +69,40 @@ class _ObjectState:
         self.sections: Optional[dict[str, Section]] = None  # built on first use
         self.btf_view: Optional[Btf] = None  # the borrowed Btf view, built on first use
         self.load_log: dict[str, str] = {}  # program name -> verifier log (kernel_log_level)
-        self.programs = _Named("program", label, self._iter(lib.bpf_object__next_program, Program))
-        self.maps = _Named("map", label, self._iter(lib.bpf_object__next_map, Map))
+        # Wrappers of the object's programs and maps, made on first use: a cold start that never
+        # touches a map does not import map.py (or build a Map per map).
+        self._programs: Optional[_Named] = None
+        self._maps: Optional[_Named] = None
+        #: map name -> BTF (key, value) type ids as declared, recorded at load for the maps not
+        #: wrapped yet (libbpf zeroes some at load; ``Map`` needs them for its codecs).
+        self.declared_btf_ids: dict[str, tuple[int, int]] = {}
 
-    def _iter(self, next_fn: Any, cls: Any) -> dict[str, Any]:
+    @property
+    def programs(self) -> _Named:
+        if self._programs is None:
+            from .program import Program
+
+            self._programs = self._children("program", lib.bpf_object__next_program, Program)
+        return self._programs
+
+    @property
+    def maps(self) -> _Named:
+        if self._maps is None:
+            from .map import Map
+
+            self._maps = self._children("map", lib.bpf_object__next_map, Map)
+        return self._maps
+
+    def _children(self, kind: str, next_fn: Any, cls: Any) -> _Named:
+        if self.ptr is None:
+            raise ClosedError(f"{kind}s: object '{self.label}' is closed")
         items: dict[str, Any] = {}
         cur = next_fn(self.ptr, None)
         while cur:
             child = cls(self, cur)
             items[child.name] = child
             cur = next_fn(self.ptr, cur)
-        return items
+        return _Named(kind, self.label, items)
 
     @property
     def closed(self) -> bool:
@@ -106,11 +130,10 @@ class _ObjectState:
             link.detach()
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
-            btf = lib.bpf_object__btf(ptr)
+            types = sys.modules.get("libbpf_py._types")  # None: nothing was typed from BTF
+            btf = lib.bpf_object__btf(ptr) if types is not None else None
             if btf:  # types cached for this struct btf die with it
-                from ._types import btf_addr, forget
-
-                forget(btf_addr(btf))
+                types.forget(types.btf_addr(btf))
             lib.bpf_object__close(ptr)
         self.buffer = None
 
@@ -301,6 +324,8 @@ class OpenObject(_ObjectBase):
         ptr = self._ptr()
         if state.loaded:
             raise BpfError(errno.EBUSY, "already loaded", f"load object '{state.label}'")
+        if state._maps is None:
+            state.declared_btf_ids = _declared_btf_ids(ptr)
         err: Optional[BpfError] = None
         with log.capture() as messages:
             try:
@@ -322,6 +347,16 @@ class OpenObject(_ObjectBase):
 
     def __repr__(self) -> str:
         return f"<OpenObject '{self._state.label}'{' closed' if self.closed else ''}>"
+
+
+def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
+    ids = {}
+    cur = lib.bpf_object__next_map(ptr, None)
+    while cur:
+        ids[lib.bpf_map__name(cur).decode()] = (lib.bpf_map__btf_key_type_id(cur),
+                                                 lib.bpf_map__btf_value_type_id(cur))
+        cur = lib.bpf_object__next_map(ptr, cur)
+    return ids
 
 
 _PROG_FAILED = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
@@ -431,6 +466,8 @@ class Object(_ObjectBase):
         skipped, as libbpf's skeletons do. The links are kept by the object (closed by
         ``detach()`` or ``close()``) and returned. Needs root.
         """
+        from .attach_tracing import KPROBE_SECTIONS, _require_kprobes
+
         state = self._state
         self._ptr()
         made: list[Link] = []

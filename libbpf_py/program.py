@@ -14,7 +14,6 @@ import errno
 import os
 from types import SimpleNamespace
 
-from . import features
 from ._ffi import lib
 from .attach_net import NetAttachMixin
 from .attach_tracing import KPROBE_SECTIONS, TracingAttachMixin, _require_kprobes
@@ -38,6 +37,8 @@ PROG_TYPE_RAW_TRACEPOINT = 17
 
 def kprobes_supported() -> bool:
     """Whether this kernel can create kprobes (``features.has("kprobes")``)."""
+    from . import features
+
     return features.has("kprobes")
 
 
@@ -101,7 +102,8 @@ def _as_buffer(data: Any, what: str) -> Optional[Any]:
 def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optional[int],
               flags: int, data_size_out: Optional[int], ctx_size_out: Optional[int],
               batch_size: int, prog_type: int) -> TestRunResult:
-    from ._ffi.types import bpf_test_run_opts, make_opts
+    from ._ffi.attach import bpf_test_run_opts
+    from ._ffi.types import make_opts
 
     if repeat < 0:
         raise ValueError(f"repeat must be >= 0, not {repeat}")
@@ -158,8 +160,8 @@ class _FdProgramMixin:
 
         ``ctx`` is the input context (bytes or a ctypes structure, e.g. ``struct __sk_buff`` or
         the u64 argument array of fentry/raw_tp programs); ``cpu`` runs it on that CPU (raw_tp
-        only; raw_tp runs once: no ``repeat``, no output ctx); ``data_size_out`` sizes the output buffer (default: input + 256). Which program
-        types can be test-run is the kernel's choice (XDP, TC, socket filter, tracing, raw_tp,
+        only; raw_tp runs once: no ``repeat``, no output ctx); ``data_size_out`` sizes the output
+        buffer (default: input + 256). Which program types can be test-run is the kernel's choice (XDP, TC, socket filter, tracing, raw_tp,
         syscall, flow_dissector, sk_lookup, struct_ops ...). Needs root (CAP_BPF/CAP_SYS_ADMIN).
         """
         return _test_run(self.fd, self.name, data, ctx, repeat, cpu, flags, data_size_out,

@@ -23,7 +23,8 @@ import ctypes
 
 from ._buffer import PolledBuffer, wait_readable
 from ._ffi import lib
-from ._ffi.types import make_opts, ring_buffer_opts, ring_buffer_sample_fn
+from ._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
+from ._ffi.types import make_opts
 from .errors import BpfError, ClosedError, with_context
 from .map import Map
 

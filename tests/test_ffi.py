@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import importlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ import pytest
 from libbpf_py import _ffi
 from libbpf_py._ffi import types as t
 from libbpf_py._ffi import ALL_STRUCTS
+from libbpf_py._ffi.attach import bpf_uprobe_opts
 from libbpf_py._ffi.functions import ALL_SIGNATURES as SIGNATURES
 from libbpf_py._ffi.functions import INT, NONE, PTR
 from libbpf_py.errors import BpfError
@@ -47,10 +50,14 @@ needs_source = pytest.mark.skipif(not HAVE_SOURCE,
                                   reason="libbpf headers not available (source tree only)")
 
 SIG = {name: (restype, argtypes, how) for name, restype, argtypes, how in SIGNATURES}
-HANDLES = {name: cls for name, cls in vars(t).items()
+# The core's types and every area's (importing an area builds its classes; binding is separate).
+FFI_MODULES = [t] + [importlib.import_module(f"libbpf_py._ffi.{area}") for area in _ffi.AREAS]
+_LAID_OUT = set(ALL_STRUCTS) | {c for m in FFI_MODULES for c in getattr(m, "INFO_STRUCTS", ())}
+#: Opaque handles: every mirrored structure that is neither an opts nor an info structure.
+HANDLES = {name: cls for m in FFI_MODULES for name, cls in vars(m).items()
            if isinstance(cls, type) and issubclass(cls, ctypes.Structure)
-           and cls is not ctypes.Structure and cls not in t.OPTS_STRUCTS}
-CALLBACKS = {name: cls for name, cls in vars(t).items()
+           and cls is not ctypes.Structure and cls not in _LAID_OUT}
+CALLBACKS = {name: cls for m in FFI_MODULES for name, cls in vars(m).items()
              if isinstance(cls, type) and issubclass(cls, ctypes._CFuncPtr)}  # type: ignore[attr-defined]
 # Every libbpf API name starts with one of these (libbpf.map's globals), the shim's with lbpy_.
 API_PREFIXES = ("bpf_", "btf_", "libbpf_", "ring_buffer__", "ring__", "user_ring_buffer__",
@@ -412,9 +419,9 @@ def test_make_opts_fills_sz(cls: type[ctypes.Structure]):
 
 
 def test_make_opts_sets_fields():
-    opts = t.make_opts(t.bpf_uprobe_opts, bpf_cookie=0x1122334455667788, retprobe=True,
+    opts = t.make_opts(bpf_uprobe_opts, bpf_cookie=0x1122334455667788, retprobe=True,
                        func_name=b"malloc")
-    assert opts.sz == ctypes.sizeof(t.bpf_uprobe_opts)
+    assert opts.sz == ctypes.sizeof(bpf_uprobe_opts)
     assert (opts.bpf_cookie, opts.retprobe, opts.func_name) == (0x1122334455667788, True,
                                                                b"malloc")
     assert (opts.ref_ctr_offset, opts.attach_mode) == (0, 0)
@@ -474,3 +481,24 @@ def test_check_helper():
     assert info.value.errno == errno.EINVAL
     assert info.value.context == "update map 'm'"
     assert str(info.value) == f"update map 'm': {os.strerror(errno.EINVAL)} (EINVAL)"
+
+
+def test_core_rows_bind_on_first_use_and_areas_on_first_miss():
+    """``import libbpf_py`` binds no table and builds no area's classes (cold start); a core row
+    is bound when its function is first used, an area's table when one of its functions is."""
+    code = (
+        "import sys, libbpf_py._ffi as f\n"
+        "areas = [f'libbpf_py._ffi.{a}' for a in f.AREAS]\n"
+        "before = set(f.lib.__dict__)\n"
+        "assert not [a for a in areas if a in sys.modules], sys.modules\n"
+        "f.lib.bpf_object__name\n"
+        "assert set(f.lib.__dict__) - before == {'bpf_object__name'}, f.lib.__dict__\n"
+        "assert not [a for a in areas if a in sys.modules]\n"
+        "f.lib.ring_buffer__poll\n"
+        "assert all(a in sys.modules for a in areas)\n"
+        "print(sorted(before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    # What importing the package itself uses: the version query and the log callback setter.
+    assert out.stdout.split() == ["['lbpy_libbpf_version',", "'lbpy_set_log_fn']"]

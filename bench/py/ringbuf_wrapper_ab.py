@@ -26,7 +26,7 @@ import time
 
 import libbpf_py
 from libbpf_py._ffi import lib
-from libbpf_py._ffi.types import ring_buffer_sample_fn
+from libbpf_py._ffi.stream import ring_buffer_sample_fn
 
 path, K, CYCLES = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 unpack_from = struct.Struct("=Q").unpack_from

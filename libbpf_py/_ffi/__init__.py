@@ -6,11 +6,12 @@ errcheck) from its table row; a function no table declares is not reachable thro
 Errors are translated in exactly one place, ``_raise``: libbpf 1.x returns ``-errno`` from int
 functions and NULL with ``errno`` set from pointer functions.
 
-Tables: the core one (``functions.SIGNATURES``) is bound at import; the areas'
-(``_ffi/{attach,btf,maps,stream}.py``) on the first use of any function not bound yet. Either way
-a declared symbol missing from the bundled .so raises ImportError naming it (a build bug), and
-``tests/test_ffi.py`` checks every row. Deferring the areas keeps ``import libbpf_py`` cheap:
-cold start is benchmarked.
+Tables: a row of the core one (``functions.SIGNATURES``) is bound on the first use of its
+function; the areas' (``_ffi/{attach,btf,maps,stream}.py``) are imported and bound whole on the
+first use of a function no core row declares. Either way a declared symbol missing from the
+bundled .so raises ImportError naming it (a build bug), and ``tests/test_ffi.py`` checks every
+row. Binding on use keeps ``import libbpf_py`` cheap: a cold start (import + open + load +
+attach) uses 18 of the 222 functions, and every ctypes class built costs it (benchmarked).
 """
 
 from __future__ import annotations
@@ -51,7 +52,11 @@ class _Lib:
     _name = LIBRARY_PATH
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for a name not bound yet: bind every area's table, then look again.
+        # Only reached for a name not bound yet: bind its core row, or every area's table.
+        row = _CORE.get(name)
+        if row is not None:
+            bind([row])
+            return self.__dict__[name]
         if name.startswith("__"):
             raise AttributeError(name)
         _bind_areas()
@@ -68,7 +73,7 @@ lib: Any = _Lib()
 def strerror(err: int) -> str:
     """libbpf's message for ``err`` (covers errno values and libbpf's own 4000+ codes)."""
     buf = ctypes.create_string_buffer(256)
-    lib.libbpf_strerror(err, buf, len(buf))  # core table: bound at import
+    lib.libbpf_strerror(err, buf, len(buf))  # a core row
     return buf.value.decode(errors="replace")
 
 
@@ -119,7 +124,8 @@ def bind(rows: list[tuple[str, Any, list[Any], str]]) -> None:
         )
 
 
-bind(SIGNATURES)
+#: Core rows by function name, bound on first use (``_Lib.__getattr__``).
+_CORE = {row[0]: row for row in SIGNATURES}
 _areas_bound = False
 
 

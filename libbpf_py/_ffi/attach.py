@@ -1,9 +1,10 @@
-"""C declarations for attach points and links (libbpf.h): every bpf_program__attach_* and their opts.
+"""C declarations for attach points, links and programs by fd (libbpf.h, bpf.h).
 
-Exact libbpf spellings. ``STRUCTS``: mirrored ``*_opts`` structures (sizes/offsets checked by
-tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same format and checks as
-``functions.py``. ``INFO_STRUCTS``: kernel UAPI structures and opts with anonymous unions that
-test_ffi's generic check can't read (``bpf_prog_info``, ``bpf_iter_attach_opts``,
+Every ``bpf_program__attach_*`` and its opts, program loads and test runs by fd, kernel object
+ids and info. Exact libbpf spellings. ``STRUCTS``: mirrored ``*_opts`` structures (sizes/offsets
+checked by tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same format and
+checks as ``functions.py``. ``INFO_STRUCTS``: kernel UAPI structures and opts with anonymous
+unions that test_ffi's generic check can't read (``bpf_prog_info``, ``bpf_iter_attach_opts``,
 ``bpf_prog_query_opts`` ...); tests/test_program.py checks their layout against the C compiler.
 """
 
@@ -13,12 +14,101 @@ import ctypes
 from ctypes import POINTER, Structure, c_bool, c_char, c_char_p, c_int, c_int32, c_size_t
 from ctypes import c_uint8, c_uint32, c_uint64, c_ulong, c_void_p
 
-from . import types as t
 from .functions import INT, NONE, PTR, link_p, map_p, prog_p
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+
+class bpf_tracepoint_opts(Structure):
+    _fields_ = [("sz", c_size_t), ("bpf_cookie", c_uint64)]
+
+
+class bpf_raw_tracepoint_opts(Structure):
+    _fields_ = [("sz", c_size_t), ("cookie", c_uint64)]
+
+
+class bpf_kprobe_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("bpf_cookie", c_uint64),
+        ("offset", c_size_t),
+        ("retprobe", c_bool),
+        ("attach_mode", c_int),  # enum probe_attach_mode
+    ]
+
+
+class bpf_uprobe_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("ref_ctr_offset", c_size_t),
+        ("bpf_cookie", c_uint64),
+        ("retprobe", c_bool),
+        ("func_name", c_char_p),
+        ("attach_mode", c_int),  # enum probe_attach_mode
+    ]
+
+
+class bpf_kprobe_multi_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("syms", POINTER(c_char_p)),
+        ("addrs", POINTER(c_ulong)),
+        ("cookies", POINTER(c_uint64)),
+        ("cnt", c_size_t),
+        ("retprobe", c_bool),
+        ("session", c_bool),
+        ("unique_match", c_bool),
+    ]
+
+
+class bpf_prog_load_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("attempts", c_int),
+        ("expected_attach_type", c_int),  # enum bpf_attach_type
+        ("prog_btf_fd", c_uint32),
+        ("prog_flags", c_uint32),
+        ("prog_ifindex", c_uint32),
+        ("kern_version", c_uint32),
+        ("attach_btf_id", c_uint32),
+        ("attach_prog_fd", c_uint32),
+        ("attach_btf_obj_fd", c_uint32),
+        ("fd_array", POINTER(c_int)),
+        ("func_info", c_void_p),
+        ("func_info_cnt", c_uint32),
+        ("func_info_rec_size", c_uint32),
+        ("line_info", c_void_p),
+        ("line_info_cnt", c_uint32),
+        ("line_info_rec_size", c_uint32),
+        ("log_level", c_uint32),
+        ("log_size", c_uint32),
+        ("log_buf", c_char_p),
+        ("log_true_size", c_uint32),
+        ("token_fd", c_uint32),
+        ("fd_array_cnt", c_uint32),
+    ]
+
+
+class bpf_test_run_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("data_in", c_void_p),
+        ("data_out", c_void_p),
+        ("data_size_in", c_uint32),
+        ("data_size_out", c_uint32),
+        ("ctx_in", c_void_p),
+        ("ctx_out", c_void_p),
+        ("ctx_size_in", c_uint32),
+        ("ctx_size_out", c_uint32),
+        ("retval", c_uint32),
+        ("repeat", c_int),
+        ("duration", c_uint32),
+        ("flags", c_uint32),
+        ("cpu", c_uint32),
+        ("batch_size", c_uint32),
+    ]
 
 
 class bpf_perf_event_opts(Structure):
@@ -192,6 +282,13 @@ BPF_LINK_INFO_SIZE = 64
 BPF_LINK_INFO_UNION_OFFSET = 16
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (
+    bpf_tracepoint_opts,
+    bpf_raw_tracepoint_opts,
+    bpf_kprobe_opts,
+    bpf_uprobe_opts,
+    bpf_kprobe_multi_opts,
+    bpf_prog_load_opts,
+    bpf_test_run_opts,
     bpf_perf_event_opts,
     bpf_uprobe_multi_opts,
     bpf_ksyscall_opts,
@@ -210,6 +307,13 @@ STRUCTS: tuple[type[ctypes.Structure], ...] = (
 )
 
 INFO_STRUCTS: tuple[type[ctypes.Structure], ...] = (
+    bpf_tracepoint_opts,
+    bpf_raw_tracepoint_opts,
+    bpf_kprobe_opts,
+    bpf_uprobe_opts,
+    bpf_kprobe_multi_opts,
+    bpf_prog_load_opts,
+    bpf_test_run_opts,
     bpf_prog_attach_opts,
     bpf_prog_query_opts,
     bpf_iter_attach_opts,
@@ -225,10 +329,18 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_program__set_attach_target", c_int, [prog_p, c_int, c_char_p], INT),
     ("bpf_program__set_ifindex", None, [prog_p, c_uint32], NONE),
     # --- libbpf.h: attach
+    ("bpf_program__attach_tracepoint_opts", link_p,
+     [prog_p, c_char_p, c_char_p, P(bpf_tracepoint_opts)], PTR),
+    ("bpf_program__attach_raw_tracepoint_opts", link_p,
+     [prog_p, c_char_p, P(bpf_raw_tracepoint_opts)], PTR),
+    ("bpf_program__attach_kprobe_opts", link_p, [prog_p, c_char_p, P(bpf_kprobe_opts)],
+     PTR),
+    ("bpf_program__attach_uprobe_opts", link_p,
+     [prog_p, c_int, c_char_p, c_size_t, P(bpf_uprobe_opts)], PTR),
     ("bpf_program__attach_perf_event_opts", link_p, [prog_p, c_int, P(bpf_perf_event_opts)],
      PTR),
     ("bpf_program__attach_kprobe_multi_opts", link_p,
-     [prog_p, c_char_p, P(t.bpf_kprobe_multi_opts)], PTR),
+     [prog_p, c_char_p, P(bpf_kprobe_multi_opts)], PTR),
     ("bpf_program__attach_uprobe_multi", link_p,
      [prog_p, c_int, c_char_p, c_char_p, P(bpf_uprobe_multi_opts)], PTR),
     ("bpf_program__attach_ksyscall", link_p, [prog_p, c_char_p, P(bpf_ksyscall_opts)], PTR),
@@ -255,6 +367,10 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_tc_attach", c_int, [P(bpf_tc_hook), P(bpf_tc_opts)], INT),
     ("bpf_tc_detach", c_int, [P(bpf_tc_hook), P(bpf_tc_opts)], INT),
     ("bpf_tc_query", c_int, [P(bpf_tc_hook), P(bpf_tc_opts)], INT),
+    # --- bpf.h: program load and test runs (by fd)
+    ("bpf_prog_test_run_opts", c_int, [c_int, P(bpf_test_run_opts)], INT),
+    ("bpf_prog_load", c_int,
+     [c_int, c_char_p, c_char_p, c_void_p, c_size_t, P(bpf_prog_load_opts)], INT),
     # --- bpf.h: low-level attach, query, links, iterators, stats
     ("bpf_prog_attach_opts", c_int, [c_int, c_int, c_int, c_void_p], INT),
     ("bpf_prog_detach_opts", c_int, [c_int, c_int, c_int, P(bpf_prog_detach_opts)], INT),
@@ -267,4 +383,9 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_link_get_fd_by_id", c_int, [c_uint32], INT),
     ("bpf_prog_get_info_by_fd", c_int, [c_int, P(bpf_prog_info), P(c_uint32)], INT),
     ("bpf_link_get_info_by_fd", c_int, [c_int, c_void_p, P(c_uint32)], INT),
+    ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, P(c_uint32)], INT),
+    # int bpf_{prog,map,link}_get_next_id(__u32 start_id, __u32 *next_id): -ENOENT at the end
+    ("bpf_prog_get_next_id", c_int, [c_uint32, P(c_uint32)], INT),
+    ("bpf_map_get_next_id", c_int, [c_uint32, P(c_uint32)], INT),
+    ("bpf_link_get_next_id", c_int, [c_uint32, P(c_uint32)], INT),
 ]

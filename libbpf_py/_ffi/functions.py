@@ -1,6 +1,8 @@
 """The signature table of the core slice; ``ALL_SIGNATURES`` adds every area's table.
 
-Each area of the library keeps its own C declarations in ``_ffi/<area>.py`` (structures in a
+The core slice is what opening, loading and attaching an object needs, plus the calls that take
+only its types (the handles of ``types.py``): its rows build no ctypes class beyond those. Each
+area of the library keeps its own C declarations in ``_ffi/<area>.py`` (structures in a
 ``STRUCTS`` tuple, functions in ``SIGNATURES``): ``btf``, ``maps``, ``attach``, ``stream``.
 
 One row per function: ``(name, restype, argtypes, check)``. ``check`` says how errors are reported:
@@ -10,8 +12,9 @@ One row per function: ``(name, restype, argtypes, check)``. ``check`` says how e
 - ``NONE``: the value is returned as is (getters, iterators whose NULL means "no more", and hot
   paths whose caller checks the result itself to save a Python call).
 
-``_ffi/__init__.py`` applies the table once at import; a missing symbol is a build bug and fails
-the import loudly.
+``_ffi/__init__.py`` binds a core row on the first use of its function, and an area's rows when a
+function of no bound table is first used; a missing symbol is a build bug and fails loudly
+(ImportError), and ``tests/test_ffi.py`` checks every row of every table.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from ctypes import (
     c_char_p,
     c_int,
     c_int64,
-    c_ulong,
     c_size_t,
     c_uint,
     c_uint32,
@@ -42,10 +44,6 @@ prog_p = POINTER(t.bpf_program)
 map_p = POINTER(t.bpf_map)
 link_p = POINTER(t.bpf_link)
 btf_p = POINTER(t.btf)
-rb_p = POINTER(t.ring_buffer)
-ring_p = POINTER(t.ring)
-pb_p = POINTER(t.perf_buffer)
-size_p = POINTER(c_size_t)
 
 SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     # --- libbpf.h: version, errors, names
@@ -94,14 +92,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_program__pin", c_int, [prog_p, c_char_p], INT),
     ("bpf_program__unpin", c_int, [prog_p, c_char_p], INT),
     ("bpf_program__attach", link_p, [prog_p], PTR),
-    ("bpf_program__attach_tracepoint_opts", link_p,
-     [prog_p, c_char_p, c_char_p, POINTER(t.bpf_tracepoint_opts)], PTR),
-    ("bpf_program__attach_raw_tracepoint_opts", link_p,
-     [prog_p, c_char_p, POINTER(t.bpf_raw_tracepoint_opts)], PTR),
-    ("bpf_program__attach_kprobe_opts", link_p, [prog_p, c_char_p, POINTER(t.bpf_kprobe_opts)],
-     PTR),
-    ("bpf_program__attach_uprobe_opts", link_p,
-     [prog_p, c_int, c_char_p, c_size_t, POINTER(t.bpf_uprobe_opts)], PTR),
     ("bpf_program__attach_trace", link_p, [prog_p], PTR),
     ("bpf_program__attach_xdp", link_p, [prog_p, c_int], PTR),
     # --- libbpf.h: bpf_map
@@ -117,7 +107,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_map__set_map_flags", c_int, [map_p, c_uint32], INT),
     ("bpf_map__btf_key_type_id", c_uint32, [map_p], NONE),
     ("bpf_map__btf_value_type_id", c_uint32, [map_p], NONE),
-    ("bpf_map__initial_value", c_void_p, [map_p, size_p], NONE),
     ("bpf_map__set_initial_value", c_int, [map_p, c_void_p, c_size_t], INT),
     ("bpf_map__is_internal", c_bool, [map_p], NONE),
     ("bpf_map__autocreate", c_bool, [map_p], NONE),
@@ -137,30 +126,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_link__open", link_p, [c_char_p], PTR),
     ("bpf_link__update_program", c_int, [link_p, prog_p], INT),
     ("bpf_link__disconnect", None, [link_p], NONE),
-    # --- libbpf.h: ring buffer
-    ("ring_buffer__new", rb_p,
-     [c_int, t.ring_buffer_sample_fn, c_void_p, POINTER(t.ring_buffer_opts)], PTR),
-    ("ring_buffer__free", None, [rb_p], NONE),
-    ("ring_buffer__add", c_int, [rb_p, c_int, t.ring_buffer_sample_fn, c_void_p], INT),
-    # poll/consume are hot: the caller checks the result (and a pending callback error) itself.
-    ("ring_buffer__poll", c_int, [rb_p, c_int], NONE),
-    ("ring_buffer__consume", c_int, [rb_p], NONE),
-    ("ring_buffer__consume_n", c_int, [rb_p, c_size_t], NONE),
-    ("ring_buffer__epoll_fd", c_int, [rb_p], NONE),
-    ("ring_buffer__ring", ring_p, [rb_p, c_uint], PTR),
-    ("ring__consumer_pos", c_ulong, [ring_p], NONE),
-    ("ring__producer_pos", c_ulong, [ring_p], NONE),
-    ("ring__avail_data_size", c_size_t, [ring_p], NONE),
-    ("ring__size", c_size_t, [ring_p], NONE),
-    ("ring__map_fd", c_int, [ring_p], NONE),
-    # --- libbpf.h: perf buffer
-    ("perf_buffer__new", pb_p,
-     [c_int, c_size_t, t.perf_buffer_sample_fn, t.perf_buffer_lost_fn, c_void_p,
-      POINTER(t.perf_buffer_opts)], PTR),
-    ("perf_buffer__free", None, [pb_p], NONE),
-    ("perf_buffer__poll", c_int, [pb_p, c_int], NONE),
-    ("perf_buffer__consume", c_int, [pb_p], NONE),
-    ("perf_buffer__epoll_fd", c_int, [pb_p], NONE),
     # --- bpf.h: low-level syscall wrappers, by fd. Map element calls are hot paths: NONE.
     ("bpf_map_lookup_elem", c_int, [c_int, c_void_p, c_void_p], NONE),
     ("bpf_map_lookup_elem_flags", c_int, [c_int, c_void_p, c_void_p, c_uint64], NONE),
@@ -168,22 +133,9 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_map_delete_elem", c_int, [c_int, c_void_p], NONE),
     ("bpf_map_lookup_and_delete_elem", c_int, [c_int, c_void_p, c_void_p], NONE),
     ("bpf_map_get_next_key", c_int, [c_int, c_void_p, c_void_p], NONE),
-    ("bpf_map_lookup_batch", c_int,
-     [c_int, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_uint32),
-      POINTER(t.bpf_map_batch_opts)], NONE),
-    ("bpf_map_create", c_int,
-     [c_int, c_char_p, c_uint32, c_uint32, c_uint32, POINTER(t.bpf_map_create_opts)], INT),
     ("bpf_map_freeze", c_int, [c_int], INT),
-    ("bpf_prog_test_run_opts", c_int, [c_int, POINTER(t.bpf_test_run_opts)], INT),
-    ("bpf_prog_load", c_int,
-     [c_int, c_char_p, c_char_p, c_void_p, c_size_t, POINTER(t.bpf_prog_load_opts)], INT),
     ("bpf_obj_pin", c_int, [c_int, c_char_p], INT),
     ("bpf_obj_get", c_int, [c_char_p], INT),
-    ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, POINTER(c_uint32)], INT),
-    # int bpf_{prog,map,link}_get_next_id(__u32 start_id, __u32 *next_id): -ENOENT at the end
-    ("bpf_prog_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
-    ("bpf_map_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
-    ("bpf_link_get_next_id", c_int, [c_uint32, POINTER(c_uint32)], INT),
     # --- btf.h
     ("btf__load_vmlinux_btf", btf_p, [], PTR),
     ("btf__parse", btf_p, [c_char_p, c_void_p], PTR),
@@ -199,7 +151,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("lbpy_set_log_fn", None, [t.lbpy_log_fn], NONE),
     ("lbpy_libbpf_version", c_char_p, [], NONE),
 ]
-
 
 
 def __getattr__(name: str) -> Any:

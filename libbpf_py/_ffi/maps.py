@@ -9,9 +9,9 @@ callers in ``libbpf_py/map*.py`` check the ``-errno`` result themselves.
 from __future__ import annotations
 
 import ctypes
-from ctypes import POINTER, c_char, c_int, c_uint32, c_uint64, c_void_p
+from ctypes import POINTER, c_char, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64
+from ctypes import c_void_p
 
-from . import types as t
 from .functions import INT, NONE, map_p
 
 TYPE_CHECKING = False
@@ -19,6 +19,29 @@ if TYPE_CHECKING:
     from typing import Any
 
 BPF_OBJ_NAME_LEN = 16
+
+
+class bpf_map_batch_opts(ctypes.Structure):
+    _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
+
+
+class bpf_map_create_opts(ctypes.Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("btf_fd", c_uint32),
+        ("btf_key_type_id", c_uint32),
+        ("btf_value_type_id", c_uint32),
+        ("btf_vmlinux_value_type_id", c_uint32),
+        ("inner_map_fd", c_uint32),
+        ("map_flags", c_uint32),
+        ("map_extra", c_uint64),
+        ("numa_node", c_uint32),
+        ("map_ifindex", c_uint32),
+        ("value_type_btf_obj_fd", c_int32),
+        ("token_fd", c_uint32),
+        ("excl_prog_hash", c_void_p),
+        ("excl_prog_hash_size", c_uint32),
+    ]
 
 
 class bpf_map_info(ctypes.Structure):
@@ -50,13 +73,17 @@ class bpf_map_info(ctypes.Structure):
 #: tests/test_map_admin.py checks this layout against the C compiler.
 INFO_STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_map_info,)
 
-STRUCTS: tuple[type[ctypes.Structure], ...] = ()
+STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_map_batch_opts, bpf_map_create_opts)
 
 _u32_p = POINTER(c_uint32)
-_batch_opts_p = POINTER(t.bpf_map_batch_opts)
+_batch_opts_p = POINTER(bpf_map_batch_opts)
 
 SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     # --- bpf.h: by fd. Hot paths (element and batch calls) are NONE: the caller checks.
+    ("bpf_map_lookup_batch", c_int,
+     [c_int, c_void_p, c_void_p, c_void_p, c_void_p, _u32_p, _batch_opts_p], NONE),
+    ("bpf_map_create", c_int,
+     [c_int, c_char_p, c_uint32, c_uint32, c_uint32, POINTER(bpf_map_create_opts)], INT),
     ("bpf_map_lookup_and_delete_elem_flags", c_int, [c_int, c_void_p, c_void_p, c_uint64], NONE),
     ("bpf_map_delete_elem_flags", c_int, [c_int, c_void_p, c_uint64], NONE),
     ("bpf_map_update_batch", c_int, [c_int, c_void_p, c_void_p, _u32_p, _batch_opts_p], NONE),
@@ -65,6 +92,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
      [c_int, c_void_p, c_void_p, c_void_p, c_void_p, _u32_p, _batch_opts_p], NONE),
     ("bpf_map_get_fd_by_id", c_int, [c_uint32], INT),
     # --- libbpf.h: struct bpf_map definition, before load
+    ("bpf_map__initial_value", c_void_p, [map_p, POINTER(c_size_t)], NONE),
     ("bpf_map__set_type", c_int, [map_p, c_int], INT),
     ("bpf_map__set_key_size", c_int, [map_p, c_uint32], INT),
     ("bpf_map__numa_node", c_uint32, [map_p], NONE),

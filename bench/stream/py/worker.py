@@ -18,7 +18,7 @@ import time
 
 import libbpf_py
 from libbpf_py._ffi import lib
-from libbpf_py._ffi import types as t
+from libbpf_py._ffi import stream as t
 from libbpf_py.perfbuf import PerfBuffer
 from libbpf_py.ringbuf import RingBuffer
 
