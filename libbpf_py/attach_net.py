@@ -252,9 +252,12 @@ class NetAttachMixin:
     __slots__ = ()
     name: str
     section: str
-    fd: int
     _attach: Any
     _state: Any
+
+    if TYPE_CHECKING:
+        @property
+        def fd(self) -> int: ...  # Program's
 
     def _what(self) -> str:
         return f"attach program '{self.name}'"

@@ -16,7 +16,7 @@ active; ``OpenObject.load()`` uses it to keep the verifier log for ``VerifierErr
 from __future__ import annotations
 
 import sys
-from _thread import _local  # threading's thread-local, without importing threading
+from _thread import _local as _ThreadLocal  # threading.local, without importing threading
 
 from ._ffi import lib
 from ._ffi.types import lbpy_log_fn
@@ -29,21 +29,20 @@ LOGGER_NAME = "libbpf_py"
 _LEVELS = {0: 30, 1: 20, 2: 10}  # LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
 _DEBUG = 2
 
-_local = _local()
+_tls = _ThreadLocal()  # .sink: the innermost capture()'s list on this thread
 
 
 def _on_message(level: int, msg: bytes) -> None:
     # Runs inside a libbpf call (a ctypes callback): it must never raise.
     try:
         text = msg.decode(errors="replace")
-        sink = getattr(_local, "sink", None)
+        sink = getattr(_tls, "sink", None)
         if sink is not None:
             sink.append((level, text))
-        logging = sys.modules.get("logging")
-        if logging is None:
-            if level == _DEBUG:
-                return
-            import logging
+        if "logging" not in sys.modules and level == _DEBUG:
+            return
+        import logging
+
         logger = logging.getLogger(LOGGER_NAME)
         pylevel = _LEVELS.get(level, 10)
         if logger.isEnabledFor(pylevel):
@@ -69,12 +68,12 @@ class capture:
     __slots__ = ("_outer", "_sink")
 
     def __enter__(self) -> list[tuple[int, str]]:
-        self._outer = getattr(_local, "sink", None)
+        self._outer = getattr(_tls, "sink", None)
         self._sink: list[tuple[int, str]] = []
-        _local.sink = self._sink
+        _tls.sink = self._sink
         return self._sink
 
     def __exit__(self, *exc: object) -> None:
-        _local.sink = self._outer
+        _tls.sink = self._outer
         if self._outer is not None:
             self._outer.extend(self._sink)

@@ -32,7 +32,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     import mmap as mmap_module
     import os
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any, Optional
 
     from .enums import MapType, UpdateFlags
@@ -88,6 +88,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     #: Keys and values are what the codecs give (False: a kind converts them itself, so the
     #: bulk int fast paths are off).
     _plain = True
+    # Encoders the element paths call (set with the codecs; kinds may replace _kenc).
+    _kenc: Callable[[Any], bytes]
+    _kpack: Callable[..., bytes]
+    _vpack: Callable[..., bytes]
 
     def __new__(cls, state: Any = None, ptr: Any = None) -> Map:
         if cls is Map and ptr is not None:
@@ -711,6 +715,7 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
     """``Map.items()``: iterating reads the whole map in batches (a snapshot)."""
 
     __slots__ = ("_snap",)
+    _mapping: Map
 
     def __init__(self, mapping: Map) -> None:
         super().__init__(mapping)
@@ -738,7 +743,9 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         return chain.from_iterable(map(_zip_all, repeat(self, 1)))
 
     def __contains__(self, item: object) -> bool:
-        key, value = item  # type: ignore[misc]
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return False  # as dict.items(): only (key, value) pairs can be in it
+        key, value = item
         try:
             return self._mapping[key] == value
         except KeyError:

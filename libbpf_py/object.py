@@ -131,9 +131,10 @@ class _ObjectState:
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
             types = sys.modules.get("libbpf_py._types")  # None: nothing was typed from BTF
-            btf = lib.bpf_object__btf(ptr) if types is not None else None
-            if btf:  # types cached for this struct btf die with it
-                types.forget(types.btf_addr(btf))
+            if types is not None:
+                btf = lib.bpf_object__btf(ptr)
+                if btf:  # types cached for this struct btf die with it
+                    types.forget(types.btf_addr(btf))
             lib.bpf_object__close(ptr)
         self.buffer = None
 

@@ -126,6 +126,7 @@ class PerfBuffer(PolledBuffer):
         copy), lbpy_perf_commit consumes. An exception stops after its sample and propagates.
         """
         callback, ctype, what = self._callback, self._ctype, self._what
+        assert callback is not None  # made only for a PerfBuffer with a callback
         data = base + _page_size()
         # LIFETIME: views into libbpf's mapping of the ring, valid until perf_buffer__free
         # (close()); the callbacks' views likewise.

@@ -87,6 +87,11 @@ def _prog_info(fd: int) -> ProgramInfo:
         gpl_compatible=bool(info._flags & 1), recursion_misses=info.recursion_misses)
 
 
+def _addr(buf: Optional[Any]) -> Optional[int]:
+    """The address of a ctypes buffer, None (NULL) for none."""
+    return ctypes.addressof(buf) if buf is not None else None
+
+
 def _as_buffer(data: Any, what: str) -> Optional[Any]:
     if data is None:
         return None
@@ -123,10 +128,10 @@ def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optiona
     if cpu is not None:
         flags |= BPF_F_TEST_RUN_ON_CPU
     # LIFETIME: the buffers are locals that outlive the synchronous call.
-    opts = make_opts(bpf_test_run_opts, data_in=ctypes.cast(data_in, ctypes.c_void_p),
-                     data_size_in=n_in, data_out=ctypes.cast(data_out, ctypes.c_void_p),
-                     data_size_out=out_size, ctx_in=ctypes.cast(ctx_in, ctypes.c_void_p),
-                     ctx_size_in=c_in, ctx_out=ctypes.cast(ctx_out, ctypes.c_void_p),
+    opts = make_opts(bpf_test_run_opts, data_in=_addr(data_in),
+                     data_size_in=n_in, data_out=_addr(data_out),
+                     data_size_out=out_size, ctx_in=_addr(ctx_in),
+                     ctx_size_in=c_in, ctx_out=_addr(ctx_out),
                      ctx_size_out=ctx_out_size, repeat=repeat, flags=flags,
                      cpu=cpu or 0, batch_size=batch_size)
     try:
@@ -151,6 +156,10 @@ class _FdProgramMixin:
     def fd(self) -> int:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    @property
+    def type(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def test_run(self, data: Any = b"", *, ctx: Any = None, repeat: int = 1,
                  cpu: Optional[int] = None, flags: int = 0,
                  data_size_out: Optional[int] = None, ctx_size_out: Optional[int] = None,
@@ -161,8 +170,9 @@ class _FdProgramMixin:
         ``ctx`` is the input context (bytes or a ctypes structure, e.g. ``struct __sk_buff`` or
         the u64 argument array of fentry/raw_tp programs); ``cpu`` runs it on that CPU (raw_tp
         only; raw_tp runs once: no ``repeat``, no output ctx); ``data_size_out`` sizes the output
-        buffer (default: input + 256). Which program types can be test-run is the kernel's choice (XDP, TC, socket filter, tracing, raw_tp,
-        syscall, flow_dissector, sk_lookup, struct_ops ...). Needs root (CAP_BPF/CAP_SYS_ADMIN).
+        buffer (default: input + 256). Which program types can be test-run is the kernel's choice
+        (XDP, TC, socket filter, tracing, raw_tp, syscall, flow_dissector, sk_lookup, struct_ops
+        ...). Needs root (CAP_BPF/CAP_SYS_ADMIN).
         """
         return _test_run(self.fd, self.name, data, ctx, repeat, cpu, flags, data_size_out,
                          ctx_size_out, batch_size, int(self.type))
@@ -337,12 +347,11 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
         handle = self._loaded_handle()
         with log.capture() as messages:
+            err: Optional[BpfError] = None
             try:
                 ptr = fn(handle, *args)
             except BpfError as e:
                 err = e
-            else:
-                err = None
         if err is not None:
             warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
                         if lvl == 0 and m.strip()]

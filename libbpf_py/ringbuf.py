@@ -88,7 +88,7 @@ def dtype_for(ctype: Any, what: str) -> numpy.dtype:
 def split_records(buf: bytearray, lens: Any, count: int) -> list[bytes]:
     """Records laid back to back in ``buf`` (lengths in ``lens``) -> a list of bytes."""
     mv = memoryview(buf)
-    out = []
+    out: list[bytes] = []
     append = out.append
     off = 0
     for n in lens[:count]:

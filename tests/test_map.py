@@ -27,6 +27,8 @@ def test_int_keys_and_values_roundtrip(obj) -> None:
     assert m[2] == 2**63 - 1
     assert sorted(m.keys()) == [1, 2]
     assert dict(m.items()) == {1: -5, 2: 2**63 - 1}
+    assert (1, -5) in m.items() and (1, 5) not in m.items() and (3, 0) not in m.items()
+    assert 1 not in m.items() and (1, -5, 0) not in m.items()  # not pairs: False, as dict's
     assert len(m) == 2
     assert 1 in m and 3 not in m
     assert m.get(3) is None and m.get(3, 7) == 7

@@ -223,7 +223,7 @@ def _print_stacks(obj: libbpf_py.Object, opts: argparse.Namespace, want_user: bo
                 line.extend(["[Missed Kernel Stack]"] if kernel_err else reversed(kernel_names))
             text = ";".join(line)
         else:  # innermost first: kernel frames, then user frames
-            lines = []
+            lines: list[str] = []
             if want_kernel:
                 lines.extend(["[Missed Kernel Stack]"] if kernel_err else kernel_names)
             if want_user:
