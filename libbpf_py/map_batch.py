@@ -277,9 +277,11 @@ def to_numpy(m: Map) -> tuple[Any, Any]:
         kbuf, vbuf, n = got
     keys = np.frombuffer(kbuf, dtype=kdt, count=n).copy()
     if m._ncpu:
-        stride = (m._vc.size + 7) & ~7  # type: ignore[union-attr]
+        vc = m._vc
+        assert vc is not None  # set up by the snapshot above
+        stride = (vc.size + 7) & ~7
         raw = np.frombuffer(vbuf, dtype=np.uint8, count=n * m._vsize)
-        raw = raw.reshape(n, m._ncpu, stride)[:, :, :m._vc.size]  # type: ignore[union-attr]
+        raw = raw.reshape(n, m._ncpu, stride)[:, :, :vc.size]
         values = np.ascontiguousarray(raw).view(vdt).reshape(n, m._ncpu)
     else:
         values = np.frombuffer(vbuf, dtype=vdt, count=n).copy()

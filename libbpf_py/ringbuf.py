@@ -433,6 +433,7 @@ class RingBuffer(PolledBuffer):
         rings = self._rings if map is None else [r for r in self._rings if r.map is map]
         if not rings:
             raise ValueError(f"map '{map.name}' is not in this ring buffer")  # type: ignore
+        dt: Any
         if dtype is not None:
             dt = as_dtype(dtype, rings[0].map)
         else:
