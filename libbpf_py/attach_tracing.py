@@ -15,7 +15,7 @@ import os
 
 from ._ffi import lib
 from .errors import BpfError, FeatureNotSupportedError, with_context
-from .link import Link
+from .link import KPROBE_SECTIONS, Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
     from .map import Map
 
 __all__ = ["TracingAttachMixin", "IterLink", "KPROBE_SECTIONS"]
-
-KPROBE_SECTIONS = ("kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi",
-                   "kretprobe.multi", "kprobe.session")
 
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0

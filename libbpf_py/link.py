@@ -16,6 +16,7 @@ import os
 import struct
 from types import SimpleNamespace
 
+from . import log
 from ._ffi import lib
 from .errors import BpfError, ClosedError, with_context
 
@@ -25,7 +26,12 @@ if TYPE_CHECKING:
 
     from .map import Map
 
-__all__ = ["Link", "LinkInfo", "attach_struct_ops", "detach_dependents"]
+__all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "detach_dependents",
+           "KPROBE_SECTIONS"]
+
+#: SEC() kinds that create kprobes: kernels built without CONFIG_KPROBES can't attach them.
+KPROBE_SECTIONS = ("kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi",
+                   "kretprobe.multi", "kprobe.session")
 
 #: object state -> links that use memory the object owns (USDT): detached before it closes.
 _dependents: Any = None
@@ -295,6 +301,40 @@ class Link:
     def __repr__(self) -> str:
         state = "detached" if self._ptr is None else f"fd={lib.bpf_link__fd(self._ptr)}"
         return f"<Link {self.description} {state}>"
+
+
+def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: str,
+                   keep: Any = None) -> Link:
+    """Attach the ``struct bpf_program`` ``ptr`` with libbpf's ``fn(ptr, *args)`` (one of the
+    ``bpf_program__attach*`` functions) and return the Link it makes.
+
+    Shared by ``Program.attach*()`` and ``Object.attach()`` (which needs no Program wrappers).
+    A failure raises ``BpfError`` saying which program and target, with libbpf's last warning
+    (the reason libbpf printed) appended. ``owner`` (the object state) and ``keep`` (buffers
+    libbpf reads while the link lives) are held by the Link. After load; needs root.
+    """
+    with log.capture() as messages:
+        err: Optional[BpfError] = None
+        try:
+            link = fn(ptr, *args)
+        except BpfError as e:
+            err = e
+    if err is not None:
+        warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
+                    if lvl == 0 and m.strip()]
+        if warnings:
+            err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
+        raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
+    return Link(link, owner, what or name, keep)
+
+
+def require_section_attachable(name: str, section: str) -> None:
+    """Raise ``FeatureNotSupportedError`` for a kprobe SEC() on a kernel without kprobes (libbpf
+    itself would fail with a less telling error)."""
+    if section.split("/", 1)[0] in KPROBE_SECTIONS:
+        from .attach_tracing import _require_kprobes
+
+        _require_kprobes(f"attach program '{name}' (SEC(\"{section}\"))")
 
 
 def attach_struct_ops(map: Map) -> Link:

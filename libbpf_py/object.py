@@ -35,7 +35,7 @@ from .errors import (
     VerifierError,
     with_context,
 )
-from .link import Link, detach_dependents
+from .link import Link, attach_program, detach_dependents, require_section_attachable
 
 __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
@@ -467,26 +467,29 @@ class Object(_ObjectBase):
         skipped, as libbpf's skeletons do. The links are kept by the object (closed by
         ``detach()`` or ``close()``) and returned. Needs root.
         """
-        from .attach_tracing import KPROBE_SECTIONS, _require_kprobes
-
         state = self._state
-        self._ptr()
+        ptr = self._ptr()
         made: list[Link] = []
-        for prog in state.programs.values():
-            if not (lib.bpf_program__autoload(prog._ptr)
-                    and lib.bpf_program__autoattach(prog._ptr)):
-                continue
-            if prog.section.split("/", 1)[0] in KPROBE_SECTIONS:
-                _require_kprobes(f"attach program '{prog.name}' (SEC(\"{prog.section}\"))")
-            try:
-                link = prog.attach()
-            except BpfError as e:
-                if e.errno == errno.EOPNOTSUPP:
+        # By struct bpf_program: no Program wrappers (a cold start never imports program.py).
+        prog = lib.bpf_object__next_program(ptr, None)
+        try:
+            while prog:
+                cur, prog = prog, lib.bpf_object__next_program(ptr, prog)
+                if not (lib.bpf_program__autoload(cur) and lib.bpf_program__autoattach(cur)):
                     continue
-                for done in made:
-                    done.detach()
-                raise
-            made.append(link)
+                name = lib.bpf_program__name(cur).decode()
+                section = lib.bpf_program__section_name(cur).decode()
+                require_section_attachable(name, section)
+                try:
+                    made.append(attach_program(cur, state, name, lib.bpf_program__attach,
+                                               what=f"SEC(\"{section}\")"))
+                except BpfError as e:
+                    if e.errno != errno.EOPNOTSUPP:  # EOPNOTSUPP: SEC() names no target
+                        raise
+        except BaseException:
+            for done in made:  # all or nothing
+                done.detach()
+            raise
         state.links.extend(made)
         return made
 

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 
 from ._ffi import lib
 from .attach_net import NetAttachMixin
-from .attach_tracing import KPROBE_SECTIONS, TracingAttachMixin, _require_kprobes
+from .attach_tracing import TracingAttachMixin
 from .errors import BpfError, ClosedError, with_context
-from .link import Link
+from .link import KPROBE_SECTIONS, Link, attach_program, require_section_attachable
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -343,22 +343,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
     # --- attach
 
     def _attach(self, fn: Any, *args: Any, what: str, keep: Any = None) -> Link:
-        from . import log
-
-        handle = self._loaded_handle()
-        with log.capture() as messages:
-            err: Optional[BpfError] = None
-            try:
-                ptr = fn(handle, *args)
-            except BpfError as e:
-                err = e
-        if err is not None:
-            warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
-                        if lvl == 0 and m.strip()]
-            if warnings:
-                err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
-            raise with_context(err, f"attach program '{self.name}' {what}".rstrip()) from None
-        return Link(ptr, self._state, what or self.name, keep)
+        return attach_program(self._loaded_handle(), self._state, self.name, fn, *args,
+                              what=what, keep=keep)
 
     def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's SEC() name (``bpf_program__attach``); returns the Link.
@@ -377,8 +363,7 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
                 raise BpfError(errno.EOPNOTSUPP, f"SEC(\"{self.section}\") has no attach "
                                "method taking arguments", f"attach program '{self.name}'")
             return getattr(self, method)(*args, **kwargs)
-        if self.section.split("/", 1)[0] in KPROBE_SECTIONS:
-            _require_kprobes(f"attach program '{self.name}' (SEC(\"{self.section}\"))")
+        require_section_attachable(self.name, self.section)
         return self._attach(lib.bpf_program__attach, what=f"SEC(\"{self.section}\")")
 
 

@@ -248,8 +248,8 @@ def test_kernel_log_level(bpf_path) -> None:
 
 @pytest.mark.root
 def test_cold_start_imports_only_what_it_uses(bpf_path) -> None:
-    """import + open + load + attach + close builds no Map, enum or area table: those modules
-    stay unimported (cold start is benchmarked). Maps wrapped only after load still know the
+    """import + open + load + attach + close builds no Program, Map, enum or area table: those
+    modules stay unimported (cold start is benchmarked). Maps wrapped only after load still know the
     BTF types the object declared (libbpf zeroes a queue's at load)."""
     code = (
         "import os, sys, libbpf_py\n"
@@ -266,6 +266,24 @@ def test_cold_start_imports_only_what_it_uses(bpf_path) -> None:
     imported, popped = out.stdout.splitlines()
     assert imported.split() == [
         "libbpf_py", "libbpf_py._ffi", "libbpf_py._ffi.functions", "libbpf_py._ffi.types",
-        "libbpf_py.attach_net", "libbpf_py.attach_tracing", "libbpf_py.errors", "libbpf_py.link",
-        "libbpf_py.log", "libbpf_py.object", "libbpf_py.program"]
+        "libbpf_py.errors", "libbpf_py.link", "libbpf_py.log", "libbpf_py.object"]
     assert popped == "42"
+
+
+@pytest.mark.root
+def test_attach_is_all_or_nothing(bpf_path) -> None:
+    """A program that can't attach undoes the links Object.attach() already made."""
+    from libbpf_py import FeatureNotSupportedError
+    from libbpf_py.cli import listing
+
+    if libbpf_py.features.has("kprobes"):
+        pytest.skip("this kernel has kprobes; the test needs a program that fails to attach")
+    with libbpf_py.load(bpf_path("obj_attach_all")) as obj:
+        assert list(obj.programs) == ["on_getppid", "on_openat"]  # libbpf's attach order
+        tp_id = obj.programs["on_getppid"].info().id
+        with pytest.raises(FeatureNotSupportedError, match="on_openat"):
+            obj.attach()
+        assert obj.links == []
+        assert [ln for ln in listing.links() if ln["prog_id"] == tp_id] == []
+        with obj.programs["on_getppid"].attach():  # the listing would have shown it
+            assert [ln["prog_id"] for ln in listing.links() if ln["prog_id"] == tp_id] == [tp_id]
