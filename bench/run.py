@@ -11,6 +11,29 @@ ctypes calls into libbpf_py's bundled _libbpf.so, loaded with ctypes.CDLL; libbp
 imported), ``libbpf_py``, and interpreter references. Ratios are computed within each round and
 the median over rounds is reported. Needs root, a BPF-capable kernel with BTF, tracefs, clang,
 gcc, make, libelf-dev and zlib. Not part of the test suite.
+
+W1 also has Python peer columns, when they can run: ``pylibbpf`` (pylibbpf 0.0.6, pybind11, its
+own bundled libbpf; same precompiled object) and ``bcc`` (Debian's python3-bpfcc, bcc 0.26; C
+compiled at run time). They run on another interpreter than libbpf_py (``--peers-python``,
+default bench/.build/peers-venv/bin/python when it exists), so compare each peer with the
+``ref: peers python -c pass`` column of its own interpreter as well. A peer whose import fails
+there (or whose --check fails) is left out with one logged line. Setting the peers up, from the
+repository root (the project's .venv is not touched):
+
+    sudo apt-get install -y python3-bpfcc python3-venv
+    /usr/bin/python3 -m venv --system-site-packages bench/.build/peers-venv
+    bench/.build/peers-venv/bin/pip install pylibbpf==0.0.6
+
+bcc needs kernel headers: /lib/modules/$(uname -r)/build or /sys/kernel/kheaders.tar.xz
+(CONFIG_IKHEADERS). When the kernel has neither, unpack Debian's headers of the nearest version
+(``apt-cache search linux-headers-6``; the W1 program reads no kernel struct, so the version
+does not matter) into bench/.build/kernel-headers/merged, which is then passed to bcc as
+BCC_KERNEL_SOURCE (unless that is already set):
+
+    mkdir -p bench/.build/kernel-headers && cd bench/.build/kernel-headers
+    apt-get download linux-headers-6.12.111+deb12-amd64 linux-headers-6.12.111+deb12-common
+    for f in *.deb; do dpkg -x "$f" .; done
+    cp -a usr/src/linux-headers-*-common merged && cp -a usr/src/linux-headers-*-amd64/. merged/
 """
 
 from __future__ import annotations
@@ -27,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -34,6 +58,8 @@ ROOT = BENCH.parent
 BUILD = BENCH / ".build"
 LIBBPF_SRC = ROOT / "libbpf" / "src"
 LIBBPF_SO = ROOT / "libbpf_py" / "_ffi" / "_libbpf.so"
+PEERS_VENV_PYTHON = BUILD / "peers-venv" / "bin" / "python"
+BCC_HEADERS = BUILD / "kernel-headers" / "merged"
 BPF_INCLUDE = ROOT / "libbpf_py" / "include"
 TRACEFS = Path("/sys/kernel/tracing")
 BPF_ARCH = {"x86_64": "x86", "aarch64": "arm64", "s390x": "s390", "ppc64le": "powerpc",
@@ -131,6 +157,89 @@ def env_for(name: str, default: dict[str, str]) -> dict[str, str]:
     return COLUMN_ENV.get(name, default)
 
 
+# ----------------------------------------------------------------------------- W1 peers
+
+#: Peer column -> the module its script imports (checked first in the peers' interpreter).
+PEER_MODULES = {"pylibbpf": "pylibbpf", "bcc": "bcc"}
+PEERS_REF = "ref: peers python -c pass"
+
+
+def default_peers_python() -> str | None:
+    return str(PEERS_VENV_PYTHON) if PEERS_VENV_PYTHON.exists() else None
+
+
+def peer_commands(b: dict[str, Path], peers_py: str) -> dict[str, list[str]]:
+    return {
+        "pylibbpf": [peers_py, str(BENCH / "py" / "coldstart_pylibbpf.py"),
+                     str(b["bpf_coldstart"])],
+        "bcc": [peers_py, str(BENCH / "py" / "coldstart_bcc.py")],
+    }
+
+
+def bcc_kernel_source() -> str | None:
+    """BCC_KERNEL_SOURCE for the bcc column: only when bcc would find no headers by itself."""
+    if os.environ.get("BCC_KERNEL_SOURCE"):
+        return None  # already in the environment every column inherits
+    if (Path("/lib/modules") / platform.release() / "build").is_dir() or \
+            Path("/sys/kernel/kheaders.tar.xz").exists():
+        return None
+    return str(BCC_HEADERS) if BCC_HEADERS.is_dir() else None
+
+
+def peer_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    kernel_source = bcc_kernel_source() if name == "bcc" else None
+    return {**env, "BCC_KERNEL_SOURCE": kernel_source} if kernel_source else env
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def find_peers(b: dict[str, Path], peers_py: str | None,
+               env: dict[str, str]) -> dict[str, list[str]]:
+    """Peer columns whose module imports in peers_py (their env goes to COLUMN_ENV); every
+    other peer is left out with one logged line."""
+    if peers_py is None:
+        log(f"peers left out: no --peers-python and no {PEERS_VENV_PYTHON.relative_to(ROOT)} "
+            "(set-up commands: bench/run.py's docstring)")
+        return {}
+    if not os.access(peers_py, os.X_OK):
+        log(f"peers left out: --peers-python {peers_py} is not an executable")
+        return {}
+    found = {}
+    for name, cmd in peer_commands(b, peers_py).items():
+        penv = peer_env(name, env)
+        p = subprocess.run([peers_py, "-c", f"import {PEER_MODULES[name]}"], env=penv,
+                           capture_output=True, text=True)
+        if p.returncode:
+            log(f"peer {name} left out: `import {PEER_MODULES[name]}` fails in {peers_py}: "
+                f"{last_line(p.stderr)}")
+            continue
+        COLUMN_ENV[name] = penv
+        found[name] = cmd
+    return found
+
+
+def check_peers(peers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Untimed --check of each peer (its program ran for its own pid); a failing peer is left
+    out with one logged line (bcc fails here when it finds no kernel headers)."""
+    passed = {}
+    for name, cmd in peers.items():
+        p = subprocess.run(cmd + ["--check"], env=COLUMN_ENV[name], capture_output=True,
+                           text=True)
+        if p.returncode or "check ok" not in p.stdout:
+            reason = last_line(p.stderr)
+            if "kernel headers" in p.stderr or "chdir(/lib/modules/" in p.stderr:
+                reason = ("bcc finds no kernel headers (no /lib/modules/$(uname -r)/build, no "
+                          "/sys/kernel/kheaders.tar.xz, no BCC_KERNEL_SOURCE or "
+                          f"{BCC_HEADERS.relative_to(ROOT)}: see bench/run.py's docstring)")
+            log(f"peer {name} left out: --check failed: {reason}")
+            continue
+        passed[name] = cmd
+    return passed
+
+
 # ----------------------------------------------------------------------------- stats helpers
 
 
@@ -180,7 +289,11 @@ def spawn(spawnstat: Path, cmd: list[str], env: dict[str, str]) -> dict[str, int
     return stat
 
 
-def cold_columns(b: dict[str, Path], py: str) -> dict[str, list[str]]:
+def cold_columns(b: dict[str, Path], py: str, peers: dict[str, list[str]],
+                 peers_py: str | None) -> dict[str, list[str]]:
+    """Every W1 column; the peers (already checked) and their interpreter's reference only when
+    there are any."""
+    refs = {PEERS_REF: [peers_py, "-c", "pass"]} if peers and peers_py else {}
     return {
         "c": [str(b["c_coldstart"]), str(b["bpf_coldstart"])],
         "ctypes floor": [py, str(BENCH / "py" / "coldstart_ctypes.py"), str(LIBBPF_SO),
@@ -188,24 +301,30 @@ def cold_columns(b: dict[str, Path], py: str) -> dict[str, list[str]]:
         "libbpf_py": [py, str(BENCH / "py" / "coldstart_libbpf_py.py"), str(b["bpf_coldstart"])],
         **{f"libbpf_py [{c}]": [py, str(BENCH / "py" / "coldstart_libbpf_py.py"),
                                 str(b["bpf_coldstart"])] for c in CANDIDATES},
+        **peers,
         "ref: python -c pass": [py, "-c", "pass"],
         "ref: python -c 'import ctypes'": [py, "-c", "import ctypes"],
         "ref: python -c 'import libbpf_py'": [py, "-c", "import libbpf_py"],
+        **refs,
     }
 
 
-def sanity_checks(b: dict[str, Path], py: str, env: dict[str, str]) -> None:
-    """Untimed: each implementation's program really runs (config <- own pid, getppid())."""
+def sanity_checks(b: dict[str, Path], py: str, env: dict[str, str],
+                  peers: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Untimed: each implementation's program really runs (config <- own pid, getppid()).
+    Returns the peers that pass (a failing peer is left out, a failing own column exits)."""
     for cmd in ([str(b["c_coldstart"]), str(b["bpf_coldstart"]), "--check"],
                 [py, str(BENCH / "py" / "coldstart_libbpf_py.py"), str(b["bpf_coldstart"]),
                  "--check"]):
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode or "check ok" not in p.stdout:
             sys.exit(f"sanity check failed: {shlex.join(cmd)}\n{p.stdout}\n{p.stderr}")
+    return check_peers(peers)
 
 
-def bench_cold(b, py, env, rounds: int, phase_rounds: int) -> str:
-    cols = cold_columns(b, py)
+def bench_cold(b, py, env, rounds: int, phase_rounds: int, peers: dict[str, list[str]],
+               peers_py: str | None) -> str:
+    cols = cold_columns(b, py, peers, peers_py)
     names = list(cols)
     log(f"W1 cold start: {len(names)} columns x ({rounds} rounds + 1 warm-up)")
     for name in names:  # warm-up: fills the bytecode cache and the page cache
@@ -260,10 +379,12 @@ def bench_cold(b, py, env, rounds: int, phase_rounds: int) -> str:
         out.append(f"Targets ({col} vs ctypes floor): CPU {fmt(cpu_ratio)}x (target <= 1.3x): "
                    f"**{'met' if cpu_ratio <= 1.3 else 'MISSED'}**; peak RSS {fmt(rss_ratio)}x "
                    f"(target <= 1.2x): **{'met' if rss_ratio <= 1.2 else 'MISSED'}**.  ")
+    out += [peer_summary(name, res, cpu, rss) for name in peers]
 
     # Phase breakdown: CPU time (process clock) between checkpoints inside each process.
     pcols = {n: cols[n] + ["--phases"] for n in ("c", "ctypes floor", "libbpf_py")}
     pcols.update({n: cols[n] + ["--phases"] for n in cols if n.startswith("libbpf_py [")})
+    pcols.update({n: cols[n] + ["--phases"] for n in peers})
     log(f"W1 phases: {len(pcols)} columns x {phase_rounds} rounds")
     pres: dict[str, list[dict]] = {n: [] for n in pcols}
     for r in range(phase_rounds):
@@ -284,16 +405,50 @@ def bench_cold(b, py, env, rounds: int, phase_rounds: int) -> str:
                 s["phases"].get(p, 0) for p in phases)
         meds[n]["rest"] = med(s["phases"]["rest"] for s in pres[n]) / 1000
         meds[n]["total"] = med(cpu(s) for s in pres[n])
+    own = [n for n in pcols if n not in peers]
     for p in phases + ["rest", "total"]:
-        prow.append([label[p]] + [fmt(meds[n][p]) for n in pcols]
-                    + [f"{meds['libbpf_py'][p] - meds['ctypes floor'][p]:+.1f}"])
+        prow.append([label[p]] + [fmt(meds[n][p]) for n in own]
+                    + [f"{meds['libbpf_py'][p] - meds['ctypes floor'][p]:+.1f}"]
+                    + [fmt(meds[n][p]) for n in peers])
     out.append("")
     out.append(f"CPU ms per phase (process CPU clock between checkpoints in each process, median "
                f"of {phase_rounds}; the checkpoints sit at the top of the script, after the "
                "imports, and after each call):")
     out.append("")
-    out.append(table(["phase", *pcols, "libbpf_py - floor"], prow))
+    out.append(table(["phase", *own, "libbpf_py - floor", *peers], prow))
+    if peers:
+        out += ["", PEER_PHASES_NOTE]
     return "\n".join(out)
+
+
+PEER_PHASES_NOTE = (
+    "Peers' phases: pylibbpf open = `BpfObject(path)`, which only records the path, load = "
+    "`.load()`, which opens and loads (so compare open + load), attach = "
+    "`.get_program(name).attach()`, close = `.detach()` + dropping the object (no close()); bcc "
+    "does everything in `BPF(text=...)`, split by checkpoints inside it: open = compile the C "
+    "text (clang/LLVM) + create the maps, load = load the function, attach = attach the "
+    "tracepoint, close = `cleanup()`. The peers run on their own interpreter (see "
+    "`ref: peers python -c pass`), so their startup differs from libbpf_py's.")
+
+
+def peer_summary(name: str, res: dict[str, list[dict]], cpu: Callable[[dict], float],
+                 rss: Callable[[dict], float]) -> str:
+    """A peer vs libbpf_py, raw and over each one's own interpreter start-up (per round)."""
+    peer, ours = res[name], res["libbpf_py"]
+    peer_ref, our_ref = res[PEERS_REF], res["ref: python -c pass"]
+
+    def ratio(f: Callable[[dict], float]) -> float:
+        return med([f(a) / f(c) for a, c in zip(peer, ours)])
+
+    def added(f: Callable[[dict], float], runs: list[dict], refs: list[dict]) -> float:
+        return med([f(a) - f(c) for a, c in zip(runs, refs)])
+
+    peer_cpu, our_cpu = added(cpu, peer, peer_ref), added(cpu, ours, our_ref)
+    peer_rss, our_rss = added(rss, peer, peer_ref), added(rss, ours, our_ref)
+    return (f"Peer {name} vs libbpf_py: CPU {fmt(ratio(cpu))}x, peak RSS {fmt(ratio(rss))}x; "
+            f"over each one's own `python -c pass`: CPU +{fmt(peer_cpu)} vs +{fmt(our_cpu)} ms "
+            f"({fmt(peer_cpu / our_cpu)}x), peak RSS +{fmt(peer_rss)} vs +{fmt(our_rss)} MiB "
+            f"({fmt(peer_rss / our_rss)}x).  ")
 
 
 # ----------------------------------------------------------------------------- import profile
@@ -476,7 +631,21 @@ def package_state() -> str:
 # ----------------------------------------------------------------------------- main
 
 
-def machine_notes(py: str) -> str:
+def peers_note(peers: dict[str, list[str]], peers_py: str | None) -> list[str]:
+    """The peers' interpreter and package versions (and bcc's kernel headers), if any peer."""
+    if not peers or not peers_py:
+        return []
+    probe = ("import sys, importlib.metadata as m; print(sys.version.split()[0], *(n + ' ' + "
+             f"m.version(n) for n in {list(peers)!r}))")
+    versions = subprocess.run([peers_py, "-c", probe], capture_output=True,
+                              text=True).stdout.strip()
+    headers = COLUMN_ENV.get("bcc", {}).get("BCC_KERNEL_SOURCE")
+    return [f"- Python peers (W1): `{peers_py}` (Python {versions}), another interpreter than "
+            "libbpf_py's: compare with `ref: peers python -c pass`"
+            + (f"; bcc's kernel headers: BCC_KERNEL_SOURCE={headers}" if headers else "")]
+
+
+def machine_notes(py: str, peers: dict[str, list[str]], peers_py: str | None) -> str:
     cpu = "?"
     try:
         for line in open("/proc/cpuinfo"):
@@ -502,7 +671,8 @@ def machine_notes(py: str) -> str:
                          text=True).stdout.splitlines()[0]
     return "\n".join([
         f"- kernel {platform.release()}, {os.cpu_count()} CPUs ({cpu}), {mem} RAM",
-        f"- Python for every Python column: `{py}` ({pyver})",
+        f"- Python for libbpf_py, the floor and the refs: `{py}` ({pyver})",
+        *peers_note(peers, peers_py),
         f"- libbpf: libbpf/src ({(LIBBPF_SRC.parent / 'CHECK-VERSION.txt').read_text().strip() if (LIBBPF_SRC.parent / 'CHECK-VERSION.txt').exists() else 'v1.7.0'}); "
         "C columns link it statically (`make -C libbpf/src BUILD_STATIC_ONLY=1`, libbpf's "
         "default -g -O2), the Python columns use libbpf_py/_ffi/_libbpf.so",
@@ -514,7 +684,12 @@ def machine_notes(py: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--python", default=sys.executable,
-                    help="interpreter for every Python column (default: this one)")
+                    help="interpreter for the libbpf_py, floor and ref columns (default: this "
+                         "one)")
+    ap.add_argument("--peers-python", default=default_peers_python(), metavar="PATH",
+                    help="interpreter for the W1 peer columns pylibbpf and bcc (default: "
+                         "bench/.build/peers-venv/bin/python if it exists; set-up in the module "
+                         "docstring)")
     ap.add_argument("--only", choices=("cold", "ring"), help="run one workload only")
     ap.add_argument("--candidate", action="append", default=[], metavar="NAME=DIR",
                     help="add libbpf_py columns importing libbpf_py from DIR (DIR/libbpf_py/ is "
@@ -550,17 +725,21 @@ def main() -> None:
         CANDIDATES[name] = str(where_p)
         for col in (f"libbpf_py [{name}]", f"libbpf_py [{name}] (unpack_from)"):
             COLUMN_ENV[col] = child_env(where_p)
-    sanity_checks(b, py, env)
+    peers_py = (shutil.which(args.peers_python) or args.peers_python) if args.peers_python \
+        else None
+    peers = find_peers(b, peers_py, env) if args.only in (None, "cold") else {}
+    peers = sanity_checks(b, py, env, peers)
 
     cmd = "sudo " + shlex.join([os.path.relpath(sys.executable, ROOT) if
                                 sys.executable.startswith(str(ROOT)) else sys.executable,
                                 os.path.relpath(__file__, ROOT), *sys.argv[1:]])
     parts = [f"Command (from the repository root): `{cmd}`",
              f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-             machine_notes(py)]
+             machine_notes(py, peers, peers_py)]
     if args.only in (None, "cold"):
         parts += ["", "### W1 cold start (import + open + load + attach + detach + close + exit)",
-                  "", bench_cold(b, py, env, args.cold_rounds, args.phase_rounds), "",
+                  "", bench_cold(b, py, env, args.cold_rounds, args.phase_rounds, peers,
+                                 peers_py), "",
                   bench_imports(py, env, args.import_rounds)]
     if args.only in (None, "ring"):
         parts += ["", "### W2 ring buffer, per-event callback (BPF_MAP_TYPE_RINGBUF, 16 MiB)", "",
