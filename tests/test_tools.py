@@ -698,3 +698,28 @@ def test_profile_rejects_an_offline_cpu(capsys: pytest.CaptureFixture[str]) -> N
         online = f.read().strip()
     assert profile.main(["-C", "4096", "-d", "1"]) == 1
     assert capsys.readouterr().err == f"profile: CPU 4096 is not online (online: {online})\n"
+
+
+def test_profile_include_idle() -> None:
+    """-I counts the idle tasks (pid 0, "swapper/N"), which are left out by default. (Needs
+    some idle CPU time during the second: the two tools are the only work started.)"""
+    idle, default = run_profiles(["-K", "-I", "--json"], ["-K", "--json"])
+    idle_rows, default_rows = json_lines(idle), json_lines(default)
+    assert any(r["pid"] == 0 and r["comm"].startswith("swapper/") for r in idle_rows), idle
+    assert default_rows and all(r["pid"] != 0 for r in default_rows), default
+
+
+def test_profile_stack_storage_size() -> None:
+    """--stack-storage-size sizes the stack map: with one slot only one distinct stack is
+    stored, the others are reported missing, and the tool says to increase the size."""
+    work = profile_workload(build_profile_target(pie=True), "read")  # many kernel stacks
+    tool = start_tool("profile", "-d", "1", "-F", "199", "-K", "--json", "-p", str(work.pid),
+                      "--stack-storage-size", "1")
+    out, err = tool.communicate(timeout=30)
+    assert tool.returncode == 0, err
+    rows = json_lines(out)
+    stored = {tuple(f["address"] for f in r["kernel_stack"]) for r in rows if r["kernel_stack"]}
+    assert len(stored) <= 1, stored
+    missing = sum(r["count"] for r in rows if r["kernel_stack_missing"])
+    assert missing > 0, rows
+    assert "Consider increasing --stack-storage-size" in err
