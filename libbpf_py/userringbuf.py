@@ -81,6 +81,25 @@ class Reservation:
             self.discard()
 
 
+_MAX_BACKOFF = 0.002  # seconds between retries of a waiting reserve(), at most
+
+
+def _wait_for_space(ptr: Any, size: int, timeout: Optional[float]) -> Any:
+    """Retry ``user_ring_buffer__reserve`` until it succeeds, fails other than with ENOSPC, or
+    ``timeout`` seconds (None: no limit) pass; sleeps in between, doubling from 50 us."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.00005
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return None  # errno is still ENOSPC from the last try
+        time.sleep(delay if left is None else min(delay, left))
+        delay = min(delay * 2, _MAX_BACKOFF)
+        rec = lib.user_ring_buffer__reserve(ptr, size)
+        if rec or ctypes.get_errno() != errno.ENOSPC:
+            return rec
+
+
 class UserRingBuffer:
     """Records from user space to BPF programs, over a ``USER_RINGBUF`` map.
 
@@ -114,9 +133,13 @@ class UserRingBuffer:
         a ctypes type, or a BTF type name of the map's object ("struct msg").
 
         ``timeout``: 0 fails at once when the ring is full, None waits until space frees,
-        seconds wait that long (``user_ring_buffer__reserve_blocking``; the GIL is released, the
-        kernel frees space when a BPF program drains). A full ring raises ``BpfError`` with
-        errno ENOSPC; a record larger than the ring E2BIG.
+        seconds wait that long; space frees when a BPF program drains the ring. A full ring
+        raises ``BpfError`` with errno ENOSPC; a record larger than the ring E2BIG. Waiting
+        sleeps (GIL released, Ctrl-C raises ``KeyboardInterrupt``) and retries
+        ``user_ring_buffer__reserve`` with a backoff of at most 2 ms; libbpf's
+        ``user_ring_buffer__reserve_blocking`` is not used: the kernel reports the ring
+        writable while any byte is free, so it spins on a nearly full ring, and with no
+        timeout it gives up after one wakeup (libbpf 1.7.0).
         """
         ptr = self._handle()
         ctype = None
@@ -129,20 +152,14 @@ class UserRingBuffer:
         if not isinstance(size, int) or size <= 0:
             raise ValueError(f"reserve: size must be a positive int, a ctypes type or a BTF type "
                              f"name, not {size!r}")
-        if timeout == 0:
-            rec = lib.user_ring_buffer__reserve(ptr, size)
-        else:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-                rec = lib.user_ring_buffer__reserve_blocking(ptr, size, ms)
-                # EINTR: a signal; Python ran its handler on return (Ctrl-C raised already).
-                if rec or ctypes.get_errno() != errno.EINTR:
-                    break
+        rec = lib.user_ring_buffer__reserve(ptr, size)
+        if not rec and timeout != 0 and ctypes.get_errno() == errno.ENOSPC:
+            rec = _wait_for_space(ptr, size, timeout)
         if not rec:
             err = ctypes.get_errno() or errno.ENOSPC
             name = self._map.name if self._map is not None else "?"
-            raise BpfError(err, os_strerror(err), f"user ring buffer '{name}': reserve {size} bytes")
+            raise BpfError(err, os_strerror(err),
+                           f"user ring buffer '{name}': reserve {size} bytes")
         r = Reservation(self, rec, size, ctype)
         self._pending.add(r)
         return r

@@ -1,11 +1,16 @@
-"""User ring buffer end to end: Python produces, a BPF program drains with bpf_user_ringbuf_drain."""
+"""User ring buffer end to end: Python produces, a BPF program drains (bpf_user_ringbuf_drain)."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
 import os
+import signal
 import struct
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -109,3 +114,66 @@ def test_bad_use(stream) -> None:
     assert pending.done  # close() discarded it
     with pytest.raises(ClosedError, match="closed"):
         urb.write(b"x" * 16)
+
+
+def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
+    """A reserve waiting without a timeout on a full ring (GIL released, in epoll_wait) ends
+    with KeyboardInterrupt on SIGINT, the way Ctrl-C ends any blocking call in Python."""
+    code = (
+        "import sys, libbpf_py\n"
+        "from libbpf_py.userringbuf import UserRingBuffer\n"
+        "obj = libbpf_py.load(sys.argv[1])\n"
+        "urb = UserRingBuffer(obj.maps['urb'])\n"
+        "try:\n"
+        "    while True:\n"
+        "        urb.write(bytes(16))\n"
+        "except libbpf_py.BpfError as e:\n"
+        "    print('full', e.errno, flush=True)\n"
+        "try:\n"
+        "    urb.reserve(16, timeout=None)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code, str(bpf_path("stream_events"))],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == f"full {errno.ENOSPC}\n"
+            deadline = time.monotonic() + 10
+            while _state(child.pid) != "S":  # asleep: the only wait left is the reserve's
+                assert time.monotonic() < deadline and child.poll() is None
+                time.sleep(0.01)
+            time.sleep(0.1)  # well into the wait: the backoff is at its longest sleeps
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=10)
+        finally:
+            child.kill()
+    assert (out, child.returncode) == ("interrupted\n", 0), err
+
+
+def _state(pid: int) -> str:
+    """The process state letter of /proc/PID/stat (R running, S sleeping ...)."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0]
+
+
+def test_reserve_without_timeout_waits_for_the_drain(stream) -> None:
+    """timeout=None waits as long as it takes: a full ring, drained by the BPF program 0.3 s
+    later (from another thread), then has room. The wait sleeps rather than spins."""
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        with pytest.raises(BpfError):
+            while True:
+                urb.write(MSG.pack(1, 0))
+        drainer = threading.Timer(0.3, drain, (stream,))
+        drainer.start()
+        cpu, wall = time.thread_time(), time.monotonic()
+        try:
+            with urb.reserve(Msg, timeout=None) as r:
+                r.value.a, r.value.b = 5, 1
+            waited, busy = time.monotonic() - wall, time.thread_time() - cpu
+        finally:
+            drainer.join()
+        assert waited >= 0.25
+        assert busy < waited / 2, (busy, waited)  # mostly asleep
+        n = 64 * 1024 // 24  # the records that filled the ring, all drained by the timer
+        assert drain(stream) == {"count": n + 1, "sum_a": n + 5, "weighted": n + 1, "ret": 1}
