@@ -177,7 +177,8 @@ class LinkType(IntEnum):
 
 
 class UpdateFlags(IntFlag):
-    """Flags of ``bpf_map_update_elem`` (``BPF_ANY``, ``BPF_NOEXIST``, ``BPF_EXIST``, ``BPF_F_LOCK``)."""
+    """Flags of ``bpf_map_update_elem``: ``BPF_ANY``, ``BPF_NOEXIST``, ``BPF_EXIST``,
+    ``BPF_F_LOCK``."""
 
     ANY = 0
     NOEXIST = 1

@@ -51,8 +51,10 @@ UNSUPPORTED = frozenset({ENOTSUPP, errno.EOPNOTSUPP, errno.EINVAL})
 
 # enum bpf_map_type numbers this module branches on, as plain ints so that importing the enums
 # (slow to build) waits until someone asks for a MapType. tests/test_map.py checks them.
-PERCPU_TYPES = frozenset({5, 6, 10, 21})  # PERCPU_HASH/ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
-ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})  # (PERCPU_)ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, ARRAY_OF_MAPS
+# PERCPU_HASH/ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
+PERCPU_TYPES = frozenset({5, 6, 10, 21})
+# (PERCPU_)ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, ARRAY_OF_MAPS
+ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})
 # ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, PERCPU_ARRAY, STACK_TRACE, ARRAY_OF_MAPS, DEVMAP, CPUMAP
 INDEX_KEY_TYPES = frozenset({2, 3, 4, 6, 7, 8, 12, 14, 16})
 NO_DELETE_TYPES = frozenset({2, 6})  # ARRAY, PERCPU_ARRAY: elements always exist

@@ -459,7 +459,7 @@ class RingBuffer(PolledBuffer):
                                        ctypes.byref(end), pending_ref)
                 i = -1
                 try:
-                    for i, start, count in zip(range(n), starts[:n], counts[:n]):
+                    for i, start, count in zip(range(n), starts[:n], counts[:n]):  # noqa: B007
                         callback(np.ndarray((count,), dt, area, start, (stride,)))
                         total += count
                 except BaseException:

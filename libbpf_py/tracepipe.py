@@ -39,7 +39,8 @@ class TraceLine(tuple):
 
 
 def parse_line(line: str) -> Optional[TraceLine]:
-    """Parse ``"  task-123  [001] d..31  5.123456: bpf_trace_printk: msg"``; None if it isn't one."""
+    """Parse ``"  task-123  [001] d..31  5.123456: bpf_trace_printk: msg"``; None if it isn't
+    one."""
     head, sep, message = line.rstrip("\n").partition(": ")
     if not sep:
         return None
@@ -57,7 +58,8 @@ def parse_line(line: str) -> Optional[TraceLine]:
 
 
 class TracePipe:
-    """The kernel trace pipe, read line by line; ``with TracePipe() as tp: for ln in tp.lines():``."""
+    """The kernel trace pipe, read line by line:
+    ``with TracePipe() as tp: for ln in tp.lines(): ...``."""
 
     def __init__(self, path: Optional[str] = None) -> None:
         if path is None:
@@ -78,7 +80,8 @@ class TracePipe:
         return self._fd
 
     def lines(self, timeout: Optional[float] = None) -> Iterator[TraceLine]:
-        """Yield parsed lines until ``timeout`` seconds pass with nothing to read (None: forever)."""
+        """Yield parsed lines until ``timeout`` seconds pass with nothing to read (None:
+        forever)."""
         while True:
             while b"\n" in self._buf:
                 raw, self._buf = self._buf.split(b"\n", 1)
