@@ -55,6 +55,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+STREAM = BENCH / "stream"  # W2's producer and C consumer are bench/stream's
 BUILD = BENCH / ".build"
 LIBBPF_SRC = ROOT / "libbpf" / "src"
 LIBBPF_SO = ROOT / "libbpf_py" / "_ffi" / "_libbpf.so"
@@ -114,21 +115,21 @@ def build() -> dict[str, Path]:
     if stale(spawnstat, BENCH / "c" / "spawnstat.c"):
         run([cc, "-O2", "-Wall", "-o", str(spawnstat), str(BENCH / "c" / "spawnstat.c")])
     out["spawnstat"] = spawnstat
-    for name in ("coldstart", "ringbuf"):
+    for name, src in (("coldstart", BENCH / "c" / "coldstart.c"),
+                      ("consumer", STREAM / "c" / "consumer.c")):
         exe = BUILD / name
-        src = BENCH / "c" / f"{name}.c"
         if stale(exe, src, libbpf_a):
-            log(f"compiling c/{name}.c")
+            log(f"compiling {src.relative_to(BENCH)}")
             run([cc, "-O2", "-Wall", f"-I{LIBBPF_SRC}", "-o", str(exe), str(src), str(libbpf_a),
                  "-lelf", "-lz"])
         out[f"c_{name}"] = exe
 
     clang = os.environ.get("CLANG", "clang")
-    for name in ("coldstart", "ringbuf"):
+    for name, src in (("coldstart", BENCH / "bpf" / "coldstart.bpf.c"),
+                      ("stream_bench", STREAM / "bpf" / "stream_bench.bpf.c")):
         obj = BUILD / f"{name}.bpf.o"
-        src = BENCH / "bpf" / f"{name}.bpf.c"
         if stale(obj, src, BPF_INCLUDE / "bpf" / "bpf_helpers.h"):
-            log(f"compiling bpf/{name}.bpf.c")
+            log(f"compiling {src.relative_to(BENCH)}")
             run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{BPF_ARCH}",
                  f"-I{BPF_INCLUDE}", *multiarch_include(), "-c", str(src), "-o", str(obj)])
         out[f"bpf_{name}"] = obj
@@ -520,9 +521,10 @@ def bench_imports(py: str, env: dict[str, str], rounds: int) -> str:
 def ring_columns(b: dict[str, Path], py: str, k: int, triggers: int,
                  warmup: int) -> dict[str, list[str]]:
     args = [str(k), str(triggers), str(warmup)]
-    obj = str(b["bpf_ringbuf"])
+    obj = str(b["bpf_stream_bench"])
     return {
-        "c": [str(b["c_ringbuf"]), obj, *args],
+        # PAGES 0 (perf only); `wall`: times on CLOCK_MONOTONIC, like the Python columns'
+        "c": [str(b["c_consumer"]), obj, "ring", *args, "0", "wall"],
         "ctypes floor": [py, str(BENCH / "py" / "ringbuf_ctypes.py"), str(LIBBPF_SO), obj, *args,
                          "from_address"],
         "libbpf_py (unpack_from)": [py, str(BENCH / "py" / "ringbuf_libbpf_py.py"), obj, *args,
@@ -744,7 +746,7 @@ def main() -> None:
     if args.only in (None, "ring"):
         parts += ["", "### W2 ring buffer, per-event callback (BPF_MAP_TYPE_RINGBUF, 16 MiB)", "",
                   bench_ring(b, py, env, args.ring_rounds, args.k, args.triggers, args.warmup),
-                  "", bench_ring_ab(py, env, b["bpf_ringbuf"], args.k, args.ab_cycles)]
+                  "", bench_ring_ab(py, env, b["bpf_stream_bench"], args.k, args.ab_cycles)]
     parts += ["", f"Run time: {time.time() - started:.0f} s."]
     text = "\n".join(parts) + "\n"
     (BUILD / "last-run.md").write_text(text)

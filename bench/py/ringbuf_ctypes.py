@@ -3,21 +3,25 @@ with ctypes.CDLL (libbpf_py is not imported), argtypes set once, one CFUNCTYPE c
 
     python ringbuf_ctypes.py LIBBPF_SO OBJ K TRIGGERS WARMUP [from_address|unpack]
 
-Same loop as c/ringbuf.c. The callback adds event.val (offset 8) to a global: by default with
+Same loop as stream/c/consumer.c (bench/stream/py/stream_common.py's, which imports no
+libbpf_py). The callback adds event.val (offset 8) to a global: by default with
 c_uint64.from_address (the cheapest read of a raw address from Python); "unpack" uses
 struct.unpack_from over a ctypes array view instead. Prints one JSON line.
 """
 import ctypes
-import json
 import os
 import struct
 import sys
-import time
 from ctypes import CFUNCTYPE, byref, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stream" / "py"))
+from stream_common import (CFG_DROPS, CFG_K, CFG_TGID, PROGRAM, report, timed,  # noqa: E402
+                           trigger_for)
 
 so, path, k, triggers, warmup = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
 variant = sys.argv[6] if len(sys.argv) > 6 else "from_address"
-CFG_TGID, CFG_K, CFG_DROPS = 0, 1, 2
 
 lib = ctypes.CDLL(so, use_errno=True)
 for name, res, args in [
@@ -65,33 +69,20 @@ cfg = lib.bpf_object__find_map_fd_by_name(obj, b"cfg")
 for key, val in ((CFG_TGID, os.getpid()), (CFG_K, k)):
     if lib.bpf_map_update_elem(cfg, byref(c_uint32(key)), byref(c_uint64(val)), 0):
         sys.exit("cfg update failed")
-link = lib.bpf_program__attach(lib.bpf_object__find_program_by_name(obj, b"on_getppid"))
+link = lib.bpf_program__attach(lib.bpf_object__find_program_by_name(obj,
+                                                                   PROGRAM["ring"].encode()))
 rb = lib.ring_buffer__new(lib.bpf_object__find_map_fd_by_name(obj, b"rb"), callback, None, None)
 if not link or not rb:
     sys.exit(f"attach/ring_buffer__new failed: errno {ctypes.get_errno()}")
 
-consume = lib.ring_buffer__consume
-trigger = os.getppid
-now = time.perf_counter_ns
-for _ in range(warmup):
-    trigger()
-    consume(rb)
-total = events = trigger_ns = drain_ns = 0
-for _ in range(triggers):
-    t0 = now()
-    trigger()
-    t1 = now()
-    n = consume(rb)
-    t2 = now()
-    if n < 0:
-        sys.exit(f"consume failed: {n}")
-    events += n
-    trigger_ns += t1 - t0
-    drain_ns += t2 - t1
+drain = partial(lib.ring_buffer__consume, rb)
+trigger = trigger_for("ring")
+timed(trigger, drain, warmup)  # warm-up
+total = 0
+timing = timed(trigger, drain, triggers)
 drops = c_uint64()
 lib.bpf_map_lookup_elem(cfg, byref(c_uint32(CFG_DROPS)), byref(drops))
-print(json.dumps({"events": events, "sum": total, "drops": drops.value,
-                  "trigger_ns": trigger_ns, "drain_ns": drain_ns}))
+report(timing, total, drops.value)
 lib.ring_buffer__free(rb)
 lib.bpf_link__destroy(link)
 lib.bpf_object__close(obj)

@@ -2,21 +2,21 @@
 
     python ringbuf_libbpf_py.py OBJ K TRIGGERS WARMUP [unpack|from_bytes]
 
-Same loop as c/ringbuf.c. The callback gets a memoryview of each event and adds event.val
-(offset 8) to a global: "unpack" with a pre-bound struct.Struct("=Q").unpack_from(data, 8),
-"from_bytes" with int.from_bytes(data[8:16], "little"). Prints one JSON line.
+Same loop as stream/c/consumer.c (bench/stream/py/stream_common.py's). The callback gets a
+memoryview of each event and adds event.val (offset 8) to a global: "unpack" with a pre-bound
+struct.Struct("=Q").unpack_from(data, 8), "from_bytes" with int.from_bytes(data[8:16],
+"little"). Prints one JSON line.
 """
-import json
-import os
+from __future__ import annotations
+
 import struct
 import sys
-import time
+from pathlib import Path
 
 import libbpf_py
 
-path, k, triggers, warmup = sys.argv[1], *map(int, sys.argv[2:5])
-variant = sys.argv[5] if len(sys.argv) > 5 else "unpack"
-CFG_TGID, CFG_K, CFG_DROPS = 0, 1, 2
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stream" / "py"))
+from stream_common import CFG_DROPS, report, start, timed, trigger_for  # noqa: E402
 
 total = 0
 unpack_from = struct.Struct("=Q").unpack_from
@@ -32,29 +32,19 @@ def on_event_from_bytes(data):
     total += int.from_bytes(data[8:16], "little")
 
 
-callback = on_event_from_bytes if variant == "from_bytes" else on_event_unpack
+def main() -> None:
+    global total
+    path, k, triggers, warmup = sys.argv[1], *map(int, sys.argv[2:5])
+    variant = sys.argv[5] if len(sys.argv) > 5 else "unpack"
+    callback = on_event_from_bytes if variant == "from_bytes" else on_event_unpack
+    trigger = trigger_for("ring")
+    with libbpf_py.load(path) as obj, start(obj, "ring", k), \
+            libbpf_py.RingBuffer(obj.maps["rb"], callback) as rb:
+        timed(trigger, rb.consume, warmup)  # warm-up
+        total = 0
+        timing = timed(trigger, rb.consume, triggers)
+        report(timing, total, obj.maps["cfg"][CFG_DROPS])
 
-with libbpf_py.load(path) as obj:
-    cfg = obj.maps.cfg
-    cfg[CFG_TGID] = os.getpid()
-    cfg[CFG_K] = k
-    obj.attach()
-    with libbpf_py.RingBuffer(obj.maps.rb, callback) as rb:
-        consume = rb.consume
-        trigger = os.getppid
-        now = time.perf_counter_ns
-        for _ in range(warmup):
-            trigger()
-            consume()
-        total = events = trigger_ns = drain_ns = 0
-        for _ in range(triggers):
-            t0 = now()
-            trigger()
-            t1 = now()
-            n = consume()
-            t2 = now()
-            events += n
-            trigger_ns += t1 - t0
-            drain_ns += t2 - t1
-        print(json.dumps({"events": events, "sum": total, "drops": cfg[CFG_DROPS],
-                          "trigger_ns": trigger_ns, "drain_ns": drain_ns}))
+
+if __name__ == "__main__":
+    main()

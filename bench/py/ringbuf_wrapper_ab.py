@@ -23,10 +23,14 @@ import statistics
 import struct
 import sys
 import time
+from pathlib import Path
 
 import libbpf_py
 from libbpf_py._ffi import lib
 from libbpf_py._ffi.stream import ring_buffer_sample_fn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stream" / "py"))
+from stream_common import CFG_DROPS, start  # noqa: E402
 
 path, K, CYCLES = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 unpack_from = struct.Struct("=Q").unpack_from
@@ -122,11 +126,8 @@ def raw_manager(fd, on_sample, state):
     return lambda: consume(rb)
 
 
-with libbpf_py.load(path) as obj:
+with libbpf_py.load(path) as obj, start(obj, "ring", K):
     cfg = obj.maps.cfg
-    cfg[0] = os.getpid()
-    cfg[1] = K
-    obj.attach()
     fd = obj.maps.rb.fd
     consumers = {}
     keep = []
@@ -162,7 +163,7 @@ with libbpf_py.load(path) as obj:
             sys.exit(f"{name}: consume failed {n}")
         if i >= warm:
             ns[name].append(dt / K)
-    drops = cfg[2]
+    drops = cfg[CFG_DROPS]
     per_trigger = K * (K + 1) // 2
     for st in keep:
         lib.ring_buffer__free(st["rb"])

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
-/* C reference consumers for bench/stream: libbpf's ring buffer or perf buffer with a C callback
- * summing event.val.
+/* C reference consumers for bench/stream and bench/run.py's W2: libbpf's ring buffer or perf
+ * buffer with a C callback summing event.val.
  *
- *   consumer OBJ ring|perf K TRIGGERS WARMUP PAGES
+ *   consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall]
  *
  * Loads OBJ, sets cfg = {tgid: getpid(), K}, attaches, then WARMUP untimed and TRIGGERS timed
  * rounds of: trigger (getppid for ring, getpgid for perf: the kernel emits K events), then one
  * ring_buffer__consume() / perf_buffer__consume(). PAGES: perf pages per CPU. Prints one JSON
- * line: events, sum, drops, trigger_ns and drain_ns (CPU time of the thread), wall_ns (the
- * whole timed loop). */
+ * line: events, sum, drops, trigger_ns and drain_ns, wall_ns (the whole timed loop).
+ * trigger_ns and drain_ns are CPU time of the thread with `cpu` (the default, bench/stream's),
+ * CLOCK_MONOTONIC with `wall` (W2's, like its Python columns' perf_counter_ns). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include <libbpf.h>
 #include <bpf.h>
 
-enum { CFG_TGID = 0, CFG_K = 1, CFG_DROPS = 2 };
+enum { CFG_TGID = 0, CFG_K = 1, CFG_DROPS = 2, CFG_TRIGGERS = 3 };
 
 struct event {
 	__u64 seq;
@@ -48,20 +49,11 @@ static void on_perf(void *ctx, int cpu, void *data, __u32 size)
 	count++;
 }
 
-/* CPU time of this thread (user + kernel): immune to the preemption a shared machine adds. */
-static long long now_ns(void)
+static long long now_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -81,11 +73,17 @@ int main(int argc, char **argv)
 	__u32 key = CFG_DROPS;
 	int triggers, warmup, cfg, i, n, ring;
 	long sysno;
+	/* CPU time of this thread (user + kernel): immune to the preemption a shared machine
+	 * adds. */
+	clockid_t clk = CLOCK_THREAD_CPUTIME_ID;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: consumer OBJ ring|perf K TRIGGERS WARMUP PAGES\n");
+	if (argc != 7 && argc != 8) {
+		fprintf(stderr,
+			"usage: consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall]\n");
 		return 2;
 	}
+	if (argc == 8 && strcmp(argv[7], "wall") == 0)
+		clk = CLOCK_MONOTONIC;
 	ring = strcmp(argv[2], "ring") == 0;
 	sysno = ring ? SYS_getppid : SYS_getpgid;
 	k = strtoull(argv[3], NULL, 0);
@@ -117,13 +115,13 @@ int main(int argc, char **argv)
 		ring ? ring_buffer__consume(rb) : perf_buffer__consume(pb);
 	}
 	total = count = 0;
-	w0 = wall_ns();
+	w0 = now_ns(CLOCK_MONOTONIC);
 	for (i = 0; i < triggers; i++) {
-		t0 = now_ns();
+		t0 = now_ns(clk);
 		syscall(sysno, 0);
-		t1 = now_ns();
+		t1 = now_ns(clk);
 		n = ring ? ring_buffer__consume(rb) : perf_buffer__consume(pb);
-		t2 = now_ns();
+		t2 = now_ns(clk);
 		if (n < 0) {
 			fprintf(stderr, "consume failed: %d\n", n);
 			return 1;
@@ -131,7 +129,7 @@ int main(int argc, char **argv)
 		trigger_ns += t1 - t0;
 		drain_ns += t2 - t1;
 	}
-	w0 = wall_ns() - w0;
+	w0 = now_ns(CLOCK_MONOTONIC) - w0;
 	bpf_map_lookup_elem(cfg, &key, &drops);
 	printf("{\"events\": %llu, \"sum\": %llu, \"drops\": %llu, \"trigger_ns\": %lld, "
 	       "\"drain_ns\": %lld, \"wall_ns\": %lld}\n", (unsigned long long)count,

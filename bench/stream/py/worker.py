@@ -8,30 +8,27 @@ Times are CPU time of the consuming thread (user + kernel, CLOCK_THREAD_CPUTIME_
 wall time of the whole timed loop. ``floor``: the bare-ctypes reference (libbpf's ring_buffer/perf_buffer with a CFUNCTYPE callback
 reading event.val with c_uint64.from_address; libbpf_py only loads the object, untimed). WAKEUP:
 PerfBuffer(wakeup_events=WAKEUP) for the perf modes (default 1, libbpf's). Prints one JSON line.
+The layout, configuration and timed loop are stream_common's (shared with bench/run.py's W2).
 """
+from __future__ import annotations
+
 import ctypes
-import json
 import os
 import struct
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import libbpf_py
 from libbpf_py._ffi import lib
 from libbpf_py._ffi import stream as t
 from libbpf_py.perfbuf import PerfBuffer
 from libbpf_py.ringbuf import RingBuffer
+from stream_common import CFG_DROPS, Event, report, start, timed, trigger_for
 
-mode, path = sys.argv[1], sys.argv[2]
-k, triggers, warmup, pages = map(int, sys.argv[3:7])
-wakeup = int(sys.argv[7]) if len(sys.argv) > 7 else 1
-kind, how = mode.split(":")
-CFG_TGID, CFG_K, CFG_DROPS = 0, 1, 2
-
-
-class Event(ctypes.Structure):
-    _fields_ = [("seq", ctypes.c_uint64), ("val", ctypes.c_uint64), ("pad", ctypes.c_uint64 * 6)]
-
+Drain = Callable[[], int]
+Close = Callable[[], None]
 
 total = 0
 unpack_from = struct.Struct("=Q").unpack_from
@@ -59,115 +56,116 @@ def on_floor_perf(ctx, cpu, data, size):
     total += u64_at(data + 8).value
 
 
-os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-with libbpf_py.load(path) as obj:
-    cfg = obj.maps.cfg
-    cfg[CFG_TGID] = os.getpid()
-    cfg[CFG_K] = k
-    prog = obj.programs["ring_producer" if kind == "ring" else "perf_producer"]
-    link = prog.attach()
-    trigger = os.getppid if kind == "ring" else (lambda: os.getpgid(0))
-    buf = None
-    if kind == "ring":
-        if how == "floor":
-            cb = t.ring_buffer_sample_fn(on_floor)
-            ptr = lib.ring_buffer__new(obj.maps.rb.fd, cb, None, None)
-            raw_consume = lib.ring_buffer__consume
+def on_array(arr: Any) -> None:
+    global total
+    total += int(arr["val"].sum())
 
-            def drain():
-                return raw_consume(ptr)
-        elif how in ("callback", "typed"):
-            buf = RingBuffer(obj.maps.rb, on_view if how == "callback" else on_typed,
-                             event_type=Event if how == "typed" else None)
-            drain = buf.consume
-        else:
-            buf = RingBuffer(obj.maps.rb, event_type=Event)
-            if how == "read":
-                read = buf.read
 
-                def drain():
-                    return len(read())
-            elif how == "consume_array":
-                consume_array = buf.consume_array
+def array_drain(read_array: Callable[..., Any], k: int) -> Drain:
+    """read_array() into one numpy array made here, summing val; returns the events read."""
+    import numpy as np
 
-                def on_array(arr):
-                    global total
-                    total += int(arr["val"].sum())
+    out = np.empty(4 * k, np.dtype(Event))  # reused: no allocation per drain
 
-                def drain():
-                    return consume_array(on_array)
-            else:
-                import numpy as np
+    def drain() -> int:
+        arr = read_array(out=out)
+        on_array(arr)
+        return len(arr)
+    return drain
 
-                read_array = buf.read_array
-                out = np.empty(4 * k, np.dtype(Event))  # reused: no allocation per drain
 
-                def drain():
-                    global total
-                    arr = read_array(out=out)
-                    total += int(arr["val"].sum())
-                    return len(arr)
-    else:
-        if how == "floor":
-            cb = t.perf_buffer_sample_fn(on_floor_perf)
-            ptr = lib.perf_buffer__new(obj.maps.pb.fd, pages, cb, t.perf_buffer_lost_fn(), None,
-                                       None)
-            raw_consume = lib.perf_buffer__consume
+def ring_floor(obj: libbpf_py.Object) -> tuple[Drain, Close]:
+    cb = t.ring_buffer_sample_fn(on_floor)
+    ptr = lib.ring_buffer__new(obj.maps["rb"].fd, cb, None, None)
+    raw_consume = lib.ring_buffer__consume
 
-            def drain():
-                raw_consume(ptr)
-                return 0
-        elif how in ("callback", "typed"):
-            buf = PerfBuffer(obj.maps.pb, (lambda cpu, d: on_view(d)) if how == "callback"
-                             else (lambda cpu, e: on_typed(e)),
-                             event_type=Event if how == "typed" else None, page_count=pages,
-                             wakeup_events=wakeup)
-            drain = buf.consume
-        else:
-            import numpy as np
+    def drain() -> int:
+        return raw_consume(ptr)
 
-            buf = PerfBuffer(obj.maps.pb, event_type=Event, page_count=pages,
-                             wakeup_events=wakeup)
-            read_array = buf.read_array
-            out = np.empty(4 * k, np.dtype(Event))  # reused: no allocation per drain
-
-            def drain():
-                global total
-                arr = read_array(out=out)
-                total += int(arr["val"].sum())
-                return len(arr)
-    now = time.thread_time_ns  # CPU time of this thread (user + kernel): see run.py
-    wall = time.perf_counter_ns
-
-    def rss_kib():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-
-    for _ in range(warmup):
-        trigger()
-        drain()
-    total = events = trigger_ns = drain_ns = 0
-    rss0 = rss_kib()
-    w0 = wall()
-    for _ in range(triggers):
-        t0 = now()
-        trigger()
-        t1 = now()
-        n = drain()
-        t2 = now()
-        events += n
-        trigger_ns += t1 - t0
-        drain_ns += t2 - t1
-    wall_ns = wall() - w0
-    if how == "floor" or how == "read":
-        events = triggers * k if how == "floor" else events  # the floor counts nothing per event
-    print(json.dumps({"events": events, "sum": total, "drops": cfg[CFG_DROPS],
-                      "trigger_ns": trigger_ns, "drain_ns": drain_ns, "wall_ns": wall_ns,
-                      "rss_growth_kib": rss_kib() - rss0}))
-    if buf is not None:
-        buf.close()
-    elif kind == "ring":
+    def close(_cb: Any = cb) -> None:  # the default keeps the CFUNCTYPE alive as long as ptr
         lib.ring_buffer__free(ptr)
-    else:
+    return drain, close
+
+
+def perf_floor(obj: libbpf_py.Object, pages: int) -> tuple[Drain, Close]:
+    cb = t.perf_buffer_sample_fn(on_floor_perf)
+    ptr = lib.perf_buffer__new(obj.maps["pb"].fd, pages, cb, t.perf_buffer_lost_fn(), None, None)
+    raw_consume = lib.perf_buffer__consume
+
+    def drain() -> int:
+        raw_consume(ptr)
+        return 0
+
+    def close(_cb: Any = cb) -> None:  # the default keeps the CFUNCTYPE alive as long as ptr
         lib.perf_buffer__free(ptr)
-    link.detach()
+    return drain, close
+
+
+def ring_consumer(obj: libbpf_py.Object, how: str, k: int) -> tuple[Drain, Close]:
+    if how == "floor":
+        return ring_floor(obj)
+    if how in ("callback", "typed"):
+        buf = RingBuffer(obj.maps["rb"], on_view if how == "callback" else on_typed,
+                         event_type=Event if how == "typed" else None)
+        return buf.consume, buf.close
+    buf = RingBuffer(obj.maps["rb"], event_type=Event)
+    if how == "read":
+        read = buf.read
+
+        def drain() -> int:
+            return len(read())
+    elif how == "consume_array":
+        consume_array = buf.consume_array
+
+        def drain() -> int:
+            return consume_array(on_array)
+    else:
+        drain = array_drain(buf.read_array, k)
+    return drain, buf.close
+
+
+def perf_consumer(obj: libbpf_py.Object, how: str, k: int, pages: int,
+                  wakeup: int) -> tuple[Drain, Close]:
+    if how == "floor":
+        return perf_floor(obj, pages)
+    if how in ("callback", "typed"):
+        buf = PerfBuffer(obj.maps["pb"], (lambda cpu, d: on_view(d)) if how == "callback"
+                         else (lambda cpu, e: on_typed(e)),
+                         event_type=Event if how == "typed" else None, page_count=pages,
+                         wakeup_events=wakeup)
+        return buf.consume, buf.close
+    buf = PerfBuffer(obj.maps["pb"], event_type=Event, page_count=pages, wakeup_events=wakeup)
+    return array_drain(buf.read_array, k), buf.close
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+def main() -> None:
+    global total
+    mode, path = sys.argv[1], sys.argv[2]
+    k, triggers, warmup, pages = map(int, sys.argv[3:7])
+    wakeup = int(sys.argv[7]) if len(sys.argv) > 7 else 1
+    kind, how = mode.split(":")
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    with libbpf_py.load(path) as obj:
+        link = start(obj, kind, k)
+        drain, close = (ring_consumer(obj, how, k) if kind == "ring"
+                        else perf_consumer(obj, how, k, pages, wakeup))
+        trigger = trigger_for(kind)
+        timed(trigger, drain, warmup)  # warm-up
+        total = 0
+        rss0 = rss_kib()
+        # CPU time of this thread (user + kernel): see run.py
+        timing = timed(trigger, drain, triggers, now=time.thread_time_ns)
+        if how == "floor":
+            timing["events"] = triggers * k  # the floor counts nothing per event
+        report(timing, total, obj.maps["cfg"][CFG_DROPS], rss_growth_kib=rss_kib() - rss0)
+        close()
+        link.detach()
+
+
+if __name__ == "__main__":
+    main()
