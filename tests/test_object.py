@@ -287,3 +287,26 @@ def test_attach_is_all_or_nothing(bpf_path) -> None:
         assert [ln for ln in listing.links() if ln["prog_id"] == tp_id] == []
         with obj.programs["on_getppid"].attach():  # the listing would have shown it
             assert [ln["prog_id"] for ln in listing.links() if ln["prog_id"] == tp_id] == [tp_id]
+
+
+def test_public_names_resolve_on_first_use() -> None:
+    """``import libbpf_py`` imports no concept module; every name of ``__all__`` resolves on
+    first use (star import included) and ``dir()`` lists them all."""
+    code = (
+        "import sys, libbpf_py\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('libbpf_py'))))\n"
+        "missing = [n for n in libbpf_py.__all__ if n not in dir(libbpf_py)]\n"
+        "ns = {}\n"
+        "exec('from libbpf_py import *', ns)\n"
+        "print(missing, sorted(set(libbpf_py.__all__) - set(ns)))\n"
+        "print(libbpf_py.Object.__module__, libbpf_py.features.__name__, libbpf_py.load.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "libbpf_py libbpf_py._ffi libbpf_py._ffi.functions libbpf_py._ffi.types "
+        "libbpf_py.errors libbpf_py.log",
+        "[] []",
+        "libbpf_py.object libbpf_py.features load"]
+    with pytest.raises(AttributeError, match="no attribute 'Objekt'"):
+        libbpf_py.Objekt  # noqa: B018
