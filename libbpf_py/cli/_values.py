@@ -58,16 +58,17 @@ def decode(t: Type, data: bytes) -> Any:
     if kind in (Kind.STRUCT, Kind.UNION):
         out: dict[str, Any] = {}
         for i, m in enumerate(t.members):
+            field: Any
             if m.bitfield_size:
                 word = _int(data[m.offset:m.offset + 8].ljust(8, b"\0"), 8, False)
-                value = (word >> (m.bit_offset % 8)) & ((1 << m.bitfield_size) - 1)
+                field = (word >> (m.bit_offset % 8)) & ((1 << m.bitfield_size) - 1)
             else:
                 try:
                     size = m.type.size
                 except TypeError:  # flexible array member
                     size = 0
-                value = decode(m.type, data[m.offset:m.offset + size]) if size else []
-            out[m.name or f"<anon{i}>"] = value
+                field = decode(m.type, data[m.offset:m.offset + size]) if size else []
+            out[m.name or f"<anon{i}>"] = field
         return out
     if kind == Kind.DATASEC:  # a data section's map value: its variables
         return {var.name: decode(var, data[off:off + size]) for var, off, size in t.variables
