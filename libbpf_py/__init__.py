@@ -25,11 +25,9 @@ from .errors import (
     VerifierError,
 )
 from . import log as _log  # noqa: F401 - loads the bundled library, installs its print callback
-from ._ffi import lib as _lib
+from ._ffi import LIBBPF_VERSION  # the bundled libbpf's, read from the library ("1.7.0")
 
 __version__ = "0.1.0"
-#: Version of the bundled libbpf, read from the loaded library ("1.7.0").
-LIBBPF_VERSION: str = _lib.lbpy_libbpf_version().decode()
 
 
 TYPE_CHECKING = False

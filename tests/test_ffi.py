@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+import libbpf_py
 from libbpf_py import _ffi
 from libbpf_py._ffi import types as t
 from libbpf_py._ffi import ALL_STRUCTS
@@ -502,3 +503,14 @@ def test_core_rows_bind_on_first_use_and_areas_on_first_miss():
     assert out.returncode == 0, out.stderr
     # What importing the package itself uses: the version query and the log callback setter.
     assert out.stdout.split() == ["['lbpy_libbpf_version',", "'lbpy_set_log_fn']"]
+
+
+def test_library_is_the_mirrored_libbpf_release() -> None:
+    """Import refuses a library of another libbpf release than the tables mirror."""
+    assert _ffi.LIBBPF_VERSION == libbpf_py.LIBBPF_VERSION
+    assert _ffi.LIBBPF_VERSION.split(".")[:2] == ["1", "7"]
+    assert _ffi.check_libbpf_version("1.7.3") == "1.7.3"
+    for other in ("1.8.0", "2.7.0", "1.6.1", "junk"):
+        with pytest.raises(ImportError, match=rf"is libbpf {other}, but libbpf_py's tables "
+                                              r"mirror libbpf 1\.7 \(a build bug"):
+            _ffi.check_libbpf_version(other)

@@ -10,8 +10,10 @@ Tables: a row of the core one (``functions.SIGNATURES``) is bound on the first u
 function; the areas' (``_ffi/{attach,btf,maps,stream}.py``) are imported and bound whole on the
 first use of a function no core row declares. Either way a declared symbol missing from the
 bundled .so raises ImportError naming it (a build bug), and ``tests/test_ffi.py`` checks every
-row. Binding on use keeps ``import libbpf_py`` cheap: a cold start (import + open + load +
-attach) uses 18 of the 222 functions, and every ctypes class built costs it (benchmarked).
+row. What fails at import is a library of another libbpf release than the one the tables mirror
+(``MIRRORED_LIBBPF``): the build bug that would make rows or structure layouts wrong. Binding on
+use keeps ``import libbpf_py`` cheap: a cold start (import + open + load + attach) uses 18 of
+the 222 functions, and every ctypes class built costs it (benchmarked).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-__all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH", "ALL_STRUCTS"]
+__all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH", "ALL_STRUCTS", "LIBBPF_VERSION",
+           "MIRRORED_LIBBPF"]
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
 
@@ -127,6 +130,23 @@ def bind(rows: list[tuple[str, Any, list[Any], str]]) -> None:
 #: Core rows by function name, bound on first use (``_Lib.__getattr__``).
 _CORE = {row[0]: row for row in SIGNATURES}
 _areas_bound = False
+
+#: The libbpf release (major, minor) whose structures and prototypes the tables mirror.
+MIRRORED_LIBBPF = (1, 7)
+
+
+def check_libbpf_version(version: str) -> str:
+    """``version`` if it is a release of ``MIRRORED_LIBBPF``, else ImportError (a build bug)."""
+    if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) != MIRRORED_LIBBPF:
+        want = ".".join(map(str, MIRRORED_LIBBPF))
+        raise ImportError(
+            f"{LIBRARY_PATH} is libbpf {version}, but libbpf_py's tables mirror libbpf {want} "
+            "(a build bug: build from the pinned libbpf/ submodule, scripts/get-libbpf.sh)")
+    return version
+
+
+#: Version of the bundled libbpf ("1.7.0"), checked against the tables at import.
+LIBBPF_VERSION = check_libbpf_version(lib.lbpy_libbpf_version().decode())
 
 
 def _bind_areas() -> None:
