@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 from typing import Callable
@@ -138,3 +139,11 @@ def bpf_path() -> Callable[[str], Path]:
         return compile_bpf(BPF_SRC / f"{name}.bpf.c")
 
     return get
+
+
+def python_child(code: str, *args: str) -> str:
+    """Run ``code`` in a fresh interpreter (``python -c code args...``), the way a user's script
+    starts: what it imports and binds is its own. Its stdout; a failure shows its stderr."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

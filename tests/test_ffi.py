@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 
 import libbpf_py
+from conftest import python_child
 from libbpf_py import _ffi
 from libbpf_py._ffi import types as t
 from libbpf_py._ffi import ALL_STRUCTS
@@ -499,10 +499,8 @@ def test_core_rows_bind_on_first_use_and_areas_on_first_miss():
         "assert all(a in sys.modules for a in areas)\n"
         "print(sorted(before))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
     # What importing the package itself uses: the version query and the log callback setter.
-    assert out.stdout.split() == ["['lbpy_libbpf_version',", "'lbpy_set_log_fn']"]
+    assert python_child(code).split() == ["['lbpy_libbpf_version',", "'lbpy_set_log_fn']"]
 
 
 def test_library_is_the_mirrored_libbpf_release() -> None:

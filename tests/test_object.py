@@ -5,13 +5,12 @@ from __future__ import annotations
 import errno
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import libbpf_py
+from conftest import python_child
 from libbpf_py import BpfError, ClosedError, Object, OpenObject, VerifierError
 from libbpf_py.btf import Kind
 
@@ -260,10 +259,7 @@ def test_cold_start_imports_only_what_it_uses(bpf_path) -> None:
         "print(obj.maps.jobs.pop())\n"
         "obj.close()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(bpf_path("obj_lazy"))],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    imported, popped = out.stdout.splitlines()
+    imported, popped = python_child(code, str(bpf_path("obj_lazy"))).splitlines()
     assert imported.split() == [
         "libbpf_py", "libbpf_py._ffi", "libbpf_py._ffi.functions", "libbpf_py._ffi.types",
         "libbpf_py.errors", "libbpf_py.link", "libbpf_py.log", "libbpf_py.object"]
@@ -301,9 +297,7 @@ def test_public_names_resolve_on_first_use() -> None:
         "print(missing, sorted(set(libbpf_py.__all__) - set(ns)))\n"
         "print(libbpf_py.Object.__module__, libbpf_py.features.__name__, libbpf_py.load.__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == [
+    assert python_child(code).splitlines() == [
         "libbpf_py libbpf_py._ffi libbpf_py._ffi.functions libbpf_py._ffi.types "
         "libbpf_py.errors libbpf_py.log",
         "[] []",
