@@ -58,52 +58,20 @@ if [ "$dest" = "$top/libbpf" ] && git -C "$top" rev-parse --git-dir >/dev/null 2
     say "the submodule could not be cloned; falling back to Debian's source package"
 fi
 
-sha_ok() { [ -f "$1" ] && echo "$SHA256  $1" | sha256sum -c --status; }
+# shellcheck source=scripts/debian-apt.sh
+source "$top/scripts/debian-apt.sh"  # here, not in a function: its end would fire a RETURN trap
 
-# Print the URIs of the machine's enabled 'deb' entries, one-line and deb822 formats.
-mirror_uris() {
-    local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        # deb [options] URI suite components...
-        sed -n -E 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' "$f"
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '
-            function flush() { if (deb && en && uris != "") print uris; deb = 0; en = 1; uris = "" }
-            BEGIN { en = 1 }
-            /^[[:space:]]*$/ { flush(); next }
-            /^#/ { next }
-            tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-            tolower($1) == "enabled:" { if (tolower($2) == "no") en = 0 }
-            tolower($1) == "uris:" { for (i = 2; i <= NF; i++) uris = uris (uris == "" ? "" : "\n") $i }
-            END { flush() }
-        ' "$f"
-    done
-}
+sha_ok() { [ -f "$1" ] && echo "$SHA256  $1" | sha256sum -c --status; }
 
 fetch_from_debian() {
     command -v apt-get >/dev/null || die "apt-get is not available"
-    local tmp uri suite n=0
+    local tmp
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' RETURN
-    mkdir -p "$tmp/lists/partial" "$tmp/dl"
-    : >"$tmp/sources.list"
-    for uri in $(mirror_uris | awk '!seen[$0]++'); do
-        case "$uri" in http://* | https://* | file:/* | mirror+*) ;; *) continue ;; esac
-        for suite in $SUITES; do
-            echo "deb-src $uri $suite main" >>"$tmp/sources.list"
-            n=$((n + 1))
-        done
-    done
-    [ "$n" -gt 0 ] || die "no apt mirror URI found in /etc/apt/sources.list{,.d}"
-    local opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-        -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache"
-        -o "APT::Sandbox::User=root" -o "Acquire::Languages=none")
+    mkdir -p "$tmp/dl"
     say "reading source indexes for suites: $SUITES"
-    # Mirrors that lack a suite make apt-get update complain; what matters is what showsrc finds.
-    apt-get "${opts[@]}" update >"$tmp/update.log" 2>&1 || true
+    deb_apt_setup "$tmp" deb-src "$SUITES" || die "no apt mirror URI found in /etc/apt/sources.list{,.d}"
+    local opts=("${DEB_APT[@]}")
     if ! apt-cache "${opts[@]}" showsrc libbpf 2>/dev/null | grep -q "^Version: $DEB_VERSION\$"; then
         sed 's/^/    /' "$tmp/update.log" >&2
         die "no mirror of this machine serves the source package libbpf $DEB_VERSION"
