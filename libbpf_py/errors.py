@@ -1,8 +1,22 @@
 """Exceptions raised by libbpf_py.
 
 ``BpfError`` is an ``OSError``: ``errno`` is set, ``strerror`` is libbpf's (or the C library's)
-message and ``context`` says what libbpf_py was doing ("load object 'x.bpf.o'"). Subclasses exist
-only where callers branch on them.
+message and ``context`` says what libbpf_py was doing ("load object 'x.bpf.o'").
+
+``BpfError(err, ...)`` is the one constructor from an errno, and like ``OSError(err, ...)`` it
+returns the subclass that errno has among Python's own: ``BpfError(ENOENT)`` is a
+``BpfFileNotFoundError``, also a ``FileNotFoundError``, so ``except FileNotFoundError`` works on
+``Map.from_pinned("/missing")`` as it does on ``open()``. EPERM/EACCES give
+``PermissionError``, EEXIST ``FileExistsError``, EAGAIN ``BlockingIOError``, EINTR
+``InterruptedError``, ESRCH ``ProcessLookupError``, ETIMEDOUT ``TimeoutError`` ...
+(``ERRNO_CLASSES``). The other subclasses exist where callers branch on them: ``VerifierError``,
+``CoreRelocationError``, ``FeatureNotSupportedError``, ``ReadOnlyError``; ``ClosedError`` is a
+``ValueError``, as for a closed file.
+
+``error_context(what)`` adds the breadcrumb to a ``BpfError`` passing through it::
+
+    with error_context(f"pin map '{name}' at '{path}'"):
+        lib.bpf_obj_pin(fd, path)
 """
 
 from __future__ import annotations
@@ -11,14 +25,51 @@ import errno as _errno
 import os
 
 __all__ = ["BpfError", "VerifierError", "CoreRelocationError", "ReadOnlyError",
-           "FeatureNotSupportedError", "ClosedError"]
+           "FeatureNotSupportedError", "ClosedError", "BpfPermissionError",
+           "BpfFileNotFoundError", "BpfFileExistsError", "BpfBlockingIOError",
+           "BpfInterruptedError", "BpfProcessLookupError", "BpfTimeoutError",
+           "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError",
+           "BpfChildProcessError",
+           "ERRNO_CLASSES", "error_context"]
+
+#: libbpf's own error codes (``enum libbpf_errno`` in libbpf.h, from 4000), as libbpf_strerror
+#: words them (libbpf_utils.c; its table lacks LIBBPF_ERRNO__LOAD: libbpf.h's comment here).
+_LIBBPF_MESSAGES = (
+    "Something wrong in libelf", "BPF object format invalid",
+    "'version' section incorrect or lost", "Endian mismatch", "Internal error in libbpf",
+    "Relocation failed", "Load program failure for unknown reason",
+    "Kernel verifier blocks program loading", "Program too big", "Incorrect kernel version",
+    "Kernel doesn't support this program type", "Wrong pid in netlink message",
+    "Invalid netlink sequence", "Incorrect netlink message parsing",
+)
+
+
+def message(err: int) -> str:
+    """The message for an errno or one of libbpf's own codes (4000 and up)."""
+    if 4000 <= err < 4000 + len(_LIBBPF_MESSAGES):
+        return _LIBBPF_MESSAGES[err - 4000]
+    return os.strerror(err)
 
 
 class BpfError(OSError):
-    """A libbpf or bpf(2) call failed; ``errno``, ``strerror`` and ``context`` say how."""
+    """A libbpf or bpf(2) call failed; ``errno``, ``strerror`` and ``context`` say how.
+
+    ``BpfError(err, strerror=None, context="")`` returns the errno's subclass (see the module
+    docstring), as ``OSError(err, strerror)`` does; ``strerror`` defaults to the errno's message.
+    """
+
+    def __new__(cls, err: object = None, *args: object, **kwargs: object) -> BpfError:
+        if cls is BpfError and type(err) is int:
+            cls = ERRNO_CLASSES.get(err, BpfError)
+        # No arguments: OSError.__new__ would parse them only for OSError's own signature;
+        # __init__ sets errno and strerror for every subclass's.
+        return OSError.__new__(cls)
 
     def __init__(self, err: int, strerror: str | None = None, context: str = "") -> None:
-        super().__init__(err, strerror if strerror is not None else os.strerror(err))
+        msg = strerror if strerror is not None else message(err)
+        self.args = (err, msg)
+        self.errno = err
+        self.strerror = msg
         self.context = context
 
     def __str__(self) -> str:
@@ -28,6 +79,63 @@ class BpfError(OSError):
 
     def __reduce__(self):  # keep context across pickling (multiprocessing, pytest-xdist)
         return (type(self), (self.errno, self.strerror, self.context))
+
+
+class BpfPermissionError(BpfError, PermissionError):
+    """EPERM or EACCES: privileges (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN ...) or a policy
+    (lockdown, a frozen map) refused the call."""
+
+
+class BpfFileNotFoundError(BpfError, FileNotFoundError):
+    """ENOENT: no such pin, map element, program, tracepoint, function, binary ..."""
+
+
+class BpfFileExistsError(BpfError, FileExistsError):
+    """EEXIST: the pin path, map element (``UpdateFlags.NOEXIST``) or attachment exists."""
+
+
+class BpfBlockingIOError(BpfError, BlockingIOError):
+    """EAGAIN: retry later (a busy resource, a full ring)."""
+
+
+class BpfInterruptedError(BpfError, InterruptedError):
+    """EINTR: a signal interrupted the call."""
+
+
+class BpfProcessLookupError(BpfError, ProcessLookupError):
+    """ESRCH: no such process (or a kernel object the call looks up by id)."""
+
+
+class BpfChildProcessError(BpfError, ChildProcessError):
+    """ECHILD."""
+
+
+class BpfTimeoutError(BpfError, TimeoutError):
+    """ETIMEDOUT."""
+
+
+class BpfIsADirectoryError(BpfError, IsADirectoryError):
+    """EISDIR."""
+
+
+class BpfNotADirectoryError(BpfError, NotADirectoryError):
+    """ENOTDIR: a pin path's parent is not a directory."""
+
+
+class BpfBrokenPipeError(BpfError, BrokenPipeError):
+    """EPIPE."""
+
+
+#: errno -> the BpfError subclass ``BpfError(errno)`` returns (Python's OSError mapping).
+ERRNO_CLASSES: dict[int, type[BpfError]] = {
+    _errno.EPERM: BpfPermissionError, _errno.EACCES: BpfPermissionError,
+    _errno.ENOENT: BpfFileNotFoundError, _errno.EEXIST: BpfFileExistsError,
+    _errno.EAGAIN: BpfBlockingIOError, _errno.EALREADY: BpfBlockingIOError,
+    _errno.EINPROGRESS: BpfBlockingIOError, _errno.EINTR: BpfInterruptedError,
+    _errno.ESRCH: BpfProcessLookupError, _errno.ETIMEDOUT: BpfTimeoutError,
+    _errno.EISDIR: BpfIsADirectoryError, _errno.ENOTDIR: BpfNotADirectoryError,
+    _errno.EPIPE: BpfBrokenPipeError, _errno.ECHILD: BpfChildProcessError,
+}
 
 
 class VerifierError(BpfError):
@@ -86,12 +194,16 @@ class CoreRelocationError(VerifierError):
         return f"{where}{head}\n" + super().__str__()
 
 
-class ReadOnlyError(BpfError):
-    """A write to a section that is read-only after load (``.rodata``, ``.kconfig``)."""
+class ReadOnlyError(BpfPermissionError):
+    """A write to a section that is read-only after load (``.rodata``, ``.kconfig``); EPERM,
+    as the kernel answers a write to a frozen map, so also a ``PermissionError``."""
 
     def __init__(self, context: str) -> None:
         BpfError.__init__(self, _errno.EPERM, "read-only after load (frozen .rodata-like "
                           "section: set it before load())", context)
+
+    def __reduce__(self):
+        return (type(self), (self.context,))
 
 
 class FeatureNotSupportedError(BpfError):
@@ -102,9 +214,10 @@ class FeatureNotSupportedError(BpfError):
         msg = f"{feature} {'are' if feature.endswith('s') else 'is'} not supported by this kernel"
         super().__init__(err, msg + (f" ({detail})" if detail else ""), context)
         self.feature = feature
+        self.detail = detail
 
     def __reduce__(self):
-        return (type(self), (self.feature, self.errno, self.context))
+        return (type(self), (self.feature, self.errno, self.context, self.detail))
 
 
 class ClosedError(ValueError):
@@ -115,3 +228,22 @@ def with_context(exc: BpfError, context: str) -> BpfError:
     """Prefix ``context`` to an error's context and return it (for ``raise ... from None``)."""
     exc.context = f"{context}: {exc.context}" if exc.context else context
     return exc
+
+
+class error_context:  # noqa: N801 - used like a function: `with error_context("..."):`
+    """Prefix ``what`` to the context of a ``BpfError`` raised inside the ``with`` block (the
+    breadcrumb: "pin map 'x' at '/sys/fs/bpf/x': bpf_obj_pin: ..."); other exceptions pass
+    through untouched. The error propagates as it is: no chained traceback. A class, not a
+    ``contextlib`` generator: no import, and cheap enough for per-call paths."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, tp: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, BpfError):
+            with_context(exc, self.what)

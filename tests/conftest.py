@@ -141,6 +141,20 @@ def bpf_path() -> Callable[[str], Path]:
     return get
 
 
+@pytest.fixture
+def bpffs():
+    """A private bpffs mount (a temporary directory), unmounted and removed after the test."""
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
+    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
+    try:
+        yield d
+    finally:
+        subprocess.run(["umount", "-l", d], check=True)
+        os.rmdir(d)
+
+
 def python_child(code: str, *args: str) -> str:
     """Run ``code`` in a fresh interpreter (``python -c code args...``), the way a user's script
     starts: what it imports and binds is its own. Its stdout; a failure shows its stderr."""

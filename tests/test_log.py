@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import pickle
 import subprocess
 import sys
 
 import pytest
 
 import libbpf_py
-from libbpf_py import BpfError, VerifierError
+from libbpf_py import VerifierError
 
 
 def test_debug_messages_are_formatted(bpf_path, caplog: pytest.LogCaptureFixture) -> None:
@@ -42,14 +41,3 @@ def test_import_does_not_import_logging() -> None:
     code = "import sys, libbpf_py; print('logging' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_errors_str_and_pickle() -> None:
-    e = BpfError(2, None, "open pinned link '/x'")
-    assert str(e) == "open pinned link '/x': No such file or directory (ENOENT)"
-    assert isinstance(e, OSError) and e.errno == 2
-    again = pickle.loads(pickle.dumps(e))
-    assert (type(again), again.errno, again.context) == (BpfError, 2, e.context)
-    v = VerifierError(13, "prog", "line1\nR0 invalid mem access\n", "load object 'x'")
-    assert str(v).endswith("  line1\n  R0 invalid mem access")
-    assert pickle.loads(pickle.dumps(v)).log == v.log

@@ -4,7 +4,8 @@ This package is the only code in libbpf_py that touches ``ctypes.CDLL`` or sets 
 ``lib`` exposes every declared function under its C name, configured (restype, argtypes,
 errcheck) from its table row; a function no table declares is not reachable through ``lib``.
 Errors are translated in exactly one place, ``_raise``: libbpf 1.x returns ``-errno`` from int
-functions and NULL with ``errno`` set from pointer functions.
+functions and NULL with ``errno`` set from pointer functions; ``BpfError(errno)`` picks the
+errno's subclass (``FileNotFoundError``, ``PermissionError`` ...: ``errors.py``).
 
 Tables: a row of the core one (``functions.SIGNATURES``) is bound on the first use of its
 function; the areas' (``_ffi/{attach,btf,maps,stream}.py``) are imported and bound whole on the
@@ -81,8 +82,7 @@ def strerror(err: int) -> str:
 
 
 def _raise(err: int, func: Any) -> NoReturn:
-    name = getattr(func, "__name__", str(func))
-    raise BpfError(err, strerror(err), name)
+    raise BpfError(err, context=getattr(func, "__name__", str(func)))
 
 
 def _check_int(result: int, func: Any, args: tuple[Any, ...]) -> int:
@@ -100,7 +100,7 @@ def _check_ptr(result: Any, func: Any, args: tuple[Any, ...]) -> Any:
 def check(result: int, what: str) -> int:
     """Raise ``BpfError`` for a negative result of a NONE-checked (hot path) call."""
     if result < 0:
-        raise BpfError(-result, strerror(-result), what)
+        raise BpfError(-result, context=what)
     return result
 
 
@@ -167,7 +167,3 @@ def __getattr__(name: str) -> Any:
         areas = [importlib.import_module(f".{a}", __name__) for a in AREAS]
         return types.OPTS_STRUCTS + tuple(s for a in areas for s in a.STRUCTS)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-# Keep a stable reference for errno-based helpers used by concept modules.
-get_errno = ctypes.get_errno
-EINVAL = 22
