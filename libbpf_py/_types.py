@@ -6,10 +6,10 @@
   ``BtfStruct``/``BtfUnion`` subclasses with a readable repr, arrays ctypes arrays, enums
   ``IntEnum`` on access), cached per (BTF, id); ``ctype_for_name(btf, "struct event")`` by name.
 - ``numpy_dtype(ctype)``: the numpy structured dtype of a ctypes type (numpy imported lazily).
-- A ``Codec`` knows a fixed C size: ``encode(obj)`` gives bytes of exactly that size and
-  ``decode(buf)`` gives the Python value back. ``codec_for(btf, type_id, size, what)`` picks the
-  codec of a map key/value: ints as int, enums as their enum, char arrays as bytes, structs and
-  unions as ctypes structures, arrays as lists; raw bytes of the exact size are always accepted.
+- ``to_ctype``/``from_ctype``/``set_field``: checked conversions between Python values and
+  these types (``_codecs.py`` builds map and global codecs on them).
+- ``key_type(ct)``/``freeze(v)``: the hashable, read-only variant that decoded map keys have.
+- ``c_uint128``/``c_int128``: ``__int128`` as a Python int (ctypes has no 128-bit integer).
 
 ``btf`` arguments are a ``Btf`` or a raw ``struct btf *`` (``bpf_object__btf``). Caches keyed by
 the ``struct btf`` address are dropped by ``forget(addr)`` when its owner frees it.
@@ -18,190 +18,25 @@ the ``struct btf`` address are dropped by ``forget(addr)`` when its owner frees 
 from __future__ import annotations
 
 import ctypes
-import struct
 import sys
+from _thread import _local
 
-from ._ffi import lib
-from ._ffi.functions import btf_p
+# re-exported: the raw layer's names are used through _types too
+from ._btfraw import (BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND_ARRAY,  # noqa: F401
+                      BTF_KIND_CONST, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM,
+                      BTF_KIND_ENUM64, BTF_KIND_FLOAT, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO,
+                      BTF_KIND_FWD, BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_RESTRICT,
+                      BTF_KIND_STRUCT, BTF_KIND_TYPE_TAG, BTF_KIND_TYPEDEF, BTF_KIND_UNION,
+                      BTF_KIND_UNKN, BTF_KIND_VAR, BTF_KIND_VOLATILE, _KIND_NAMES, _MODIFIERS,
+                      BtfLoopError, OutOfRangeError, RawType, as_btf_p, btf_addr, c_name,
+                      MAX_DEPTH, find_by_c_name, forget_checks, raw_type, skip_modifiers)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-__all__ = ["Codec", "IntCodec", "BytesCodec", "codec_for", "ctype_for", "ctype_for_name",
-           "numpy_dtype", "BtfStruct", "BtfUnion", "OutOfRangeError"]
-
-# BTF kinds (linux/btf.h)
-(BTF_KIND_UNKN, BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_ARRAY, BTF_KIND_STRUCT, BTF_KIND_UNION,
- BTF_KIND_ENUM, BTF_KIND_FWD, BTF_KIND_TYPEDEF, BTF_KIND_VOLATILE, BTF_KIND_CONST,
- BTF_KIND_RESTRICT, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_VAR, BTF_KIND_DATASEC,
- BTF_KIND_FLOAT, BTF_KIND_DECL_TAG, BTF_KIND_TYPE_TAG, BTF_KIND_ENUM64) = range(20)
-BTF_INT_SIGNED, BTF_INT_CHAR, BTF_INT_BOOL = 1, 2, 4
-_MODIFIERS = frozenset({BTF_KIND_TYPEDEF, BTF_KIND_VOLATILE, BTF_KIND_CONST, BTF_KIND_RESTRICT,
-                        BTF_KIND_TYPE_TAG})
-_KIND_WORD = {BTF_KIND_STRUCT: "struct", BTF_KIND_UNION: "union", BTF_KIND_ENUM: "enum",
-              BTF_KIND_ENUM64: "enum"}
-
-
-class OutOfRangeError(OverflowError, ValueError):
-    """A value does not fit its C type (an ``OverflowError`` and a ``ValueError``)."""
-
-
-# --- raw BTF records
-
-_U32x3 = struct.Struct("=III")
-
-
-class RawType(tuple):  # a plain tuple subclass: cheap, immutable
-    """(kind, name, size_or_type, kind_flag, vlen, extra): one parsed ``struct btf_type``.
-
-    ``extra`` depends on the kind: INT ``(encoding, bit_offset, bits)``; ARRAY ``(elem_type,
-    index_type, nelems)``; STRUCT/UNION ``[(name, type, bit_offset, bitfield_size)]``;
-    ENUM/ENUM64 ``[(name, value)]``; FUNC_PROTO ``[(name, type)]``; VAR ``linkage``;
-    DATASEC ``[(var_type, offset, size)]``; DECL_TAG ``component_idx``; else None.
-    """
-
-    __slots__ = ()
-
-    kind = property(lambda self: self[0])
-    name = property(lambda self: self[1])
-    size_or_type = property(lambda self: self[2])
-    kind_flag = property(lambda self: self[3])
-    vlen = property(lambda self: self[4])
-    extra = property(lambda self: self[5])
-
-
-def as_btf_p(btf: Any) -> Any:
-    """The ``struct btf *`` of a ``Btf`` or of a raw pointer."""
-    handle = getattr(btf, "_handle", None)
-    if handle is not None:
-        return handle()
-    if isinstance(btf, int):
-        return ctypes.cast(ctypes.c_void_p(btf), btf_p)
-    return ctypes.cast(btf, btf_p)
-
-
-def btf_addr(p: Any) -> int:
-    return ctypes.cast(p, ctypes.c_void_p).value or 0
-
-
-def _name(p: Any, off: int) -> str:
-    s = lib.btf__name_by_offset(p, off)
-    return s.decode() if s else ""
-
-
-def raw_type(p: Any, type_id: int) -> RawType:
-    """Parse type ``type_id`` of the ``struct btf *`` p. KeyError if there is no such id."""
-    if type_id == 0:
-        return RawType((BTF_KIND_UNKN, "void", 0, False, 0, None))
-    if type_id >= lib.btf__type_cnt(p) or type_id < 0:
-        raise KeyError(f"no BTF type id {type_id}")
-    addr = lib.btf__type_by_id(p, type_id)
-    if not addr:
-        raise KeyError(f"no BTF type id {type_id}")
-    name_off, info, st = _U32x3.unpack(ctypes.string_at(addr, 12))
-    kind = (info >> 24) & 0x1F
-    vlen = info & 0xFFFF
-    kflag = bool(info >> 31)
-    extra: Any = None
-    rec = addr + 12
-    if kind == BTF_KIND_INT:
-        enc = struct.unpack("=I", ctypes.string_at(rec, 4))[0]
-        extra = ((enc >> 24) & 0x0F, (enc >> 16) & 0xFF, enc & 0xFF)
-    elif kind == BTF_KIND_ARRAY:
-        extra = _U32x3.unpack(ctypes.string_at(rec, 12))
-    elif kind in (BTF_KIND_STRUCT, BTF_KIND_UNION):
-        words = struct.unpack(f"={3 * vlen}I", ctypes.string_at(rec, 12 * vlen))
-        members = []
-        for i in range(0, 3 * vlen, 3):
-            off = words[i + 2]
-            bitsize = off >> 24 if kflag else 0
-            bitoff = off & 0xFFFFFF if kflag else off
-            members.append((_name(p, words[i]), words[i + 1], bitoff, bitsize))
-        extra = members
-    elif kind == BTF_KIND_ENUM:
-        fmt = "i" if kflag else "I"
-        words = struct.unpack("=" + ("I" + fmt) * vlen, ctypes.string_at(rec, 8 * vlen))
-        extra = [(_name(p, words[i]), words[i + 1]) for i in range(0, 2 * vlen, 2)]
-    elif kind == BTF_KIND_ENUM64:
-        words = struct.unpack(f"={3 * vlen}I", ctypes.string_at(rec, 12 * vlen))
-        vals = []
-        for i in range(0, 3 * vlen, 3):
-            v = words[i + 1] | (words[i + 2] << 32)
-            if kflag and v >= 1 << 63:
-                v -= 1 << 64
-            vals.append((_name(p, words[i]), v))
-        extra = vals
-    elif kind == BTF_KIND_FUNC_PROTO:
-        words = struct.unpack(f"={2 * vlen}I", ctypes.string_at(rec, 8 * vlen))
-        extra = [(_name(p, words[i]), words[i + 1]) for i in range(0, 2 * vlen, 2)]
-    elif kind == BTF_KIND_VAR:
-        extra = struct.unpack("=I", ctypes.string_at(rec, 4))[0]
-    elif kind == BTF_KIND_DATASEC:
-        words = struct.unpack(f"={3 * vlen}I", ctypes.string_at(rec, 12 * vlen))
-        extra = [tuple(words[i:i + 3]) for i in range(0, 3 * vlen, 3)]
-    elif kind == BTF_KIND_DECL_TAG:
-        extra = struct.unpack("=i", ctypes.string_at(rec, 4))[0]
-    return RawType((kind, _name(p, name_off), st, kflag, vlen, extra))
-
-
-def skip_modifiers(p: Any, type_id: int) -> tuple[int, RawType]:
-    """Follow typedef/const/volatile/restrict/type_tag to the underlying type."""
-    t = raw_type(p, type_id)
-    for _ in range(64):
-        if t.kind not in _MODIFIERS:
-            break
-        type_id = t.size_or_type
-        t = raw_type(p, type_id)
-    return type_id, t
-
-
-def c_name(p: Any, type_id: int) -> str:
-    """A C-like spelling of a type ("struct event", "unsigned int", "char[16]", "u32 *")."""
-    t = raw_type(p, type_id)
-    word = _KIND_WORD.get(t.kind)
-    if word:
-        return f"{word} {t.name}" if t.name else f"{word} <anon>"
-    if t.kind == BTF_KIND_PTR:
-        return c_name(p, t.size_or_type) + " *"
-    if t.kind == BTF_KIND_ARRAY:
-        dims = ""
-        while t.kind == BTF_KIND_ARRAY:
-            dims += f"[{t.extra[2]}]"
-            elem = t.extra[0]
-            t = raw_type(p, elem)
-        return f"{c_name(p, elem)}{dims}"
-    if t.kind in (BTF_KIND_CONST, BTF_KIND_VOLATILE, BTF_KIND_RESTRICT):
-        qual = {BTF_KIND_CONST: "const", BTF_KIND_VOLATILE: "volatile",
-                BTF_KIND_RESTRICT: "restrict"}[t.kind]
-        return f"{qual} {c_name(p, t.size_or_type)}"
-    if t.kind == BTF_KIND_FWD:
-        return f"{'union' if t.kind_flag else 'struct'} {t.name}"
-    return t.name or f"<{_KIND_NAMES[t.kind]} {type_id}>"
-
-
-_KIND_NAMES = ("UNKN", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF",
-               "VOLATILE", "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT",
-               "DECL_TAG", "TYPE_TAG", "ENUM64")
-
-
-def find_by_c_name(p: Any, spelling: str) -> int:
-    """Type id of "struct event", "union u", "enum e", or a plain name (typedef, int ...)."""
-    words = spelling.split()
-    kinds: tuple[int, ...]
-    if len(words) == 2 and words[0] in ("struct", "union", "enum"):
-        name = words[1]
-        kinds = {"struct": (BTF_KIND_STRUCT,), "union": (BTF_KIND_UNION,),
-                 "enum": (BTF_KIND_ENUM, BTF_KIND_ENUM64)}[words[0]]
-    else:
-        name = " ".join(words)
-        kinds = (BTF_KIND_TYPEDEF, BTF_KIND_INT, BTF_KIND_FLOAT, BTF_KIND_STRUCT, BTF_KIND_UNION,
-                 BTF_KIND_ENUM, BTF_KIND_ENUM64)
-    for kind in kinds:
-        found = lib.btf__find_by_name_kind(p, name.encode(), kind)
-        if found > 0:
-            return found
-    raise KeyError(f"no BTF type {spelling!r}")
+__all__ = ["ctype_for", "ctype_for_name", "numpy_dtype", "BtfStruct", "BtfUnion",
+           "OutOfRangeError", "c_uint128", "c_int128", "key_type", "freeze"]
 
 
 # --- BTF -> ctypes
@@ -219,13 +54,36 @@ class _BtfRecord:
         """The fields as a dict (nested records stay records)."""
         return {n: from_ctype(getattr(self, n)) for n in self._field_names()}
 
+    def _raw(self, name: str) -> bytes:
+        """Every byte of field ``name``, NULs included (a ``char[N]`` field reads as a C
+        string, up to its first NUL; this is the whole array)."""
+        field = _field_descriptor(type(self), name)
+        if field is None or not hasattr(field, "offset"):
+            raise AttributeError(f"{self._btf_name_} has no field {name!r} with bytes of its "
+                                 f"own (fields: {', '.join(self._field_names())})")
+        return ctypes.string_at(ctypes.addressof(self) + field.offset,  # type: ignore
+                                field.size)
+
+    def _strings(self, name: str, count: Optional[int] = None) -> list[bytes]:
+        """The NUL-separated strings in char array field ``name`` (argv, path segments):
+        ``count`` of them if given, else every one up to the last NUL (a trailing run of
+        NULs ends the list)."""
+        data = self._raw(name)
+        parts = data.split(b"\0")
+        if count is not None:
+            return parts[:count]
+        while parts and not parts[-1]:
+            parts.pop()
+        return parts
+
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={from_ctype(getattr(self, n))!r}" for n in self._field_names())
         return f"{self._btf_name_}({inner})"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (ctypes.Structure, ctypes.Union)):
-            return type(other) is type(self) and bytes(other) == bytes(self)  # type: ignore
+            return (_record_of(type(other)) is _record_of(type(self))
+                    and bytes(other) == bytes(self))  # type: ignore[call-overload]
         if isinstance(other, dict):
             return self._asdict() == other
         if isinstance(other, tuple):
@@ -233,6 +91,23 @@ class _BtfRecord:
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
+
+
+def _field_descriptor(cls: Any, name: str) -> Any:
+    """The ctypes field (``CField``) or property called ``name`` of a record class."""
+    raw = f"_raw_{name}"
+    for klass in cls.__mro__:
+        d = klass.__dict__
+        if raw in d:
+            return d[raw]
+        if name in d:
+            return d[name]
+    return None
+
+
+def _record_of(cls: Any) -> Any:
+    """The record class behind its hashable key variant (``key_type``), else itself."""
+    return cls.__dict__.get("_record_", cls)
 
 
 class BtfStruct(_BtfRecord, ctypes.Structure):
@@ -243,11 +118,75 @@ class BtfUnion(_BtfRecord, ctypes.Union):
     """Base of the ctypes unions made from BTF unions."""
 
 
+class c_uint128(ctypes.Structure):
+    """``unsigned __int128`` (16 bytes, the target's byte order); ``.value`` is a Python int.
+
+    ctypes has no 128-bit integer: struct fields, globals, map keys and values of this type
+    read and write as ``int`` (range-checked), and 16 raw bytes are accepted where a value is
+    written. An IPv6 address kept in one (tcptop, tcpconnect) is its memory:
+    ``ipaddress.IPv6Address(value.to_bytes(16, sys.byteorder))``.
+    """
+
+    _pack_ = 1
+    _fields_ = [("_bytes_", ctypes.c_uint8 * 16)]
+    _signed_ = False
+
+    def __init__(self, value: int = 0) -> None:
+        super().__init__()
+        if value:
+            self.value = value
+
+    @property
+    def value(self) -> int:
+        return int.from_bytes(bytes(self), sys.byteorder, signed=self._signed_)
+
+    @value.setter
+    def value(self, v: int) -> None:
+        ctypes.memmove(ctypes.addressof(self), _int128_bytes(v, self._signed_, "value"), 16)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value})"
+
+
+class c_int128(c_uint128):
+    """``__int128`` (signed): see ``c_uint128``."""
+
+    _signed_ = True
+
+
+def _int128_bytes(v: Any, signed: bool, where: str) -> bytes:
+    if isinstance(v, c_uint128):
+        return bytes(v)
+    if isinstance(v, (bytes, bytearray, memoryview)) and len(v) == 16:
+        return bytes(v)
+    if not isinstance(v, int):
+        raise TypeError(f"{where}: a 128-bit integer takes an int (or 16 raw bytes), not "
+                        f"{type(v).__name__}")
+    try:
+        return v.to_bytes(16, sys.byteorder, signed=signed)
+    except OverflowError:
+        raise OutOfRangeError(f"{where}: {v} does not fit a {'signed' if signed else 'unsigned'}"
+                              " 128-bit integer") from None
+
+
+def _int128_property(raw_name: str, signed: bool, label: str) -> property:
+    def get(self: Any) -> int:
+        return getattr(self, raw_name).value  # type: ignore[no-any-return]
+
+    def put(self: Any, value: Any) -> None:
+        field = getattr(type(self), raw_name)
+        ctypes.memmove(ctypes.addressof(self) + field.offset,
+                       _int128_bytes(value, signed, label), 16)
+
+    return property(get, put, doc="128-bit integer")
+
+
 _INTS = {(1, False): ctypes.c_uint8, (1, True): ctypes.c_int8, (2, False): ctypes.c_uint16,
          (2, True): ctypes.c_int16, (4, False): ctypes.c_uint32, (4, True): ctypes.c_int32,
          (8, False): ctypes.c_uint64, (8, True): ctypes.c_int64}
 
 _ctype_cache: dict[tuple[int, int], Any] = {}
+_tls = _local()  # per thread: the (BTF, id) pairs being built, to catch loops in the BTF
 _enum_cache: dict[tuple[int, int], Any] = {}
 
 
@@ -256,6 +195,7 @@ def forget(addr: int) -> None:
     for cache in (_ctype_cache, _enum_cache):
         for key in [k for k in cache if k[0] == addr]:
             del cache[key]
+    forget_checks(addr)
 
 
 def _py_ident(name: str) -> str:
@@ -291,7 +231,18 @@ def ctype_for(btf: Any, type_id: int) -> Any:
     key = (btf_addr(p), type_id)
     ct = _ctype_cache.get(key)
     if ct is None:
-        ct = _build(p, type_id, 0)
+        try:
+            building = _tls.building
+        except AttributeError:
+            building = _tls.building = set()
+        if key in building or len(building) > MAX_DEPTH:
+            raise BtfLoopError(f"BTF type {type_id} ({c_name(p, type_id)}) contains itself by "
+                               f"value, or nests deeper than {MAX_DEPTH} (malformed BTF)")
+        building.add(key)
+        try:
+            ct = _build(p, type_id, 0)
+        finally:
+            building.discard(key)
         _ctype_cache[key] = ct
     return ct
 
@@ -311,8 +262,10 @@ def _int_ctype(t: RawType) -> Any:
     if enc & BTF_INT_CHAR and size == 1 or (t.name == "char" and size == 1):
         return ctypes.c_char
     ct = _INTS.get((size, bool(enc & BTF_INT_SIGNED)))
-    if ct is None:  # __int128 and friends: raw bytes
-        return ctypes.c_char * size
+    if ct is None:
+        if size == 16:  # __int128: a Python int, losslessly
+            return c_int128 if enc & BTF_INT_SIGNED else c_uint128
+        return ctypes.c_char * size  # other sizes (none in practice): raw bytes
     return ct
 
 
@@ -430,6 +383,10 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))
             extras[mname] = _enum_property(raw, enum_for(p, rid))
+        elif _is_sub(ct, c_uint128) and mname:
+            raw = f"_raw_{mname}"
+            fields.append((raw, ct))
+            extras[mname] = _int128_property(raw, ct._signed_, f"{label}.{mname}")
         else:
             fields.append((fname, ct))
         if mname:
@@ -459,6 +416,85 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
     return cls
 
 
+# --- hashable map keys
+
+class _KeyRecord:
+    """Mixin of ``key_type`` variants: read-only, hashable and equal by value."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        rec = _record_of(type(self))
+        raise TypeError(f"{getattr(rec, '_btf_name_', rec.__name__)}: a key read from a map is "
+                        f"read-only (it is hashable); build another key instead: a dict, a "
+                        f"tuple or {rec.__name__}(...)")
+
+    def __hash__(self) -> int:
+        names = getattr(type(self), "_names_", None)
+        if names is None:
+            return hash(bytes(self))  # type: ignore[call-overload]
+        # by field values, so that a key equal to a tuple of its values hashes like it
+        return hash(tuple([getattr(self, n) for n in names]))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ctypes.Structure, ctypes.Union)):
+            return (_record_of(type(other)) is _record_of(type(self))
+                    and bytes(other) == bytes(self))  # type: ignore[call-overload]
+        rec = _record_of(type(self))
+        if issubclass(rec, _BtfRecord):
+            return rec.from_buffer_copy(self) == other  # type: ignore[no-any-return]
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+
+def freeze(v: Any) -> Any:
+    """A hashable copy of a ctypes value: records become their ``key_type`` variant, arrays
+    tuples (char arrays bytes), scalars Python values."""
+    if isinstance(v, (ctypes.Structure, ctypes.Union)):
+        if isinstance(v, c_uint128):
+            return v.value
+        return key_type(type(v)).from_buffer_copy(v)
+    if isinstance(v, ctypes.Array):
+        if type(v)._type_ is ctypes.c_char:
+            return v.value
+        return tuple([freeze(x) for x in v])
+    if isinstance(v, ctypes._SimpleCData):
+        return v.value
+    return v
+
+
+def _frozen_property(field: Any) -> property:
+    def get(self: Any) -> Any:
+        return freeze(field.__get__(self, type(self)))
+
+    return property(get)
+
+
+def key_type(ct: Any) -> Any:
+    """The variant of record type ``ct`` that decoded map keys have: a subclass (so
+    ``isinstance(key, ct)`` holds and it encodes back as ``ct``) that is read-only, hashable
+    and equal by value: to its record type's instances with the same bytes, to a dict or a
+    tuple of its field values. Nested records read as key variants too, arrays as tuples.
+    Other types are returned as they are. Cached on the class."""
+    if not _is_sub(ct, (ctypes.Structure, ctypes.Union)) or _is_sub(ct, c_uint128):
+        return ct
+    kt = ct.__dict__.get("_key_")
+    if kt is None:
+        ns: dict[str, Any] = {"_record_": ct, "__module__": ct.__module__,
+                              "__doc__": f"Hashable, read-only {ct.__name__} (a map key)."}
+        for name, (_tid, fct) in getattr(ct, "_info_", {}).items():
+            if fct is None or _is_char_array(fct) or not _is_sub(
+                    fct, (ctypes.Structure, ctypes.Union, ctypes.Array)) \
+                    or _is_sub(fct, c_uint128):
+                continue  # reads as an immutable value already
+
+            ns[name] = _frozen_property(_field_descriptor(ct, name))
+        kt = type(ct.__name__, (_KeyRecord, ct), ns)
+        ct._key_ = kt
+    return kt
+
+
 # --- numpy
 
 def numpy_dtype(ctype: Any) -> Any:
@@ -470,6 +506,8 @@ def numpy_dtype(ctype: Any) -> Any:
     """
     import numpy as np
 
+    if _is_sub(ctype, c_uint128):
+        return np.dtype("V16")  # numpy has no 128-bit integer: the raw bytes
     if _is_sub(ctype, (ctypes.Structure, ctypes.Union)):
         names: list[str] = []
         formats: list[Any] = []
@@ -501,110 +539,6 @@ def numpy_dtype(ctype: Any) -> Any:
     return np.dtype(ctype)
 
 
-# --- codecs
-
-class Codec:
-    """Raw bytes of a fixed size (also the base of every codec)."""
-
-    def __init__(self, size: int, what: str) -> None:
-        self.size = size
-        self.what = what  # "key" or "value", for messages
-
-    def encode(self, obj: Any) -> bytes:
-        if isinstance(obj, (bytes, bytearray, memoryview)):
-            data = bytes(obj)
-        elif isinstance(obj, (ctypes.Structure, ctypes.Union, ctypes.Array)):
-            data = bytes(obj)
-        else:
-            raise TypeError(
-                f"{self.what} must be bytes of size {self.size}, not {type(obj).__name__}"
-            )
-        if len(data) != self.size:
-            raise ValueError(
-                f"{self.what} has size {len(data)} but the map's {self.what} size is {self.size}"
-            )
-        return data
-
-    def decode(self, data: bytes) -> Any:
-        return data
-
-
-BytesCodec = Codec
-
-
-class IntCodec(Codec):
-    """A C integer (or enum) of 1, 2, 4 or 8 bytes, as a Python int; raw bytes also accepted."""
-
-    _FORMATS = {1: "b", 2: "h", 4: "i", 8: "q"}
-
-    def __init__(self, size: int, signed: bool, what: str) -> None:
-        super().__init__(size, what)
-        self.signed = signed
-        fmt = self._FORMATS[size]
-        self._struct = struct.Struct("=" + (fmt if signed else fmt.upper()))
-        self._pack = self._struct.pack
-        self._unpack = self._struct.unpack
-        self.type_name = f"{'' if signed else 'unsigned '}{size * 8}-bit integer"
-
-    def encode(self, obj: Any) -> bytes:
-        if isinstance(obj, int):
-            try:
-                return self._pack(obj)
-            except struct.error:
-                kind = "signed" if self.signed else "unsigned"
-                raise OutOfRangeError(
-                    f"{self.what} {obj} does not fit a {kind} {self.size * 8}-bit integer"
-                ) from None
-        return super().encode(obj)
-
-    def decode(self, data: bytes) -> int:
-        return self._unpack(data)[0]
-
-
-class EnumCodec(IntCodec):
-    """A C enum: decodes to its ``IntEnum`` (plain int for values the enum does not name)."""
-
-    def __init__(self, size: int, signed: bool, what: str, enum_cls: Any) -> None:
-        super().__init__(size, signed, what)
-        self.enum = enum_cls
-        self._members = enum_cls._value2member_map_
-
-    def decode(self, data: bytes) -> Any:
-        v = self._unpack(data)[0]
-        return self._members.get(v, v)
-
-
-class BoolCodec(IntCodec):
-    """A C ``bool``: decodes to ``bool``."""
-
-    def decode(self, data: bytes) -> Any:
-        return self._unpack(data)[0] != 0
-
-
-class CTypeCodec(Codec):
-    """A value of a ctypes type made from BTF (struct, union, array, float, char array).
-
-    Decodes to the ctypes structure/union, a list for arrays, bytes (up to the first NUL) for
-    char arrays. Encodes the same, plus dicts/tuples for structs, sequences for arrays, str/bytes
-    for char arrays, raw bytes of the exact size; fields are checked before any syscall.
-    """
-
-    def __init__(self, ctype: Any, what: str, label: str) -> None:
-        super().__init__(ctypes.sizeof(ctype), what)
-        self.ctype = ctype
-        self.label = label
-
-    def encode(self, obj: Any) -> bytes:
-        if isinstance(obj, (bytes, bytearray, memoryview)) and not _is_char_array(self.ctype):
-            return super().encode(obj)
-        if isinstance(obj, self.ctype):
-            return bytes(obj)
-        return bytes(to_ctype(self.ctype, obj, f"{self.what} ({self.label})"))
-
-    def decode(self, data: bytes) -> Any:
-        return from_ctype(self.ctype.from_buffer_copy(data))
-
-
 def _is_sub(ct: Any, cls: Any) -> bool:
     """issubclass for a ctypes type held in an untyped variable (no narrowing for mypy)."""
     return isinstance(ct, type) and issubclass(ct, cls)
@@ -620,7 +554,7 @@ def from_ctype(v: Any) -> Any:
         if type(v)._type_ is ctypes.c_char:
             return v.value
         return [from_ctype(x) for x in v]
-    if isinstance(v, ctypes._SimpleCData):
+    if isinstance(v, (ctypes._SimpleCData, c_uint128)):
         return v.value
     return v
 
@@ -641,6 +575,8 @@ def to_ctype(ct: Any, obj: Any, where: str) -> Any:
     if isinstance(obj, ct) if isinstance(ct, type) else False:
         return obj
     tname = getattr(ct, "_btf_name_", None) or getattr(ct, "__name__", str(ct))
+    if _is_sub(ct, c_uint128):
+        return ct.from_buffer_copy(_int128_bytes(obj, ct._signed_, where))
     if _is_sub(ct, (BtfStruct, BtfUnion)):
         inst = ct()
         if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -743,36 +679,3 @@ def set_field(inst: Any, name: str, value: Any, where: str) -> None:
     if _is_char_array(ct):
         v = v.raw  # a char[N] field is set from bytes, not from a c_char array
     setattr(inst, name, v)
-
-
-def codec_for(btf: Any, type_id: int, size: int, what: str) -> Codec:
-    """The codec for a map key or value: from BTF when it describes the type, else bytes.
-
-    ``btf``: a ``Btf`` or a ``struct btf *`` (may be NULL/None); ``type_id`` 0 means no BTF.
-    """
-    if not btf or not type_id:
-        return Codec(size, what)
-    p = as_btf_p(btf)
-    try:
-        rid, t = skip_modifiers(p, type_id)
-    except KeyError:
-        return Codec(size, what)
-    k = t.kind
-    if k == BTF_KIND_INT and t.size_or_type == size and t.extra[2] == size * 8 \
-            and size in IntCodec._FORMATS:
-        if t.extra[0] & BTF_INT_BOOL:
-            return BoolCodec(size, False, what)
-        if not (t.extra[0] & BTF_INT_CHAR):
-            return IntCodec(size, bool(t.extra[0] & BTF_INT_SIGNED), what)
-    if k in (BTF_KIND_ENUM, BTF_KIND_ENUM64) and t.size_or_type == size \
-            and size in IntCodec._FORMATS:
-        return EnumCodec(size, t.kind_flag, what, enum_for(p, rid))
-    if k == BTF_KIND_PTR and size == 8:
-        return IntCodec(size, False, what)
-    try:
-        ct = ctype_for(p, type_id)
-    except TypeError:
-        return Codec(size, what)
-    if ctypes.sizeof(ct) != size:
-        return Codec(size, what)
-    return CTypeCodec(ct, what, c_name(p, type_id))

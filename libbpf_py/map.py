@@ -25,7 +25,7 @@ from _collections_abc import ItemsView, MutableMapping, ValuesView
 
 from . import _ffi
 from ._ffi import lib
-from ._types import Codec, IntCodec, codec_for
+from ._codecs import Codec, IntCodec, codec_for
 from .errors import BpfError, ClosedError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light

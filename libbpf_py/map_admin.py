@@ -18,7 +18,7 @@ from ._ffi import lib
 from ._ffi.maps import bpf_map_info
 from ._ffi.maps import bpf_map_create_opts
 from ._ffi.types import make_opts
-from ._types import Codec, IntCodec
+from ._codecs import Codec, IntCodec
 from .errors import BpfError, ClosedError, with_context
 
 TYPE_CHECKING = False
@@ -197,6 +197,10 @@ class _CtypesCodec(Codec):
 
     def decode(self, data: bytes) -> Any:
         value = self.ctype.from_buffer_copy(data)
+        if self.what == "key":  # hashable: a read-only variant of records, arrays as tuples
+            from ._types import freeze
+
+            return freeze(value)
         return value.value if isinstance(value, ctypes._SimpleCData) else value
 
 

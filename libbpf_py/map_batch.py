@@ -17,7 +17,7 @@ from . import _ffi
 from ._ffi import lib
 from ._ffi.maps import bpf_map_batch_opts
 from ._ffi.types import make_opts
-from ._types import IntCodec
+from ._codecs import IntCodec
 from .errors import BpfError
 from .map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
 
@@ -151,22 +151,49 @@ def snapshot(m: Map, values: bool) -> tuple[list[Any], list[Any]]:
 
 
 def pop_all(m: Map) -> dict[Any, Any]:
-    """Read and delete the whole map (lookup_and_delete_batch, else pop per key)."""
+    """Read and delete the whole map (lookup_and_delete_batch, else pop per key). Nothing is
+    deleted that is not returned: keys are checked hashable before the first delete, and if
+    decoding fails after a batch delete, the elements are put back before the error."""
+    m._setup()
+    _check_hashable_keys(m)
     if m._type in _BATCH_UPDATE and m._type not in (2, 6):  # hash and LRU maps
         state = m._batch
         got = read_batch(m, _lookup_and_delete_batch)
         if got is not None:
             keys, vals, n = got
-            return dict(zip(_decode_keys(m, keys, n), _decode_values(m, vals, n)))
+            try:
+                return dict(zip(_decode_keys(m, keys, n), _decode_values(m, vals, n)))
+            except BaseException:
+                _put_back(m, keys, vals, n)
+                raise
         m._batch = state  # lookup batch may still work
     out = {}
     for raw in list(m._raw_keys()):
         key = m._decode_key(raw)
+        hash(key)  # before its element is deleted
         try:
             out[key] = m.pop(raw)
         except KeyError:
             continue
     return out
+
+
+def _check_hashable_keys(m: Map) -> None:
+    try:
+        hash(m._decode_key(bytes(m._ks)))
+    except TypeError as e:
+        raise TypeError(f"pop_all(): the keys of map '{m.name}' are not hashable ({e}), so they "
+                        "can't be dict keys; nothing was deleted (give Map.create a hashable "
+                        "key_type, or read items() and delete keys one by one)") from None
+
+
+def _put_back(m: Map, keys: Any, vals: Any, n: int) -> None:
+    """Re-insert the raw elements a failed pop_all() had deleted (NOEXIST: never over a value
+    the program wrote since)."""
+    ks, vsz = m._ks, m._vsize
+    for i in range(n):
+        lib.bpf_map_update_elem(m._efd, ctypes.byref(keys, i * ks), ctypes.byref(vals, i * vsz),
+                                1)  # BPF_NOEXIST
 
 
 def clear(m: Map) -> None:

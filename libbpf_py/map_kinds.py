@@ -12,7 +12,7 @@ import errno
 import struct
 
 from ._ffi import lib
-from ._types import Codec, IntCodec
+from ._codecs import Codec, IntCodec
 from .map import _INT_FORMATS, Map, _type_name
 
 TYPE_CHECKING = False

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ctypes
 import errno
 
-from . import _types
+from . import _codecs, _types
 from ._ffi import lib
 from .errors import BpfError, ClosedError, ReadOnlyError
 
@@ -43,7 +43,7 @@ class _Var:
     __slots__ = ("name", "offset", "size", "ctype", "decode", "encode", "type_id")
 
     def __init__(self, name: str, offset: int, size: int, type_id: int, ctype: Any,
-                 codec: _types.Codec) -> None:
+                 codec: _codecs.Codec) -> None:
         self.name = name
         self.offset = offset
         self.size = size
@@ -79,7 +79,7 @@ class Section:
                 ct = _types.ctype_for(btf, tid)
             except TypeError:
                 ct = ctypes.c_char * size
-            codec = _types.codec_for(btf, tid, size, f"{name} variable '{var.name}'")
+            codec = _codecs.codec_for(btf, tid, size, f"{name} variable '{var.name}'")
             variables[var.name] = _Var(var.name, offset, size, tid, ct, codec)
         object.__setattr__(self, "_vars", variables)
         object.__setattr__(self, "_size", sec.size_or_type)

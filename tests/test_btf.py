@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import libbpf_py
 from libbpf_py import BpfError, ClosedError, Object
-from libbpf_py._types import (OutOfRangeError, codec_for, ctype_for, ctype_for_name,
-                              numpy_dtype)
+from libbpf_py._codecs import codec_for
+from libbpf_py._types import OutOfRangeError, ctype_for, ctype_for_name, numpy_dtype
 from libbpf_py.btf import Btf, Kind
 
 from conftest import BPF_SRC, compile_bpf

@@ -87,6 +87,60 @@ def test_struct_key_accepts_raw_bytes(obj) -> None:
     assert [bytes(k) for k in m] == [key]  # typed or not, the key's bytes come back
 
 
+def test_struct_keys_are_hashable_and_equal_by_value(obj) -> None:
+    """Issue 11, friction 2: decoded struct keys work as dict keys, in sets, with ``in``."""
+    m = obj.maps["struct_keys"]
+    m.update({(1, 2): 10, (3, 4): 30, (5, 6): 50})
+    d = dict(m.items())  # TypeError (unhashable ctypes structure) before
+    assert d == {(1, 2): 10, (3, 4): 30, (5, 6): 50}  # equal to tuples, and hash alike
+    assert len(set(m.keys())) == 3 and (3, 4) in set(m.keys())
+    key = next(k for k in m if k.a == 3)
+    assert key in d and d[key] == 30 and key in m and m[key] == 30  # round trip as a key
+    assert key == {"a": 3, "b": 4} and key == (3, 4) and key != (4, 3)
+    pair = type(key).__mro__[2]  # the record class the key variant derives from
+    assert isinstance(key, pair) and key == pair(3, 4) and hash(key) == hash((3, 4))
+    with pytest.raises(TypeError, match=r"struct pair: a key read from a map is read-only"):
+        key.a = 7
+    assert key.a == 3
+
+
+def test_pop_all_with_struct_keys_returns_every_element(obj) -> None:
+    """Issue 11, bug 1: pop_all() deleted every element, then raised TypeError: data gone."""
+    m = obj.maps["struct_keys"]
+    m.update({(i, i + 1): i for i in range(10)})
+    got = m.pop_all()
+    assert got == {(i, i + 1): i for i in range(10)}
+    assert len(m) == 0
+    m[(1, 2)] = 1
+    assert m.popitem() == ((1, 2), 1)
+
+
+def test_int128_keys_and_values_are_lossless_ints(obj) -> None:
+    """Issue 11, bug 2: ``unsigned __int128`` read as ``c_char * 16`` stopped at a zero byte."""
+    import ipaddress
+    import sys
+
+    m = obj.maps["ip_keys"]
+    addr = ipaddress.IPv6Address("2001:db8::1")  # zero bytes in the middle
+    saddr = int.from_bytes(addr.packed, sys.byteorder)  # the address's memory, as the C int
+    key = {"saddr": saddr, "daddr": 2**128 - 1, "pid": 7, "ports": [80, 443],
+           "inner": (1, 2), "comm": b"curl"}
+    m[key] = -(2**127)
+    (k, v), = m.items()
+    assert v == -(2**127) and isinstance(v, int)
+    assert (k.saddr, k.daddr, k.pid, k.ports, k.inner, k.comm) == (
+        saddr, 2**128 - 1, 7, (80, 443), (1, 2), b"curl")
+    assert ipaddress.IPv6Address(k.saddr.to_bytes(16, sys.byteorder)) == addr
+    assert m[k] == -(2**127) and {k: 1}[k] == 1
+    m[k] = 2**127 - 1
+    assert m[key] == 2**127 - 1
+    with pytest.raises(OverflowError, match=r"does not fit a unsigned 128-bit integer"):
+        m[dict(key, saddr=2**128)] = 0
+    with pytest.raises(OverflowError, match=r"does not fit a signed 128-bit integer"):
+        m[key] = 2**127
+    assert m.pop_all() == {k: 2**127 - 1}
+
+
 def test_wrong_sizes_name_both_sizes(obj) -> None:
     m = obj.maps["struct_keys"]
     with pytest.raises(ValueError, match="key has size 3 but the map's key size is 8"):

@@ -29,6 +29,23 @@ struct {
 	__type(value, __u16);
 } small_array SEC(".maps");
 
+/* tcptop's key shape: IPv6 addresses as unsigned __int128, plus an array and a nested struct */
+struct ip_key {
+	unsigned __int128 saddr;
+	unsigned __int128 daddr;
+	__u32 pid;
+	__u16 ports[2];
+	struct pair inner;
+	char comm[8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, struct ip_key);
+	__type(value, __int128);
+} ip_keys SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);
