@@ -5,7 +5,8 @@ netfilter, netns (sk_lookup, flow_dissector), cgroup, sockmap, socket filters. M
 Link-based kinds return a ``Link``. Hooks that the kernel attaches without a BPF link (XDP in a
 chosen mode through netlink, legacy TC filters, ``SO_ATTACH_BPF`` socket filters, legacy cgroup
 attachments with flags) return an ``Attachment``: same ``detach()``/``with`` API, it keeps a
-duplicate of the program fd so it detaches exactly what it attached.
+duplicate of the program fd so it detaches exactly what it attached. Both belong to the
+program's object: they last until detached or until the object closes.
 """
 
 from __future__ import annotations
@@ -93,17 +94,25 @@ def _relative(before: Any, after: Any, what: str) -> tuple[int, int]:
 class Attachment:
     """A program attached without a BPF link (netlink XDP, legacy TC, socket filter, legacy
     cgroup). ``detach()``/``close()``/``with`` remove exactly this attachment; idempotent.
-    Unlike a Link, it is NOT detached when garbage collected (the kernel hook holds it), but
-    its duplicated program fd is closed."""
+    Like a Link, it belongs to the program's object: it lasts until detached or until the
+    object closes, whether or not the caller keeps it."""
 
-    __slots__ = ("_detach", "_prog_fd", "description", "info", "__weakref__")
+    __slots__ = ("_detach", "_prog_fd", "_owner", "program", "description", "info",
+                 "__weakref__")
+    #: What it borrows from its object (``Link.borrows``): nothing, it holds its own dups.
+    borrows = ""
 
     def __init__(self, detach: Callable[[int], None], prog_fd: int, description: str,
-                 info: Optional[dict[str, Any]] = None) -> None:
+                 info: Optional[dict[str, Any]] = None, *, owner: Any = None,
+                 program: Optional[str] = None) -> None:
         self._detach: Optional[Callable[[int], None]] = detach
         self._prog_fd: Optional[int] = prog_fd  # LIFETIME: our dup of the program fd
+        self._owner = owner  # the object state whose list holds this attachment
+        self.program = program
         self.description = description
         self.info = info or {}
+        if owner is not None:
+            owner.adopt(self)
 
     @property
     def closed(self) -> bool:
@@ -120,6 +129,9 @@ class Attachment:
         """Remove the program from the hook; idempotent."""
         fn, self._detach = self._detach, None
         fd, self._prog_fd = self._prog_fd, None
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release(self)
         try:
             if fn is not None and fd is not None:
                 fn(fd)
@@ -136,10 +148,15 @@ class Attachment:
         self.detach()
 
     def __del__(self) -> None:
+        # Safety net only: collected with its object (whose list holds it), it goes with it.
         try:
-            fd, self._prog_fd = self._prog_fd, None
-            if fd is not None:
-                os.close(fd)
+            if self._detach is not None:
+                if self._owner is None:
+                    import warnings
+
+                    warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2,
+                                  source=self)
+                self.detach()
         except Exception:  # noqa: BLE001 - never raise from a finalizer
             pass
 
@@ -308,7 +325,8 @@ class NetAttachMixin:
             except BpfError as e:
                 if e.errno not in (errno.EEXIST, errno.ENODEV):  # replaced, or device gone
                     raise with_context(e, f"detach XDP from {interface!r}") from None
-        return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "mode": mode})
+        return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "mode": mode},
+                          owner=self._state, program=self.name)
 
     # --- TC: TCX links and legacy clsact filters
 
@@ -378,7 +396,8 @@ class NetAttachMixin:
                 if e.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
                     raise with_context(e, f"detach TC filter from {interface!r}") from None
         return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "prog_id": prog_id,
-                                                  "handle": handle, "priority": priority})
+                                                  "handle": handle, "priority": priority},
+                          owner=self._state, program=self.name)
 
     # --- netfilter
 
@@ -481,7 +500,8 @@ class NetAttachMixin:
             finally:
                 os.close(cg)
         return Attachment(detach, prog_fd, f"{what} (legacy flags {flags:#x})",
-                          {"attach_type": atype, "flags": flags})
+                          {"attach_type": atype, "flags": flags}, owner=self._state,
+                          program=self.name)
 
     def attach_sockmap(self, map: Map) -> Link:
         """Attach an sk_skb/sk_msg program to a sockmap/sockhash (``bpf_program__attach_sockmap``,
@@ -519,4 +539,5 @@ class NetAttachMixin:
                     raise
             finally:
                 s2.close()
-        return Attachment(detach, prog_fd, f"socket fd {sock_fd}")
+        return Attachment(detach, prog_fd, f"socket fd {sock_fd}", owner=self._state,
+                          program=self.name)

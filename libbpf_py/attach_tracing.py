@@ -2,7 +2,8 @@
 USDT, perf events and BPF iterators. Mixed into ``Program`` (program.py); docs/attach.md lists
 every kind with its SEC() names, options, minimum kernel and privileges.
 
-Every method returns a ``Link`` the caller owns (closing it detaches). Cheap checks run before
+Every method returns a ``Link`` that the program's object owns: it stays attached until
+detached (``close()``/``detach()``/``with``) or until the object closes. Cheap checks run before
 libbpf is called, so a missing target is named in the error (a tracepoint not in tracefs, a
 function not in the kernel's BTF, a binary that doesn't exist, a kernel without kprobes).
 """
@@ -308,8 +309,10 @@ class TracingAttachMixin:
                     cookie: int = 0) -> Link:
         """Attach to USDT probe ``provider:name`` of ``binary`` (``bpf_program__attach_usdt``);
         the BPF side reads arguments with ``bpf_usdt_arg()`` (``<bpf/usdt.bpf.h>``) and
-        ``cookie`` with ``bpf_usdt_cookie()``. The Link uses object-owned memory: it is
-        detached when the object closes. Needs root."""
+        ``cookie`` with ``bpf_usdt_cookie()``. The Link is a composite of uprobes kept in the
+        object's memory (``Link.borrows``): it has no fd of its own, so ``fd``, ``info()``,
+        ``pin()`` and ``update_program()`` are refused. ``pid``: as ``attach_uprobe``'s. Needs
+        root."""
         what = f"usdt {binary}:{provider}:{name}"
         ctx = f"attach program '{self.name}' to {what}"
         _require_uprobes(ctx)
@@ -317,13 +320,12 @@ class TracingAttachMixin:
         from ._ffi.attach import bpf_usdt_opts
         from ._ffi.types import make_opts
 
-        from .link import register_dependent
+        from .link import BORROWS_OBJECT_MEMORY
 
         opts = make_opts(bpf_usdt_opts, usdt_cookie=cookie)
-        link = self._attach(lib.bpf_program__attach_usdt, pid, path, provider.encode(),
-                            name.encode(), ctypes.byref(opts), what=what)
-        register_dependent(self._state, link)
-        return link
+        return self._attach(lib.bpf_program__attach_usdt, pid, path, provider.encode(),
+                            name.encode(), ctypes.byref(opts), what=what,
+                            borrows=BORROWS_OBJECT_MEMORY)
 
     # --- perf events
 
@@ -389,7 +391,5 @@ class TracingAttachMixin:
         opts = make_opts(bpf_iter_attach_opts,
                          link_info=ctypes.addressof(info) if has_info else None,
                          link_info_len=BPF_ITER_LINK_INFO_SIZE if has_info else 0)
-        link = self._attach(lib.bpf_program__attach_iter, ctypes.byref(opts),
-                            what=f"iter SEC(\"{self.section}\")")
-        ptr, link._ptr = link._ptr, None  # hand the bpf_link over to an IterLink
-        return IterLink(ptr, self._state, link.description)
+        return self._attach(lib.bpf_program__attach_iter, ctypes.byref(opts),
+                            what=f"iter SEC(\"{self.section}\")", cls=IterLink)

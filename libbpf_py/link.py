@@ -1,17 +1,28 @@
-"""BPF links: a program attached to a hook. Closing (or collecting) a ``Link`` detaches it.
+"""BPF links: a program attached to a hook, until ``close()``/``detach()``/``with`` or until
+the object it was made from closes.
 
-Wraps ``struct bpf_link``. A link is independent of the object whose program it attaches: it may
-outlive ``Object.close()`` (the kernel keeps the program alive while it is attached), and a
-pinned link outlives the process. The one exception is USDT: libbpf's USDT link uses memory
-owned by the object (its USDT manager), so such a link is detached when its object closes.
+Wraps ``struct bpf_link``. Ownership is explicit (docs/lifecycle.md):
 
-Closing order never crashes: a Link keeps its object's state referenced, ``detach()`` is
-idempotent, and links, objects and programs may be closed in any order.
+- A link made from an object's program or map (``Program.attach*()``, ``Object.attach()``,
+  ``StructOpsMap.attach()``) belongs to that object: the object's one list of attachments holds
+  it, so dropping the Python reference does not detach it, and ``Object.close()`` detaches it
+  (as libbpf's skeletons and bcc do). A pinned link stays attached through its pin.
+- Whoever creates a link says what it borrows (``borrows=``): memory of the object (USDT:
+  libbpf's USDT manager; such a link is a composite of uprobes with no fd of its own) or another
+  handle's fd (a struct_ops map registered without a BPF link: libbpf uses the map's fd, not a
+  dup). The object detaches those first. A link without an fd of its own refuses the fd-based
+  operations (``fd``, ``info()``, ``pin()``, ``update_program()``) with a clear error.
+- A link opened from a pin (``Link.from_pinned``) owns itself: ``close()`` drops this process's
+  reference. Left unclosed, it is closed when collected, with a ``ResourceWarning``.
+
+Closing order never crashes: ``detach()`` is idempotent, and links, objects and programs may be
+closed in any order.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 from types import SimpleNamespace
@@ -26,37 +37,32 @@ if TYPE_CHECKING:
 
     from .map import Map
 
-__all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "detach_dependents",
-           "KPROBE_SECTIONS"]
+__all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "KPROBE_SECTIONS",
+           "BORROWS_OBJECT_MEMORY", "BORROWS_MAP_FD"]
 
 #: SEC() kinds that create kprobes: kernels built without CONFIG_KPROBES can't attach them.
 KPROBE_SECTIONS = ("kprobe", "kretprobe", "ksyscall", "kretsyscall", "kprobe.multi",
                    "kretprobe.multi", "kprobe.session")
 
-#: object state -> links that use memory the object owns (USDT): detached before it closes.
-_dependents: Any = None
+#: ``Link.borrows`` values, set by whoever creates the link. Empty: the link owns its fd.
+#: USDT: libbpf's USDT link is a composite of uprobe links kept in the object's USDT manager; it
+#: has no fd of its own (``bpf_link__fd`` says 0) and its detach touches the object's memory.
+BORROWS_OBJECT_MEMORY = "object memory"
+#: struct_ops map without ``SEC(".struct_ops.link")``: libbpf's link uses the map's fd (not a
+#: dup) and detaches with ``bpf_map_delete_elem`` on it.
+BORROWS_MAP_FD = "map fd"
+
+_NO_FD = {
+    BORROWS_OBJECT_MEMORY: "a USDT link is a composite of uprobes (one per probe site, kept by "
+                           "its object) and has no BPF link fd of its own",
+    BORROWS_MAP_FD: "a struct_ops map registered without a BPF link (declare it in "
+                    "SEC(\".struct_ops.link\") to get one) has no link fd: its fd is the map's",
+}
 
 
-def register_dependent(state: Any, link: Link) -> None:
-    """Record that ``link`` must be detached before ``state`` (an object) is closed."""
-    global _dependents
-    import weakref
-
-    if _dependents is None:
-        _dependents = weakref.WeakKeyDictionary()
-    links = _dependents.get(state)
-    if links is None:
-        # _ObjectState.close() calls detach_dependents() before it frees the object.
-        links = _dependents[state] = weakref.WeakSet()
-    links.add(link)
-
-
-def detach_dependents(state: Any) -> None:
-    """Detach the links that use ``state``'s memory (call at the start of closing it)."""
-    links = _dependents.get(state) if _dependents is not None else None
-    if links:
-        for link in list(links):
-            link.detach()
+def borrows_for_section(section: str) -> str:
+    """What a link made by ``bpf_program__attach`` for SEC(``section``) borrows."""
+    return BORROWS_OBJECT_MEMORY if section.split("/", 1)[0] == "usdt" else ""
 
 
 # enum bpf_perf_event_type (UAPI)
@@ -172,28 +178,36 @@ def _link_info(fd: int) -> LinkInfo:
 class Link:
     """An attachment of a program to a hook; ``close()``/``detach()``/``with`` detach it.
 
-    Returned by ``Program.attach*()`` and ``Link.from_pinned()``. Keep a reference for as long as
-    the program should stay attached: when the Link is garbage collected it detaches.
+    Returned by ``Program.attach*()``, ``Object.attach()``, ``StructOpsMap.attach()`` (owned by
+    their object: it stays attached until detached or until the object closes, whether or not
+    the Link is kept) and ``Link.from_pinned()`` (owns itself).
     """
 
-    __slots__ = ("_ptr", "_owner", "_keep", "description", "__weakref__")
+    __slots__ = ("_ptr", "_owner", "_keep", "_borrows", "_program", "description",
+                 "__weakref__")
 
-    def __init__(self, ptr: Any, owner: Any = None, description: str = "",
-                 keep: Any = None) -> None:
-        # LIFETIME: ptr is ours to destroy (bpf_link__destroy). owner (the object state of the
-        # program, if any) is kept alive because some link kinds (USDT) use object-owned memory
-        # when they detach. keep: Python buffers libbpf reads while the link lives, if any.
+    def __init__(self, ptr: Any, owner: Any = None, description: str = "", keep: Any = None,
+                 *, borrows: str = "", program: Optional[str] = None) -> None:
+        # LIFETIME: ptr is ours to destroy (bpf_link__destroy). owner: the object state whose
+        # program or map made the link, or None (the link owns itself). The owner's list of
+        # attachments holds the Link (adopt()), and its close() detaches it: the link never
+        # outlives the memory or fd it borrows. keep: Python buffers libbpf reads while the
+        # link lives, if any.
         self._ptr = ptr
         self._owner = owner
         self._keep = keep
+        self._borrows = borrows
+        self._program = program
         self.description = description
+        if owner is not None:
+            owner.adopt(self)
 
     @classmethod
     def from_pinned(cls, path: str | os.PathLike[str]) -> Link:
         """Open a link pinned in bpffs (``bpf_link__open``); needs root or CAP_BPF.
 
-        Closing the returned Link drops this process's reference only: the pin keeps the link
-        (and its program) attached until ``unpin()``.
+        The Link owns itself: closing it drops this process's reference only, the pin keeps the
+        link (and its program) attached until ``unpin()``.
         """
         p = os.fspath(path)
         try:
@@ -207,36 +221,65 @@ class Link:
             raise ClosedError(f"link ({self.description}) is closed: it was detached")
         return self._ptr
 
+    def _fd_handle(self, what: str) -> Any:
+        """The bpf_link for an fd-based operation; refused for links without an fd."""
+        ptr = self._handle()
+        if self._borrows:
+            raise BpfError(errno.EOPNOTSUPP, f"{_NO_FD[self._borrows]}; detach() (or closing "
+                           "its object) detaches it", f"{what} link ({self.description})")
+        return ptr
+
     @property
     def closed(self) -> bool:
         """True once the link was detached/closed."""
         return self._ptr is None
 
     @property
+    def borrows(self) -> str:
+        """What the link borrows from its object: ``""`` (nothing: it has its own fd),
+        ``BORROWS_OBJECT_MEMORY`` (USDT) or ``BORROWS_MAP_FD`` (struct_ops without a link)."""
+        return self._borrows
+
+    @property
+    def has_fd(self) -> bool:
+        """Whether the link has a BPF link fd of its own (False for USDT links and struct_ops
+        maps registered without a link: ``fd``, ``info()``, ``pin()`` are refused)."""
+        return not self._borrows
+
+    @property
+    def program(self) -> Optional[str]:
+        """The name of the program the link attached, if a program made it."""
+        return self._program
+
+    @property
     def fd(self) -> int:
-        """The link's file descriptor (``bpf_link__fd``); owned by the Link."""
-        return lib.bpf_link__fd(self._handle())
+        """The link's file descriptor (``bpf_link__fd``); owned by the Link. A link without an
+        fd of its own (``has_fd`` False) raises ``BpfError(EOPNOTSUPP)`` saying why."""
+        return lib.bpf_link__fd(self._fd_handle("fd of"))
 
     def info(self) -> LinkInfo:
         """The kernel's view of the link (``bpf_link_get_info_by_fd``): type, id, program id
         and the per-type details (see ``LinkInfo``). Needs CAP_BPF (root)."""
+        fd = lib.bpf_link__fd(self._fd_handle("info of"))
         try:
-            return _link_info(self.fd)
+            return _link_info(fd)
         except BpfError as e:
             raise with_context(e, f"info of link ({self.description})") from None
 
     def pin(self, path: str | os.PathLike[str]) -> None:
-        """Pin the link in bpffs (``bpf_link__pin``): it stays attached after this process,
-        until ``unpin()`` (or the file is removed) and the last fd is closed."""
+        """Pin the link in bpffs (``bpf_link__pin``): it stays attached after its object
+        closes and after this process, until ``unpin()`` (or the file is removed) and the last
+        fd is closed."""
+        p = os.fspath(path)
         try:
-            lib.bpf_link__pin(self._handle(), os.fsencode(os.fspath(path)))
+            lib.bpf_link__pin(self._fd_handle(f"pin at '{p}'"), os.fsencode(p))
         except BpfError as e:
-            raise with_context(e, f"pin link at '{os.fspath(path)}'") from None
+            raise with_context(e, f"pin link at '{p}'") from None
 
     def unpin(self) -> None:
         """Remove the link's pin (``bpf_link__unpin``)."""
         try:
-            lib.bpf_link__unpin(self._handle())
+            lib.bpf_link__unpin(self._fd_handle("unpin"))
         except BpfError as e:
             raise with_context(e, f"unpin link ({self.description})") from None
 
@@ -250,19 +293,20 @@ class Link:
         """Atomically replace the attached program (``bpf_link__update_program``).
 
         The new program must be loaded and of a type/attach type the link accepts (the kernel
-        refuses others with EINVAL). The Link then keeps the new program's object alive.
+        refuses others with EINVAL). The link stays its object's.
         """
+        ptr = self._fd_handle(f"update program '{program.name}' of")
         try:
-            lib.bpf_link__update_program(self._handle(), program._loaded_handle())
+            lib.bpf_link__update_program(ptr, program._loaded_handle())
         except BpfError as e:
             raise with_context(e, f"update link ({self.description}) to program "
                                   f"'{program.name}'") from None
-        self._owner = program._state
 
     def update_map(self, map: Map) -> None:
         """Replace the struct_ops map of a struct_ops link (``bpf_link__update_map``)."""
+        ptr = self._fd_handle(f"update map '{map.name}' of")
         try:
-            lib.bpf_link__update_map(self._handle(), map._handle())
+            lib.bpf_link__update_map(ptr, map._handle())
         except BpfError as e:
             raise with_context(e, f"update link ({self.description}) to map") from None
 
@@ -273,11 +317,12 @@ class Link:
         """
         ptr, self._ptr = self._ptr, None
         owner, self._owner = self._owner, None
+        if owner is not None:
+            owner.release(self)
         if ptr is not None:
-            if owner is not None and getattr(owner, "closed", False) and \
-                    self.description.startswith("usdt"):
-                # The object freed the USDT manager this link's detach would touch: skip the
-                # detach step (no use after free), free the link structure only.
+            if self._borrows and owner is not None and owner.closed:
+                # Unreachable while the object detaches its links before freeing (close()):
+                # never let a detach touch freed memory or a closed (maybe reused) fd.
                 lib.bpf_link__disconnect(ptr)
             lib.bpf_link__destroy(ptr)
         self._keep = None
@@ -291,27 +336,39 @@ class Link:
         self.detach()
 
     def __del__(self) -> None:
-        # Safety net only: close()/with is the API.
+        # Safety net only: close()/with is the API. An object's link is collected only with
+        # its object (whose list holds it); a standalone one was left open: say so.
         try:
             if self._ptr is not None:
+                if self._owner is None:
+                    import warnings
+
+                    warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2,
+                                  source=self)
                 self.detach()
         except Exception:  # noqa: BLE001 - never raise from a finalizer
             pass
 
     def __repr__(self) -> str:
-        state = "detached" if self._ptr is None else f"fd={lib.bpf_link__fd(self._ptr)}"
+        if self._ptr is None:
+            state = "detached"
+        elif self._borrows:
+            state = f"no fd (borrows {self._borrows})"
+        else:
+            state = f"fd={lib.bpf_link__fd(self._ptr)}"
         return f"<Link {self.description} {state}>"
 
 
 def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: str,
-                   keep: Any = None) -> Link:
+                   keep: Any = None, borrows: str = "", cls: Any = None) -> Any:
     """Attach the ``struct bpf_program`` ``ptr`` with libbpf's ``fn(ptr, *args)`` (one of the
-    ``bpf_program__attach*`` functions) and return the Link it makes.
+    ``bpf_program__attach*`` functions) and return the Link it makes (of class ``cls``).
 
     Shared by ``Program.attach*()`` and ``Object.attach()`` (which needs no Program wrappers).
     A failure raises ``BpfError`` saying which program and target, with libbpf's last warning
-    (the reason libbpf printed) appended. ``owner`` (the object state) and ``keep`` (buffers
-    libbpf reads while the link lives) are held by the Link. After load; needs root.
+    (the reason libbpf printed) appended. The Link belongs to ``owner`` (the object state);
+    ``borrows`` says what of it the link uses; ``keep`` (buffers libbpf reads while the link
+    lives) is held by the Link. After load; needs root.
     """
     with log.capture() as messages:
         err: Optional[BpfError] = None
@@ -325,7 +382,7 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
         if warnings:
             err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
         raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
-    return Link(link, owner, what or name, keep)
+    return (cls or Link)(link, owner, what or name, keep, borrows=borrows, program=name)
 
 
 def require_section_attachable(name: str, section: str) -> None:
@@ -338,19 +395,27 @@ def require_section_attachable(name: str, section: str) -> None:
 
 
 def attach_struct_ops(map: Map) -> Link:
-    """Register a loaded struct_ops map with the kernel (``bpf_map__attach_struct_ops``).
+    """Register a loaded struct_ops map with the kernel (``bpf_map__attach_struct_ops``);
+    ``StructOpsMap.attach()`` calls it.
 
-    For ``SEC(".struct_ops.link")`` maps the Link unregisters it when closed (e.g. a
-    ``tcp_congestion_ops`` disappears from the available algorithms). Needs root.
+    The Link belongs to the map's object: ``detach()`` or ``Object.close()`` unregisters the
+    struct (e.g. a ``tcp_congestion_ops`` leaves the available algorithms). A map declared in
+    ``SEC(".struct_ops.link")`` gets a real BPF link; one in ``SEC(".struct_ops")`` is registered
+    by a map update and its Link borrows the map's fd (``Link.borrows``: no fd operations).
+    Needs root.
     """
     ptr = map._handle()
-    name = lib.bpf_map__name(ptr).decode()
-    state = getattr(map, "_state", None)
-    if state is not None and not getattr(state, "loaded", True):
-        raise BpfError(22, "the object is not loaded yet (call load() first)",
-                       f"attach struct_ops map '{name}'")
+    what = f"attach struct_ops map '{map.name}'"
+    if ptr is None:  # Map.from_fd/from_pinned/from_id: no struct bpf_map to attach
+        raise TypeError(f"{what}: only a struct_ops map of an object can be attached")
+    owner = map._state
+    owner.require_loaded(what)
+    borrows = "" if lib.bpf_map__map_flags(ptr) & BPF_F_LINK else BORROWS_MAP_FD
     try:
         link = lib.bpf_map__attach_struct_ops(ptr)
     except BpfError as e:
-        raise with_context(e, f"attach struct_ops map '{name}'") from None
-    return Link(link, state, f"struct_ops {name}")
+        raise with_context(e, what) from None
+    return Link(link, owner, f"struct_ops {map.name}", borrows=borrows)
+
+
+BPF_F_LINK = 1 << 13  # struct_ops map flag of SEC(".struct_ops.link")

@@ -253,7 +253,9 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @property
     def initial_value(self) -> bytes:
-        """Initial contents of a global-data map (``bpf_map__initial_value``)."""
+        """Initial contents of a global-data map (``bpf_map__initial_value``), or of a
+        struct_ops map's struct (its data fields, e.g. a ``tcp_congestion_ops``' name);
+        settable before load."""
         from .map_admin import initial_value
 
         return initial_value(self)

@@ -335,6 +335,9 @@ def map_mmap(m: Map, writable: bool) -> mmap.mmap:
                        ) from None
 
 
+STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS
+
+
 def initial_value(m: Map) -> bytes:
     ptr = m._handle()
     if ptr is None:
@@ -350,6 +353,17 @@ def initial_value(m: Map) -> bytes:
 def set_initial_value(m: Map, data: Any) -> None:
     ptr = m._open_handle("initial_value")
     data = bytes(data)
+    if m._type == STRUCT_OPS:
+        # libbpf keeps a struct_ops map's struct (its non-function fields: a
+        # tcp_congestion_ops' name ...) in memory the caller may write before load, as
+        # skeletons do; bpf_map__set_initial_value refuses these maps.
+        size = ctypes.c_size_t()
+        addr = lib.bpf_map__initial_value(ptr, ctypes.byref(size))
+        if len(data) != size.value:
+            raise ValueError(f"initial value of struct_ops map '{m.name}' is {size.value} "
+                             f"bytes, not {len(data)}")
+        ctypes.memmove(addr, data, len(data))
+        return
     # libbpf copies the data: a temporary buffer is enough.
     buf = ctypes.create_string_buffer(data, len(data))
     try:

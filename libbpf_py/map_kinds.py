@@ -81,12 +81,20 @@ class EventMap(_NotKeyValue):
 
 
 class StructOpsMap(_NotKeyValue):
-    """A struct_ops map: the kernel struct it implements is registered by attaching the object
-    (``Object.attach()``, ``bpf_map__attach_struct_ops``), not by element access."""
+    """A struct_ops map: the kernel struct it implements is registered by ``attach()``
+    (``bpf_map__attach_struct_ops``), not by element access."""
 
     __slots__ = ()
-    _use = "Object.attach() (bpf_map__attach_struct_ops) to register it"
+    _use = "StructOpsMap.attach() (bpf_map__attach_struct_ops) to register it"
     pop = _NotKeyValue._refuse  # type: ignore[assignment]
+
+    def attach(self) -> Any:
+        """Register the struct with the kernel (``bpf_map__attach_struct_ops``) and return the
+        ``Link`` that unregisters it, owned by the map's object (detached by ``close()`` or
+        when the object closes). After load; needs root. See ``link.attach_struct_ops``."""
+        from .link import attach_struct_ops
+
+        return attach_struct_ops(self)
 
 
 class QueueMap(_NotKeyValue):

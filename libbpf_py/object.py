@@ -35,7 +35,7 @@ from .errors import (
     VerifierError,
     with_context,
 )
-from .link import Link, attach_program, detach_dependents, require_section_attachable
+from .link import Link, attach_program, borrows_for_section, require_section_attachable
 
 __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
@@ -65,7 +65,10 @@ class _ObjectState:
         # LIFETIME: libbpf reads the ELF image in place until load: keep open_mem's buffer.
         self.buffer = buffer
         self.loaded = False
-        self.links: list[Link] = []
+        #: Every open attachment made from this object's programs and maps (Links and
+        #: Attachments), in attach order: the object keeps them (a dropped reference does not
+        #: detach) and close() detaches them. A dict as an ordered set (O(1) release).
+        self.links: dict[Any, None] = {}
         self.sections: Optional[dict[str, Section]] = None  # built on first use
         self.btf_view: Optional[Btf] = None  # the borrowed Btf view, built on first use
         self.load_log: dict[str, str] = {}  # program name -> verifier log (kernel_log_level)
@@ -121,13 +124,37 @@ class _ObjectState:
             raise BpfError(errno.EINVAL, "the object is not loaded yet (call load() first)",
                            what)
 
-    def close(self) -> None:
-        if self.ptr is not None:
-            # Links that use memory this object owns (USDT) go first, even the caller's.
-            detach_dependents(self)
-        links, self.links = self.links, []
+    def adopt(self, link: Any) -> None:
+        """Record an attachment made from this object (its creator calls this)."""
+        if self.ptr is None:
+            raise ClosedError(f"attach: object '{self.label}' is closed")
+        self.links[link] = None
+
+    def release(self, link: Any) -> None:
+        """Forget an attachment that was detached."""
+        self.links.pop(link, None)
+
+    def detach_all(self) -> None:
+        """Detach every attachment of the object, those that borrow its memory or fds first;
+        all of them are tried, then the first error is raised."""
+        first: Optional[BaseException] = None
+        links = sorted(self.links, key=lambda ln: not getattr(ln, "borrows", ""))
         for link in links:
-            link.detach()
+            try:
+                link.detach()
+            except BaseException as e:  # noqa: BLE001 - detach the others, raise after
+                first = first or e
+            self.links.pop(link, None)
+        if first is not None:
+            raise first
+
+    def close(self) -> None:
+        try:
+            self.detach_all()  # before the memory and fds they borrow are freed
+        finally:
+            self._free()
+
+    def _free(self) -> None:
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
             types = sys.modules.get("libbpf_py._types")  # None: nothing was typed from BTF
@@ -289,9 +316,9 @@ class _ObjectBase:
         return self._section(".kconfig")
 
     def close(self) -> None:
-        """Detach the links this object attached and free it (``bpf_object__close``).
-
-        Links returned by ``Program.attach*()`` are the caller's and stay attached. Idempotent.
+        """Detach every attachment made from the object's programs and maps (by
+        ``Program.attach*()``, ``Object.attach()``, ``StructOpsMap.attach()``) and free it
+        (``bpf_object__close``). Pinned links stay attached through their pins. Idempotent.
         """
         self._state.close()
 
@@ -464,11 +491,14 @@ class Object(_ObjectBase):
         """Attach every loaded program whose SEC() says where (``bpf_program__attach``).
 
         Programs whose section names no target (``SEC("xdp")``, ``SEC("uprobe")`` ...) are
-        skipped, as libbpf's skeletons do. The links are kept by the object (closed by
-        ``detach()`` or ``close()``) and returned. Needs root.
+        skipped, as libbpf's skeletons do, and so are programs already attached (by hand, or
+        by an earlier ``attach()``). Returns the links it made; like every link of the object
+        they last until detached or until the object closes (``obj.links`` lists them all).
+        All or nothing: on a failure the links it made are detached. Needs root.
         """
         state = self._state
         ptr = self._ptr()
+        attached = {getattr(ln, "program", None) for ln in state.links}
         made: list[Link] = []
         # By struct bpf_program: no Program wrappers (a cold start never imports program.py).
         prog = lib.bpf_object__next_program(ptr, None)
@@ -478,11 +508,14 @@ class Object(_ObjectBase):
                 if not (lib.bpf_program__autoload(cur) and lib.bpf_program__autoattach(cur)):
                     continue
                 name = lib.bpf_program__name(cur).decode()
+                if name in attached:
+                    continue
                 section = lib.bpf_program__section_name(cur).decode()
                 require_section_attachable(name, section)
                 try:
                     made.append(attach_program(cur, state, name, lib.bpf_program__attach,
-                                               what=f"SEC(\"{section}\")"))
+                                               what=f"SEC(\"{section}\")",
+                                               borrows=borrows_for_section(section)))
                 except BpfError as e:
                     if e.errno != errno.EOPNOTSUPP:  # EOPNOTSUPP: SEC() names no target
                         raise
@@ -490,14 +523,12 @@ class Object(_ObjectBase):
             for done in made:  # all or nothing
                 done.detach()
             raise
-        state.links.extend(made)
         return made
 
     def detach(self) -> None:
-        """Detach every link ``attach()`` made."""
-        links, self._state.links = self._state.links, []
-        for link in links:
-            link.detach()
+        """Detach every attachment made from the object's programs and maps (the object stays
+        loaded: attach again at will). Idempotent."""
+        self._state.detach_all()
 
     @property
     def load_log(self) -> dict[str, str]:
@@ -507,8 +538,9 @@ class Object(_ObjectBase):
         return dict(self._state.load_log)
 
     @property
-    def links(self) -> list[Link]:
-        """The links ``attach()`` made (owned by the object)."""
+    def links(self) -> list[Any]:
+        """The object's open attachments, in attach order: the ``Link``s (and ``Attachment``s)
+        made by ``attach()``, ``Program.attach*()`` and ``StructOpsMap.attach()``."""
         return list(self._state.links)
 
     def __repr__(self) -> str:

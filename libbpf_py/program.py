@@ -2,7 +2,8 @@
 
 Wraps ``struct bpf_program``. The ``Object`` owns its programs: a Program keeps its object alive
 and raises ``ClosedError`` once the object is closed. ``attach*()`` return a ``Link`` that the
-caller owns: the program stays attached while the Link is open. The ``attach_<kind>()`` methods
+object owns: the program stays attached until the Link is detached or the object closes,
+whether or not the caller keeps it (docs/lifecycle.md). The ``attach_<kind>()`` methods
 live in ``attach_tracing.py`` (tracing, probes, iterators) and ``attach_net.py`` (networking,
 cgroups, sockets); docs/attach.md lists every kind.
 """
@@ -18,7 +19,13 @@ from ._ffi import lib
 from .attach_net import NetAttachMixin
 from .attach_tracing import TracingAttachMixin
 from .errors import BpfError, ClosedError, with_context
-from .link import KPROBE_SECTIONS, Link, attach_program, require_section_attachable
+from .link import (
+    KPROBE_SECTIONS,
+    Link,
+    attach_program,
+    borrows_for_section,
+    require_section_attachable,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -342,9 +349,10 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     # --- attach
 
-    def _attach(self, fn: Any, *args: Any, what: str, keep: Any = None) -> Link:
+    def _attach(self, fn: Any, *args: Any, what: str, keep: Any = None, borrows: str = "",
+                cls: Any = None) -> Any:
         return attach_program(self._loaded_handle(), self._state, self.name, fn, *args,
-                              what=what, keep=keep)
+                              what=what, keep=keep, borrows=borrows, cls=cls)
 
     def attach(self, *args: Any, **kwargs: Any) -> Link:
         """Attach by the program's SEC() name (``bpf_program__attach``); returns the Link.
@@ -364,7 +372,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
                                "method taking arguments", f"attach program '{self.name}'")
             return getattr(self, method)(*args, **kwargs)
         require_section_attachable(self.name, self.section)
-        return self._attach(lib.bpf_program__attach, what=f"SEC(\"{self.section}\")")
+        return self._attach(lib.bpf_program__attach, what=f"SEC(\"{self.section}\")",
+                            borrows=borrows_for_section(self.section))
 
 
 #: SEC() prefix -> attach method used by ``Program.attach(*args, **kwargs)``.

@@ -197,9 +197,26 @@ def test_usdt_link_outliving_object_close(bpf_path, helpers, helper_path) -> Non
     o = libbpf_py.load(bpf_path("attach_uprobe"))
     link = o.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair", pid=h.pid)
     o.close()
-    assert link.closed
+    assert link.closed and o.links == []
     link.detach()
     h.call(1, 2)  # the probe is gone: the helper still works
+
+
+def test_usdt_link_is_a_composite_without_fd(obj, helpers, helper_path, tmp_path) -> None:
+    """libbpf's USDT link has no fd (bpf_link__fd says 0, stdin): the Link says what it is and
+    refuses fd-based operations instead of acting on fd 0."""
+    h = helpers()
+    with obj.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair",
+                                              pid=h.pid) as link:
+        for op in (lambda: link.fd, link.info, lambda: link.pin(tmp_path / "usdt"),
+                   lambda: link.update_program(obj.programs["on_pair"])):
+            with pytest.raises(BpfError, match="composite of uprobes") as e:
+                op()
+            assert e.value.errno == errno.EOPNOTSUPP
+        assert (link.has_fd, link.borrows) == (False, libbpf_py.link.BORROWS_OBJECT_MEMORY)
+        assert "no fd (borrows object memory)" in repr(link)
+        h.call(1, 2)
+    assert r(obj, USDT_HITS) == 1
 
 
 def test_missing_symbol_and_binary_are_named(obj, helper_path) -> None:

@@ -1,4 +1,5 @@
-"""Links: detach on close/with/GC, pinning, links outliving their object."""
+"""Links: owned by their object (attached until detached or the object closes, kept or not),
+pinning (outlives the object and the process), standalone links from pins."""
 
 from __future__ import annotations
 
@@ -39,10 +40,34 @@ def test_detach_stops_the_program(traced) -> None:
         link.fd
 
 
-def test_garbage_collected_link_detaches(traced) -> None:
-    traced.programs["on_getppid"].attach()  # result dropped: detached when collected
-    gc.collect()
-    assert calls(traced, 2) == 0
+def _lookup_fd(map_fd: int, key: int) -> int:
+    """counts[key] read through a dup of the map's fd (valid after its object closed)."""
+    import ctypes
+
+    k, v = ctypes.c_uint32(key), ctypes.c_uint64()
+    if libbpf_py._ffi.lib.bpf_map_lookup_elem(map_fd, ctypes.byref(k), ctypes.byref(v)) != 0:
+        return 0
+    return v.value
+
+
+def test_dropped_link_stays_attached_until_its_object_closes(bpf_path) -> None:
+    """The link model of libbpf's skeletons and bcc: an attachment lasts until detached or
+    until its object closes; dropping the Python reference does not detach it."""
+    obj = libbpf_py.load(bpf_path("getppid"))
+    obj.maps["config"][0] = os.getpid()
+    counts_fd = os.dup(obj.maps["counts"].fd)
+    try:
+        obj.programs["on_getppid"].attach()  # result dropped
+        gc.collect()
+        assert calls(obj, 1) == 1
+        (link,) = obj.links  # the object keeps it
+        assert link.program == "on_getppid" and not link.closed
+        obj.close()  # ... and detaches it
+        assert link.closed
+        os.getppid()
+        assert _lookup_fd(counts_fd, os.getpid()) == 1  # not counted: detached
+    finally:
+        os.close(counts_fd)
 
 
 def test_object_attach_links_close_with_object(bpf_path) -> None:
@@ -54,28 +79,40 @@ def test_object_attach_links_close_with_object(bpf_path) -> None:
     obj.detach()
     assert link.closed and obj.links == []
     assert calls(obj, 1) == 1
-    obj.attach()
+    again = obj.attach()
     obj.close()
-    assert all(lk.closed for lk in [link])
+    assert all(lk.closed for lk in [link, *again])
 
 
-def test_link_outlives_object_close(bpf_path) -> None:
+def test_object_attach_skips_programs_attached_by_hand(traced) -> None:
+    """Object.attach() after attaching a tracepoint by hand: skipped, not EEXIST (and a second
+    Object.attach() makes nothing new)."""
+    mine = traced.programs["on_getppid"].attach()
+    assert traced.attach() == []
+    assert traced.links == [mine]
+    assert calls(traced, 2) == 2  # attached once, not twice
+    mine.detach()
+    (auto,) = traced.attach()  # detached by hand: attachable again
+    assert traced.attach() == []
+    assert traced.links == [auto]
+
+
+def test_object_detach_detaches_links_made_by_hand(traced) -> None:
+    link = traced.programs["on_getppid"].attach()
+    traced.detach()
+    assert link.closed and traced.links == []
+    assert calls(traced, 1) == 0
+
+
+def test_link_of_closed_object_is_detached(bpf_path) -> None:
     obj = libbpf_py.load(bpf_path("getppid"))
-    obj.maps["config"][0] = os.getpid()
-    counts_fd = os.dup(obj.maps["counts"].fd)
     link = obj.programs["on_getppid"].attach()
+    assert link.info().prog_id == obj.programs["on_getppid"].info().id
     obj.close()
-    try:
-        os.getppid()  # the program still runs: the link holds it
-        m = libbpf_py._ffi.lib
-        import ctypes
-
-        key, val = ctypes.c_uint32(os.getpid()), ctypes.c_uint64()
-        assert m.bpf_map_lookup_elem(counts_fd, ctypes.byref(key), ctypes.byref(val)) == 0
-        assert val.value == 1
-    finally:
-        link.detach()
-        os.close(counts_fd)
+    assert link.closed and "detached" in repr(link)
+    with pytest.raises(ClosedError, match="detached"):
+        link.info()
+    link.detach()  # idempotent
 
 
 @pytest.fixture
@@ -169,17 +206,37 @@ def test_pinned_link_outlives_its_process(bpf_path, bpffs) -> None:
                 os.unlink(p)
 
 
-def test_link_info_and_fd_after_object_close(bpf_path) -> None:
+def test_pinned_link_outlives_object_close(bpf_path, bpffs) -> None:
+    path = os.path.join(bpffs, "getppid_link")
     obj = libbpf_py.load(bpf_path("getppid"))
-    link = obj.programs["on_getppid"].attach()
-    prog_id = obj.programs["on_getppid"].info().id
-    obj.close()  # the link outlives its object by design
+    obj.maps["config"][0] = os.getpid()
+    counts_fd = os.dup(obj.maps["counts"].fd)
     try:
-        assert link.fd >= 0
-        assert link.info().prog_id == prog_id
+        obj.programs["on_getppid"].attach().pin(path)
+        obj.close()  # the object's Link is closed; the pin keeps the kernel link attached
+        os.getppid()
+        assert _lookup_fd(counts_fd, os.getpid()) == 1
+        with Link.from_pinned(path) as again:
+            again.unpin()
+        os.getppid()  # unpinned, last reference closed: detached
+        assert _lookup_fd(counts_fd, os.getpid()) == 1
     finally:
-        link.detach()
-    assert link.closed and "detached" in repr(link)
+        os.close(counts_fd)
+
+
+def test_unclosed_standalone_link_warns(traced, bpffs) -> None:
+    path = os.path.join(bpffs, "standalone")
+    with traced.programs["on_getppid"].attach() as link:
+        link.pin(path)
+    standalone = Link.from_pinned(path)
+    standalone.unpin()
+    with pytest.warns(ResourceWarning, match="unclosed <Link pinned at"):
+        del standalone
+        gc.collect()
+    mine = traced.programs["on_getppid"].attach()  # the object's: no warning when dropped
+    del mine
+    gc.collect()
+    assert len(traced.links) == 1
 
 
 def test_update_program_refused_for_perf_links(traced) -> None:

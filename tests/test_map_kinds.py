@@ -325,5 +325,5 @@ def test_struct_ops_map_refuses_element_access(bpf_path) -> None:
         for op in (lambda: cc[0], lambda: cc.__setitem__(0, b""), lambda: list(cc.items()),
                    lambda: cc.pop(0)):
             with pytest.raises(TypeError, match=r"'lbpy_cc' is a STRUCT_OPS map, not a "
-                               r"key/value map: use Object.attach\(\)"):
+                               r"key/value map: use StructOpsMap.attach\(\)"):
                 op()
