@@ -78,6 +78,65 @@ def _open_path(target: int | str | os.PathLike[str], kind: str, what: str) -> tu
         raise BpfError(errno.ENOENT, f"no {kind} '{p}'", what) from None
 
 
+def _quiet(fn: Any, *args: Any) -> None:
+    """Call a netlink-based libbpf function without logging the kernel's extack message (a
+    "not found" libbpf reports as a warning); a failure carries it in the error instead."""
+    from .log import QUIET, capture
+
+    with capture(show=QUIET) as messages:
+        err: Optional[BpfError] = None
+        try:
+            fn(*args)
+        except BpfError as e:
+            err = e
+    if err is not None:
+        said = [m.strip().removeprefix("libbpf: ") for lvl, m in messages if lvl == 0]
+        if said and said[-1]:
+            err.strerror = f"{err.strerror}; libbpf: {said[-1]}"
+        raise err
+
+
+class _Netns:
+    """The network namespace an attachment was made in. Netlink requests (XDP, TC) act on the
+    calling thread's namespace, and interface indexes are per namespace: ``run()`` calls a
+    detach there, whichever namespace the detaching thread is in (``setns(2)`` on this thread
+    only, then back). Holds an fd of the namespace until ``close()``."""
+
+    __slots__ = ("fd", "ident")
+
+    def __init__(self) -> None:
+        # LIFETIME: our fd of the namespace, closed by close() (after the detach).
+        self.fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        st = os.fstat(self.fd)
+        self.ident = (st.st_dev, st.st_ino)
+
+    def run(self, fn: Callable[[], None], what: str) -> None:
+        from ._ffi.libc import CLONE_NEWNET, setns
+
+        here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            st = os.fstat(here)
+            if (st.st_dev, st.st_ino) == self.ident:
+                fn()
+                return
+            try:
+                setns(self.fd, CLONE_NEWNET)
+            except OSError as e:
+                raise BpfError(e.errno or errno.EPERM, f"can't enter the network namespace "
+                               f"it was attached in ({e.strerror})", what) from None
+            try:
+                fn()
+            finally:
+                setns(here, CLONE_NEWNET)
+        finally:
+            os.close(here)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
 def _relative(before: Any, after: Any, what: str) -> tuple[int, int]:
     """(flags, relative_fd) of mprog ordering: before/after a Program or a Link."""
     if before is not None and after is not None:
@@ -206,10 +265,12 @@ def tc_query(interface: int | str, direction: str = "ingress", *, handle: int = 
     hook = _tc_hook(_ifindex(interface, what), direction)
     opts = make_opts(bpf_tc_opts, handle=handle, priority=priority)
     try:
-        lib.bpf_tc_query(ctypes.byref(hook), ctypes.byref(opts))
+        _quiet(lib.bpf_tc_query, ctypes.byref(hook), ctypes.byref(opts))
     except BpfError as e:
         # ENOENT: no such filter; EINVAL: "Cannot find specified filter chain" (no filter of
-        # that priority left). handle/priority are checked above, so EINVAL means absent.
+        # that priority left) or "Parent Qdisc doesn't exists" (no clsact hook). handle and
+        # priority are checked above, so EINVAL means absent. Absent is an answer: nothing is
+        # logged.
         if e.errno in (errno.ENOENT, errno.EINVAL):
             return None
         raise with_context(e, what) from None
@@ -223,9 +284,9 @@ def tc_hook_destroy(interface: int | str) -> None:
     hook = _tc_hook(_ifindex(interface, what), "ingress")
     hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS
     try:
-        lib.bpf_tc_hook_destroy(ctypes.byref(hook))
+        _quiet(lib.bpf_tc_hook_destroy, ctypes.byref(hook))
     except BpfError as e:
-        if e.errno != errno.ENOENT:
+        if e.errno not in (errno.ENOENT, errno.EINVAL):  # EINVAL: no clsact qdisc
             raise with_context(e, what) from None
 
 
@@ -317,14 +378,21 @@ class NetAttachMixin:
             os.close(prog_fd)
             raise with_context(e, f"{self._what()} to {what}") from None
         mode_flag = XDP_MODES[mode]
+        netns = _Netns()
 
         def detach(fd: int) -> None:
-            o = make_opts(bpf_xdp_attach_opts, old_prog_fd=fd)
+            def in_netns() -> None:
+                o = make_opts(bpf_xdp_attach_opts, old_prog_fd=fd)
+                try:
+                    _quiet(lib.bpf_xdp_detach, ifindex, mode_flag | XDP_FLAGS_REPLACE,
+                           ctypes.byref(o))
+                except BpfError as e:
+                    if e.errno not in (errno.EEXIST, errno.ENODEV):  # replaced, device gone
+                        raise with_context(e, f"detach XDP from {interface!r}") from None
             try:
-                lib.bpf_xdp_detach(ifindex, mode_flag | XDP_FLAGS_REPLACE, ctypes.byref(o))
-            except BpfError as e:
-                if e.errno not in (errno.EEXIST, errno.ENODEV):  # replaced, or device gone
-                    raise with_context(e, f"detach XDP from {interface!r}") from None
+                netns.run(in_netns, f"detach XDP from {interface!r}")
+            finally:
+                netns.close()
         return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "mode": mode},
                           owner=self._state, program=self.name)
 
@@ -362,22 +430,30 @@ class NetAttachMixin:
                             what=what)
 
     def attach_tc(self, interface: int | str, direction: str = "ingress", *,
-                  priority: int = 1, handle: int = 1, replace: bool = False) -> Attachment:
+                  priority: int = 1, handle: int = 1, replace: bool = False,
+                  destroy_hook: bool = False) -> Attachment:
         """Attach as a legacy TC filter (direct-action) on the clsact hook: creates the
         clsact qdisc if needed (``bpf_tc_hook_create``) and the filter (``bpf_tc_attach``).
-        ``detach()`` removes the filter (``bpf_tc_detach``); ``tc_hook_destroy(interface)``
-        removes the qdisc. ``tc_query`` reads it back. Needs CAP_NET_ADMIN (root)."""
+
+        ``info["hook_created"]`` says whether this call created the qdisc. ``detach()`` removes
+        the filter (``bpf_tc_detach``) in the network namespace it was attached in; with
+        ``destroy_hook=True`` it then also removes the clsact qdisc, with every filter on it,
+        if this call created it (``bpf_tc_hook_destroy``): "destroy only what I created".
+        ``tc_hook_destroy(interface)`` removes the qdisc in any case; ``tc_query`` reads a
+        filter back. Needs CAP_NET_ADMIN (root)."""
         from ._ffi.attach import bpf_tc_opts
         from ._ffi.types import make_opts
 
         what = f"tc {direction} {interface} handle {handle} priority {priority}"
         ifindex = _ifindex(interface, f"{self._what()} to {what}")
         hook = _tc_hook(ifindex, direction)
+        created = True
         try:
-            lib.bpf_tc_hook_create(ctypes.byref(hook))
+            _quiet(lib.bpf_tc_hook_create, ctypes.byref(hook))
         except BpfError as e:
             if e.errno != errno.EEXIST:
                 raise with_context(e, f"{self._what()} to {what}: create clsact hook") from None
+            created = False
         prog_fd = os.dup(self.fd)
         opts = make_opts(bpf_tc_opts, prog_fd=prog_fd, handle=handle, priority=priority,
                          flags=1 if replace else 0)  # BPF_TC_F_REPLACE
@@ -387,16 +463,34 @@ class NetAttachMixin:
             os.close(prog_fd)
             raise with_context(e, f"{self._what()} to {what}") from None
         prog_id = opts.prog_id
+        netns = _Netns()
 
-        def detach(fd: int) -> None:
+        def in_netns() -> None:
             o = make_opts(bpf_tc_opts, handle=handle, priority=priority)
             try:
-                lib.bpf_tc_detach(ctypes.byref(hook), ctypes.byref(o))
+                _quiet(lib.bpf_tc_detach, ctypes.byref(hook), ctypes.byref(o))
             except BpfError as e:
+                # ENOENT: the filter is gone; ENODEV: the interface is; EINVAL: "Parent Qdisc
+                # doesn't exists", the hook is (here, in the namespace of the attach).
                 if e.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
                     raise with_context(e, f"detach TC filter from {interface!r}") from None
+            if destroy_hook and created:
+                both = _tc_hook(ifindex, "ingress")
+                both.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS
+                try:
+                    _quiet(lib.bpf_tc_hook_destroy, ctypes.byref(both))
+                except BpfError as e:
+                    if e.errno not in (errno.ENOENT, errno.ENODEV, errno.EINVAL):
+                        raise with_context(e, f"destroy TC hook of {interface!r}") from None
+
+        def detach(fd: int) -> None:
+            try:
+                netns.run(in_netns, f"detach TC filter from {interface!r}")
+            finally:
+                netns.close()
         return Attachment(detach, prog_fd, what, {"ifindex": ifindex, "prog_id": prog_id,
-                                                  "handle": handle, "priority": priority},
+                                                  "handle": handle, "priority": priority,
+                                                  "hook_created": created},
                           owner=self._state, program=self.name)
 
     # --- netfilter
@@ -512,26 +606,38 @@ class NetAttachMixin:
     def attach_socket(self, sock: Any) -> Attachment:
         """Attach a socket filter program to a socket (``setsockopt(SO_ATTACH_BPF)``); the
         socket (a ``socket.socket`` or fd) must stay open while attached; ``detach()`` uses
-        ``SO_DETACH_BPF``. Replaces any earlier filter of the socket."""
+        ``SO_DETACH_BPF``. Replaces any earlier filter of the socket.
+
+        The Attachment remembers which socket it is (not only the fd number): if that socket
+        was closed (its filter went with it) and the number now names another file, ``detach()``
+        leaves that one alone."""
         import socket
 
         sock_fd = sock if isinstance(sock, int) else sock.fileno()
+        what = f"{self._what()} to socket fd {sock_fd}"
+        try:
+            st = os.fstat(sock_fd)
+        except OSError as e:
+            raise BpfError(e.errno or errno.EBADF, e.strerror, what) from None
+        ident = (st.st_dev, st.st_ino)  # the socket's inode: unique while it lives
         prog_fd = os.dup(self.fd)
         s = socket.socket(fileno=os.dup(sock_fd))
         try:
             s.setsockopt(SOL_SOCKET, SO_ATTACH_BPF, struct.pack("i", prog_fd))
         except OSError as e:
             os.close(prog_fd)
-            raise BpfError(e.errno or errno.EINVAL, e.strerror,
-                           f"{self._what()} to socket fd {sock_fd}") from None
+            raise BpfError(e.errno or errno.EINVAL, e.strerror, what) from None
         finally:
             s.close()  # closes our dup only
 
         def detach(fd: int) -> None:
             try:
-                s2 = socket.socket(fileno=os.dup(sock_fd))
+                st2 = os.fstat(sock_fd)
             except OSError:
-                return  # the socket is gone, and its filter with it
+                return  # the fd is closed: the socket is gone, and its filter with it
+            if (st2.st_dev, st2.st_ino) != ident:
+                return  # another file took the number: ours was closed, filter and all
+            s2 = socket.socket(fileno=os.dup(sock_fd))
             try:
                 s2.setsockopt(SOL_SOCKET, SO_DETACH_BPF, 0)
             except OSError as e:

@@ -10,7 +10,10 @@ debug messages are dropped unless the program has imported ``logging`` (it must 
 configure a handler that would show them).
 
 ``capture()`` additionally records every message emitted by the current thread while it is
-active; ``OpenObject.load()`` uses it to keep the verifier log for ``VerifierError``.
+active; ``OpenObject.load()`` uses it to keep the verifier log for ``VerifierError``. Its
+``show`` argument decides what of a captured message still reaches logging: everything (the
+default), nothing (``show=QUIET``: a query whose "not found" libbpf reports as a warning), or a
+shortened text (the verifier log, which the exception carries, is not printed a second time).
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from _thread import _local as _ThreadLocal  # threading.local, without importing
 from ._ffi import lib
 from ._ffi.types import lbpy_log_fn
 
-__all__ = ["LOGGER_NAME", "capture"]
+TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+__all__ = ["LOGGER_NAME", "capture", "QUIET"]
 
 LOGGER_NAME = "libbpf_py"
 
@@ -29,7 +36,12 @@ LOGGER_NAME = "libbpf_py"
 _LEVELS = {0: 30, 1: 20, 2: 10}  # LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
 _DEBUG = 2
 
-_tls = _ThreadLocal()  # .sink: the innermost capture()'s list on this thread
+_tls = _ThreadLocal()  # .sink, .show: the innermost capture()'s list and filter on this thread
+
+
+def QUIET(level: int, text: str) -> Optional[str]:
+    """A ``capture(show=...)`` filter that shows nothing."""
+    return None
 
 
 def _on_message(level: int, msg: bytes) -> None:
@@ -39,6 +51,12 @@ def _on_message(level: int, msg: bytes) -> None:
         sink = getattr(_tls, "sink", None)
         if sink is not None:
             sink.append((level, text))
+            show = _tls.show
+            if show is not None:
+                shown = show(level, text)
+                if shown is None:
+                    return
+                text = shown
         if "logging" not in sys.modules and level == _DEBUG:
             return
         import logging
@@ -61,19 +79,29 @@ class capture:
     """``with capture() as messages:`` records (level, text) of every libbpf message this thread
     emits inside the block (nested captures see the inner messages too).
 
+    ``show(level, text)``, if given, returns what of each message reaches logging: the text, a
+    shorter one, or None for nothing (``QUIET``). An inner capture without ``show`` keeps the
+    outer one's.
+
     A plain class rather than ``contextlib.contextmanager``: importing contextlib (and functools)
     costs milliseconds of every cold start.
     """
 
-    __slots__ = ("_outer", "_sink")
+    __slots__ = ("_outer", "_outer_show", "_sink", "_show")
+
+    def __init__(self, show: Optional[Callable[[int, str], Optional[str]]] = None) -> None:
+        self._show = show
 
     def __enter__(self) -> list[tuple[int, str]]:
         self._outer = getattr(_tls, "sink", None)
+        self._outer_show = getattr(_tls, "show", None)
         self._sink: list[tuple[int, str]] = []
         _tls.sink = self._sink
+        _tls.show = self._show if self._show is not None else self._outer_show
         return self._sink
 
     def __exit__(self, *exc: object) -> None:
         _tls.sink = self._outer
+        _tls.show = self._outer_show
         if self._outer is not None:
             self._outer.extend(self._sink)

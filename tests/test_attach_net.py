@@ -243,6 +243,67 @@ def test_legacy_tc_clsact(obj, net) -> None:
     assert "clsact" not in out
 
 
+@pytest.mark.kernel("sched_cls")
+def test_legacy_tc_detached_in_its_own_namespace(obj, net) -> None:
+    """A TC filter attached inside a network namespace and detached from another one is removed
+    in the namespace it was made in (not "Parent Qdisc doesn't exists", swallowed)."""
+    prog = obj.programs["tc_count"]
+    with in_netns(net.ns):
+        att = prog.attach_tc(net.peer, "ingress", priority=2, handle=5)
+        assert tc_query(net.peer, "ingress", handle=5, priority=2) == prog.info().id
+    att.detach()  # from our own namespace
+    with in_netns(net.ns):
+        assert tc_query(net.peer, "ingress", handle=5, priority=2) is None
+
+
+@pytest.mark.kernel("xdp")
+def test_xdp_netlink_detached_in_its_own_namespace(obj, net) -> None:
+    prog = obj.programs["xdp_udp"]
+    with in_netns(net.ns):
+        att = prog.attach_xdp(net.peer, mode="skb")
+        assert xdp_query(net.peer).prog_id == prog.info().id
+    att.detach()
+    with in_netns(net.ns):
+        assert xdp_query(net.peer).prog_id == 0
+
+
+def clsact(interface: str) -> bool:
+    out = subprocess.run(["tc", "qdisc", "show", "dev", interface], capture_output=True,
+                         text=True, check=True).stdout
+    return "clsact" in out
+
+
+@pytest.mark.kernel("sched_cls")
+def test_legacy_tc_says_whether_it_created_the_hook(obj, net) -> None:
+    """"Destroy only what I created": attach_tc reports whether it made the clsact qdisc, and
+    with destroy_hook=True its detach removes the qdisc it made (and only that)."""
+    prog = obj.programs["tc_count"]
+    try:
+        first = prog.attach_tc(net.host, "ingress", handle=1, destroy_hook=True)
+        second = prog.attach_tc(net.host, "egress", handle=2, destroy_hook=True)
+        assert (first.info["hook_created"], second.info["hook_created"]) == (True, False)
+        second.detach()
+        assert clsact(net.host)  # the hook was not second's to destroy
+        first.detach()
+        assert not clsact(net.host)
+        subprocess.run(["tc", "qdisc", "add", "dev", net.host, "clsact"], check=True)
+        with prog.attach_tc(net.host, destroy_hook=True) as att:
+            assert att.info["hook_created"] is False
+        assert clsact(net.host)  # someone else's hook stays
+    finally:
+        tc_hook_destroy(net.host)
+
+
+def test_tc_query_of_nothing_is_quiet(obj, net, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="libbpf_py"):
+        assert tc_query(net.host, "ingress", handle=9, priority=9) is None  # no hook at all
+        with obj.programs["tc_count"].attach_tc(net.host, handle=1, destroy_hook=True):
+            assert tc_query(net.host, "ingress", handle=9, priority=9) is None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 # --- netfilter, sk_lookup (inside the test namespace)
 
 
@@ -298,6 +359,32 @@ def test_socket_filter(obj) -> None:
         tx.sendto(b"afterD", rx.getsockname())  # detached: everything is delivered
         assert rx.recv(100) == b"afterD"
     assert r(obj, SOCK_HITS) == 3
+
+
+def test_socket_filter_detach_never_touches_a_new_socket(obj) -> None:
+    """The socket an Attachment was made on was closed and a new socket got its fd number:
+    detach() leaves the new socket's filter alone (the old one went with its socket)."""
+    prog = obj.programs["sock_filter"]
+    old = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    number = old.fileno()
+    first = prog.attach_socket(old)
+    old.close()
+    spare: list[socket.socket] = []
+    try:
+        while not spare or spare[-1].fileno() < number:
+            spare.append(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+        new = spare[-1]
+        assert new.fileno() == number
+        new.bind(("127.0.0.1", 0))
+        new.settimeout(10)
+        with prog.attach_socket(new), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            first.detach()
+            tx.sendto(b"dropD", new.getsockname())  # still filtered: dropped
+            tx.sendto(b"keep", new.getsockname())
+            assert new.recv(100) == b"keep"
+    finally:
+        for s in spare:
+            s.close()
 
 
 def test_sockmap_sk_msg_and_sk_skb(obj) -> None:
