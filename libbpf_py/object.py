@@ -355,7 +355,7 @@ class OpenObject(_ObjectBase):
         if state._maps is None:
             state.declared_btf_ids = _declared_btf_ids(ptr)
         err: Optional[BpfError] = None
-        with log.capture() as messages:
+        with log.capture(show=_without_program_log) as messages:
             try:
                 lib.bpf_object__load(ptr)
             except BpfError as e:
@@ -392,6 +392,20 @@ _LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
 _LOG_END = "-- END PROG LOAD LOG --"
 
 
+
+
+def _without_program_log(level: int, text: str) -> str:
+    """What logging shows of a message libbpf prints during load: a verifier log is replaced
+    by where to read it (VerifierError.log on failure, Object.load_log on success), so it is
+    printed once, not on stderr and again in the exception."""
+    begin = text.find(_LOG_BEGIN)
+    if begin < 0:
+        return text
+    start = text.find("\n", begin) + 1
+    end = text.find(_LOG_END, start)
+    lines = len(text[start:end if end >= 0 else len(text)].splitlines())
+    where = "VerifierError.log" if level == 0 else "Object.load_log"
+    return f"{text[:begin]}verifier log ({lines} lines) in {where}, not repeated here"
 
 
 def _program_logs(messages: list[tuple[int, str]]) -> dict[str, str]:

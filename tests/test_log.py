@@ -37,6 +37,20 @@ def test_verifier_failure_is_a_warning(bpf_path, caplog: pytest.LogCaptureFixtur
     assert any("prog 'unchecked_deref': BPF program load failed" in m for m in warnings)
 
 
+@pytest.mark.root
+def test_verifier_log_is_printed_once(bpf_path, caplog: pytest.LogCaptureFixture) -> None:
+    """The verifier log is in the VerifierError; logging gets a line saying so, not a copy."""
+    with caplog.at_level(logging.DEBUG, logger="libbpf_py"):
+        with pytest.raises(VerifierError) as e:
+            libbpf_py.load(bpf_path("bad_access"))
+    assert "R0 invalid mem access 'map_value_or_null'" in e.value.log
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "libbpf_py")
+    assert "invalid mem access" not in logged
+    lines = len(e.value.log.splitlines())
+    assert (f"prog 'unchecked_deref': verifier log ({lines} lines) in VerifierError.log, not "
+            "repeated here") in logged
+
+
 def test_import_does_not_import_logging() -> None:
     code = "import sys, libbpf_py; print('logging' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
