@@ -10,10 +10,14 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # Build: compiler, libelf, zlib, pkg-config. BPF programs: clang, llvm (llvm-strip).
 # Tests: iproute2 (netns/veth, tc), bpftool (BTF cross-checks), mount (losetup for biolatency),
-# systemtap-sdt-dev (USDT probes in test binaries). A Python with venv: the machine's
-# python3 when it has one.
+# systemtap-sdt-dev (USDT probes in test binaries). The kernel matrix (scripts/vmtest.sh):
+# qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. A Python with
+# venv: the machine's python3 when it has one.
 packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 bpftool mount
-    systemtap-sdt-dev ca-certificates)
+    systemtap-sdt-dev ca-certificates kmod)
+case "$(uname -m)" in
+    x86_64) packages+=(qemu-system-x86) ;;
+esac
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
     packages+=(python3 python3-venv python3-dev)

@@ -18,6 +18,8 @@ from libbpf_py import BpfError, LinkType
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("uprobes")]
 
+from conftest import CACHE  # noqa: E402 - tests/.cache, or $LIBBPF_PY_TEST_CACHE (VM runner)
+
 TESTS = Path(__file__).resolve().parent
 (ADD_HITS, ADD_A, ADD_B, ADD_COOKIE, ADD_RET, RET_HITS, MULTI_HITS, USDT_HITS, USDT_A, USDT_B,
  USDT_COOKIE, LIBC_HITS, LAST_PID, MULTI_COOKIE_SUM) = range(14)
@@ -27,7 +29,7 @@ def build_helper(name: str) -> Path:
     """Compile tests/bin/<name>.c with gcc (cached by source hash under tests/.cache/)."""
     src = TESTS / "bin" / f"{name}.c"
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    out = TESTS / ".cache" / f"{name}-{digest}"
+    out = CACHE / f"{name}-{digest}"
     if out.is_file():
         return out
     if shutil.which("gcc") is None:
@@ -162,6 +164,7 @@ def test_uprobe_in_libc_by_symbol_and_offset(obj) -> None:
     assert r(obj, LIBC_HITS) == 4
 
 
+@pytest.mark.kernel("uprobe_multi")
 def test_uprobe_multi_glob_and_symbols(obj, helpers, helper_path) -> None:
     h = helpers()
     prog = obj.programs["on_multi"]

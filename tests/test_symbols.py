@@ -11,8 +11,9 @@ import pytest
 
 from libbpf_py.symbols import ElfSymbols, KernelSymbols, Symbol, UserSymbols, format_stack
 
+from conftest import CACHE  # noqa: E402 - tests/.cache, or $LIBBPF_PY_TEST_CACHE (VM runner)
+
 TESTS = Path(__file__).resolve().parent
-CACHE = TESTS / ".cache"
 
 
 def build_target(pie: bool) -> Path:

@@ -555,7 +555,9 @@ def build_profile_target(pie: bool) -> str:
              *(["-fPIE", "-pie"] if pie else ["-fno-pie", "-no-pie"])]
     with open(src, "rb") as f:
         digest = hashlib.sha256(f.read() + " ".join(flags).encode()).hexdigest()[:12]
-    out = os.path.join(tests, ".cache", f"profile_target-{'pie' if pie else 'nopie'}-{digest}")
+    from conftest import CACHE
+
+    out = os.path.join(CACHE, f"profile_target-{'pie' if pie else 'nopie'}-{digest}")
     if not os.path.exists(out):
         if shutil.which("gcc") is None:
             pytest.fail("gcc is needed to build the profile workload", pytrace=False)
