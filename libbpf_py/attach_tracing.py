@@ -65,6 +65,97 @@ def _btf_has(name: str, kind: int) -> bool:
         lib.btf__free(btf)
 
 
+# Attach types whose programs run on a BPF trampoline (enum bpf_attach_type): fentry, fexit,
+# fmod_ret, LSM; freplace programs (BPF_PROG_TYPE_EXT) too.
+_TRAMPOLINE_ATTACH = {24: "fentry", 25: "fexit", 26: "fmod_ret", 27: "lsm", 43: "lsm_cgroup"}
+_PROG_TYPE_EXT = 28
+_PROG_TYPE_TRACING, _PROG_TYPE_LSM = 26, 29
+
+
+def explain_load_error(obj: Any, err: BpfError, text: str, label: str) -> Optional[BpfError]:
+    """A clearer error than libbpf's for two load failures of tracing programs, or None.
+
+    - A kernel function the program targets is gone (renamed, inlined: ``do_unlinkat`` on 7.2):
+      libbpf says ESRCH "failed to find kernel BTF type ID": name the function and the program.
+    - The kernel refuses trampoline programs (fentry, fexit, fmod_ret, LSM, freplace) with EPERM
+      before verification (lockdown): ``FeatureNotSupportedError("trampolines")`` naming the
+      program, as kprobes get on kernels without them.
+    ``obj`` is the ``struct bpf_object``, ``text`` what libbpf printed during the load.
+    """
+    import re
+
+    found = re.search(r"prog '([^']+)': failed to find kernel BTF type ID of '([^']+)'", text)
+    if found is not None:
+        prog, func = found.groups()
+        return BpfError(
+            errno.ENOENT,
+            f"no kernel function '{func}' in the running kernel's BTF for program '{prog}' "
+            f"(SEC(\"{_section(obj, prog)}\")): it is renamed, inlined or not built in this "
+            "kernel; pick the target before load (features.fentry(), "
+            "Program.set_attach_target())", f"load object '{label}'")
+    if err.errno != errno.EPERM:
+        return None
+    from . import features
+
+    for found in re.finditer(r"prog '([^']+)': (?:BPF program load failed|failed to load)",
+                             text):
+        prog = found.group(1)
+        ptr = lib.bpf_object__find_program_by_name(obj, prog.encode())
+        if not ptr or not _needs_trampoline(ptr) or features.has("trampolines"):
+            continue
+        lockdown = _read_lockdown()
+        detail = ("this kernel refuses every fentry, fexit, fmod_ret, LSM and freplace program "
+                  "with EPERM before verifying it; features.has('trampolines') is False"
+                  + (f"; kernel lockdown: {lockdown}" if lockdown else ""))
+        return FeatureNotSupportedError(
+            "trampolines", errno.EPERM,
+            f"load object '{label}': program '{prog}' (SEC(\"{_section(obj, prog)}\"))", detail)
+    return None
+
+
+def _needs_trampoline(prog: Any) -> bool:
+    ptype = lib.bpf_program__type(prog)
+    if ptype == _PROG_TYPE_EXT:
+        return True
+    return ptype in (_PROG_TYPE_TRACING, _PROG_TYPE_LSM) and \
+        lib.bpf_program__expected_attach_type(prog) in _TRAMPOLINE_ATTACH
+
+
+def _section(obj: Any, prog: str) -> str:
+    ptr = lib.bpf_object__find_program_by_name(obj, prog.encode())
+    return lib.bpf_program__section_name(ptr).decode() if ptr else "?"
+
+
+def _read_lockdown() -> str:
+    """The active lockdown mode ("integrity"), or "" when none or unknown."""
+    try:
+        with open("/sys/kernel/security/lockdown") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    import re
+
+    found = re.search(r"\[(\w+)\]", text)
+    return "" if found is None or found.group(1) == "none" else found.group(1)
+
+
+def explain_attach_error(err: BpfError, messages: list[tuple[int, str]]) -> None:
+    """Name the missing kernel function when a kprobe could not be created because the kernel
+    has no such function (libbpf: ENOENT "failed to create kprobe 'x+0x0' perf event")."""
+    import re
+
+    from . import features
+
+    text = "".join(m for _, m in messages)
+    found = re.search(r"failed to create k(?:ret)?probe '([^'+]+)\+", text)
+    if found is None or features.kernel_function(found.group(1)):
+        return
+    func = found.group(1)
+    err.strerror = (f"no kernel function '{func}' to probe (not in available_filter_functions "
+                    "or /proc/kallsyms: it is renamed, inlined or not built in this kernel; "
+                    "pick the target before attaching with features.kernel_function())")
+
+
 def _check_binary(binary: str, what: str) -> bytes:
     if "/" in binary and not os.path.exists(binary):
         raise BpfError(errno.ENOENT, f"no such binary '{binary}'", what)

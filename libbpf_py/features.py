@@ -4,6 +4,12 @@
 load tiny programs/maps: root or CAP_BPF needed, else they report False). ``has(name)`` answers
 for a named feature of ``FEATURES`` ("kprobes", "bpf_lsm", "tracefs"...), each documented below;
 results are cached per process.
+
+Hooks a tool picks before load, as libbpf-tools do (kernels rename, inline and drop functions;
+tracepoints come and go): ``tracepoint(category, name)``, ``tp_btf(name)``,
+``kernel_function(name)`` (kprobe-able) and ``fentry(name)`` (a trampoline program loads against
+it). ``python -m libbpf_py features`` prints every answer for the running kernel; docs/kernels.md
+has them for the kernels the project is tested on.
 """
 
 from __future__ import annotations
@@ -19,9 +25,17 @@ if TYPE_CHECKING:
     from .enums import MapType, ProgType
 
 __all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "tracefs_path",
-           "kernel_version"]
+           "kernel_version", "tracepoint", "tp_btf", "kernel_function", "fentry"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
+# enum bpf_prog_type / bpf_attach_type / btf kinds (enums.py names them; not imported here so
+# that a probe costs no enum module import)
+_PROG_KPROBE, _PROG_TRACEPOINT, _PROG_RAW_TRACEPOINT, _PROG_TRACING = 2, 5, 17, 26
+_TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
+_BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 8, 12
+_FUNC_GET_ATTACH_COOKIE = 174  # enum bpf_func_id: bpf_get_attach_cookie()
+_RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
 
@@ -42,9 +56,19 @@ def _cached(key: tuple[int, ...], rc_fn: Callable[[], int]) -> bool:
 
 
 def program_type(prog_type: ProgType | int) -> bool:
-    """Whether programs of ``prog_type`` can be loaded (``libbpf_probe_bpf_prog_type``); cached."""
+    """Whether programs of ``prog_type`` can be loaded (``libbpf_probe_bpf_prog_type``); cached.
+
+    ``ProgType.TRACING`` also counts as supported when a ``tp_btf`` program loads: libbpf's probe
+    loads an fentry program, which kernels that refuse trampolines reject although BTF
+    tracepoints work (``has("trampolines")`` tells those apart)."""
     t = int(prog_type)
+    if t == _PROG_TRACING:
+        return _cached((0, t), lambda: int(_libbpf_probe(t) or tp_btf("sys_enter")))
     return _cached((0, t), lambda: lib.libbpf_probe_bpf_prog_type(t, None))
+
+
+def _libbpf_probe(t: int) -> bool:
+    return _probe(lambda: lib.libbpf_probe_bpf_prog_type(t, None))
 
 
 def map_type(map_type: MapType | int) -> bool:
@@ -108,37 +132,217 @@ def _bpf_lsm() -> bool:
     return "bpf" in lsm.strip().split(",")
 
 
-def _trampolines() -> bool:
-    """fentry/fexit/fmod_ret/LSM/freplace programs load: a 2-instruction fentry program on
-    ``bpf_modify_return_test`` (raw ``bpf_prog_load``). Some kernels refuse every trampoline
-    program with EPERM before verification (seen on hardened/virtualized builds)."""
+def _btf_id(name: str, kind: int) -> int:
+    """The id of type ``name`` of BTF ``kind`` in the kernel's BTF (vmlinux), 0 if none."""
+    if not os.path.isfile(VMLINUX_BTF):
+        return 0
+    try:
+        vmlinux = lib.btf__load_vmlinux_btf()
+    except OSError:
+        return 0
+    try:
+        return max(lib.btf__find_by_name_kind(vmlinux, name.encode(), kind), 0)
+    finally:
+        lib.btf__free(vmlinux)
+
+
+def _load(prog_type: int, attach_type: int = 0, btf_id: int = 0) -> int:
+    """Load ``r0 = 0; exit`` (raw ``bpf_prog_load``): its fd (the caller closes it), or -1."""
     import ctypes
 
     from ._ffi.attach import bpf_prog_load_opts
     from ._ffi.types import make_opts
 
-    if not os.path.isfile("/sys/kernel/btf/vmlinux"):
-        return False
+    opts = make_opts(bpf_prog_load_opts, expected_attach_type=attach_type, attach_btf_id=btf_id)
     try:
-        vmlinux = lib.btf__load_vmlinux_btf()
+        return int(lib.bpf_prog_load(prog_type, b"lbpy_probe", b"GPL", _RET0, 2,
+                                     ctypes.byref(opts)))
     except OSError:
-        return False
-    try:
-        func = lib.btf__find_by_name_kind(vmlinux, b"bpf_modify_return_test", 12)  # BTF_KIND_FUNC
-    finally:
-        lib.btf__free(vmlinux)
-    if func <= 0:
-        return False
-    insns = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
-    opts = make_opts(bpf_prog_load_opts, expected_attach_type=24,  # BPF_TRACE_FENTRY
-                     attach_btf_id=func)
-    try:
-        fd = lib.bpf_prog_load(26, b"lbpy_probe", b"GPL", insns, 2,  # BPF_PROG_TYPE_TRACING
-                               ctypes.byref(opts))
-    except OSError:
+        return -1
+
+
+def _loads(prog_type: int, attach_type: int = 0, btf_id: int = 0) -> bool:
+    fd = _load(prog_type, attach_type, btf_id)
+    if fd < 0:
         return False
     os.close(fd)
     return True
+
+
+def _uprobe_multi() -> bool:
+    """uprobe.multi links exist (6.6): as libbpf's own probe, a link on the binary "/" is refused
+    with EBADF (not a file) by kernels that have them, with EINVAL by older ones."""
+    import ctypes
+    import errno
+
+    from ._ffi.attach import bpf_link_create_opts
+    from ._ffi.types import make_opts
+
+    if not _uprobes():
+        return False
+    prog = _load(_PROG_KPROBE, _TRACE_UPROBE_MULTI)
+    if prog < 0:
+        return False
+    offsets = (ctypes.c_ulong * 1)(0)
+    opts = make_opts(bpf_link_create_opts)
+    opts.uprobe_multi.path = b"/"
+    opts.uprobe_multi.offsets = offsets
+    opts.uprobe_multi.cnt = 1
+    try:
+        os.close(lib.bpf_link_create(prog, -1, _TRACE_UPROBE_MULTI, ctypes.byref(opts)))
+        return True
+    except OSError as e:
+        return e.errno == errno.EBADF
+    finally:
+        os.close(prog)
+
+
+_hooks: dict[tuple[str, str], bool] = {}  # (kind, name) -> answer
+
+
+def _hook(kind: str, name: str, check: Callable[[], bool]) -> bool:
+    if (kind, name) not in _hooks:
+        _hooks[kind, name] = bool(check())
+    return _hooks[kind, name]
+
+
+def tracepoint(category: str, name: str) -> bool:
+    """Whether tracepoint ``category:name`` exists (tracefs ``events/<category>/<name>``), for
+    ``SEC("tracepoint/<category>/<name>")`` and ``attach_tracepoint``. False without tracefs."""
+    tracefs = tracefs_path()
+    return tracefs is not None and os.path.isdir(os.path.join(tracefs, "events", category, name))
+
+
+def tp_btf(name: str) -> bool:
+    """Whether a BTF tracepoint program (``SEC("tp_btf/<name>")``) loads for ``name``: the
+    kernel's BTF declares ``btf_trace_<name>`` and a tiny program loads against it. Needs root;
+    cached."""
+    def check() -> bool:
+        btf_id = _btf_id(f"btf_trace_{name}", _BTF_KIND_TYPEDEF)
+        return btf_id > 0 and _loads(_PROG_TRACING, _TRACE_RAW_TP, btf_id)
+
+    return _hook("tp_btf", name, check)
+
+
+def kernel_function(name: str) -> bool:
+    """Whether kernel function ``name`` can be kprobed: listed in tracefs'
+    ``available_filter_functions`` (an inlined or ``notrace`` function is not), or, without
+    tracefs, a text symbol in ``/proc/kallsyms``. Kernels rename and inline functions (7.2 has
+    ``filename_unlinkat``, not ``do_unlinkat``): pick the target with this before attaching.
+    Cached per name."""
+    def check() -> bool:
+        if not _kprobes():
+            return False
+        tracefs = tracefs_path()
+        if tracefs is not None:
+            listed = os.path.join(tracefs, "available_filter_functions")
+            if os.path.isfile(listed):
+                return _listed(listed, name, lambda parts: parts[0])
+        return _listed("/proc/kallsyms", name,
+                       lambda parts: parts[2] if parts[1] in ("t", "T") else "")
+
+    return _hook("kprobe", name, check)
+
+
+def _listed(path: str, name: str, field: Callable[[list[str]], str]) -> bool:
+    """Whether a line of ``path`` has ``name`` as its ``field`` (of the whitespace-split line)."""
+    try:
+        with open(path) as f:
+            return any(name in line and field(line.split()) == name for line in f)
+    except OSError:
+        return False
+
+
+def fentry(name: str) -> bool:
+    """Whether an fentry/fexit program can target kernel function ``name``: the kernel has
+    trampolines (``has("trampolines")``), its BTF has the function, and a tiny fentry program
+    loads against it (as libbpf-tools' ``fentry_can_attach``). Needs root; cached per name."""
+    def check() -> bool:
+        btf_id = _btf_id(name, _BTF_KIND_FUNC)
+        return btf_id > 0 and has("trampolines") and _loads(_PROG_TRACING, _TRACE_FENTRY, btf_id)
+
+    return _hook("fentry", name, check)
+
+
+def _trampolines() -> bool:
+    """fentry/fexit/fmod_ret/LSM/freplace programs load: a 2-instruction fentry program on
+    ``bpf_modify_return_test`` (raw ``bpf_prog_load``). Some kernels refuse every trampoline
+    program with EPERM before verification (lockdown=integrity, seen on hardened/virtualized
+    builds)."""
+    btf_id = _btf_id("bpf_modify_return_test", _BTF_KIND_FUNC)
+    return btf_id > 0 and _loads(_PROG_TRACING, _TRACE_FENTRY, btf_id)
+
+
+def _link_cookie(prog_fd: int, link: Callable[[], int]) -> int | None:
+    """Make a link with ``link()``; the cookie its link info reports (None: no link)."""
+    from .link import _link_info
+
+    try:
+        fd = link()
+    except OSError:
+        return None
+    finally:
+        os.close(prog_fd)
+    try:
+        return int(getattr(_link_info(fd), "cookie", 0))
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+
+
+_COOKIE = 0x1BB9  # any non-zero value
+
+
+def _raw_tp_cookie() -> int | None:
+    import ctypes
+
+    from ._ffi.attach import bpf_raw_tp_opts
+    from ._ffi.types import make_opts
+
+    prog = _load(_PROG_RAW_TRACEPOINT)
+    if prog < 0:
+        return None
+    opts = make_opts(bpf_raw_tp_opts, tp_name=b"sys_enter", cookie=_COOKIE)
+    return _link_cookie(prog, lambda: lib.bpf_raw_tracepoint_open_opts(prog, ctypes.byref(opts)))
+
+
+def _tracing_cookie() -> bool:
+    """An fentry link takes a cookie (``bpf_link_create`` with ``tracing.cookie``: 5.19)."""
+    import ctypes
+
+    from ._ffi.attach import bpf_link_create_opts
+    from ._ffi.types import make_opts
+
+    btf_id = _btf_id("bpf_modify_return_test", _BTF_KIND_FUNC)
+    prog = _load(_PROG_TRACING, _TRACE_FENTRY, btf_id) if btf_id else -1
+    if prog < 0:
+        return False
+    opts = make_opts(bpf_link_create_opts)
+    opts.tracing.cookie = _COOKIE
+    return _link_cookie(prog, lambda: lib.bpf_link_create(prog, 0, _TRACE_FENTRY,
+                                                         ctypes.byref(opts))) is not None
+
+
+def _kprobe_multi() -> bool:
+    """A kprobe.multi link attaches (``bpf_link_create`` with ``kprobe_multi.syms``: 5.18,
+    CONFIG_FPROBE) to a function every kernel with BPF has."""
+    import ctypes
+
+    from ._ffi.attach import bpf_link_create_opts
+    from ._ffi.types import make_opts
+
+    if not _kprobes():
+        return False
+    prog = _load(_PROG_KPROBE, _TRACE_KPROBE_MULTI)
+    if prog < 0:
+        return False
+    syms = (ctypes.c_char_p * 1)(b"bpf_fentry_test1")
+    opts = make_opts(bpf_link_create_opts)
+    opts.kprobe_multi.syms = syms
+    opts.kprobe_multi.cnt = 1
+    return _link_cookie(prog, lambda: lib.bpf_link_create(prog, 0, _TRACE_KPROBE_MULTI,
+                                                         ctypes.byref(opts))) is not None
 
 
 def _cgroup2() -> bool:
@@ -163,15 +367,23 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "bpf": lambda: program_type(1),  # SOCKET_FILTER loads: the bpf syscall works for us
     "btf": lambda: os.path.isfile("/sys/kernel/btf/vmlinux"),
     "tracefs": lambda: tracefs_path() is not None,
-    "kprobes": _kprobes,
+    "kprobes": _kprobes,  # and kretprobes, ksyscall
     "uprobes": _uprobes,
     "perf_event": lambda: os.path.exists("/proc/sys/kernel/perf_event_paranoid"),
     "bpf_lsm": _bpf_lsm,
     "cgroup2": _cgroup2,
-    # fentry/fexit/fmod_ret/tp_btf/iterators: libbpf's prog-type probe can't tell for TRACING
-    # (recent kernels answer its test load with another errno), so: kernel BTF and >= 5.5.
-    "tracing": lambda: os.path.isfile("/sys/kernel/btf/vmlinux") and kernel_version() >= (5, 5),
+    # BTF-based tracing (tp_btf, iterators): a tp_btf program on sys_enter loads
+    "tracing": lambda: tp_btf("sys_enter"),
     "trampolines": _trampolines,  # fentry/fexit/fmod_ret/LSM/freplace actually load
+    "tracing_cookie": _tracing_cookie,  # fentry/fexit/LSM links carry a bpf_cookie
+    "raw_tp_cookie": lambda: _raw_tp_cookie() is not None,  # raw_tp/tp_btf links take a cookie
+    # ... and their link info reports it back
+    "raw_tp_link_info_cookie": lambda: _raw_tp_cookie() == _COOKIE,
+    # bpf_get_attach_cookie() and perf-link cookies (5.15): kprobes, tracepoints
+    "kprobe_cookie": lambda: _kprobes() and helper(_PROG_KPROBE, _FUNC_GET_ATTACH_COOKIE),
+    "tracepoint_cookie": lambda: helper(_PROG_TRACEPOINT, _FUNC_GET_ATTACH_COOKIE),
+    "kprobe_multi": _kprobe_multi,  # kprobe.multi links (fprobe)
+    "uprobe_multi": _uprobe_multi,  # uprobe.multi links
     "struct_ops": _prog(27),
     "xdp": _prog(6),
     "sched_cls": _prog(3),

@@ -381,6 +381,10 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
                     if lvl == 0 and m.strip()]
         if warnings:
             err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
+        if err.errno in (errno.ENOENT, errno.EINVAL):  # a kprobe on a function that is gone?
+            from .attach_tracing import explain_attach_error
+
+            explain_attach_error(err, messages)
         raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
     return (cls or Link)(link, owner, what or name, keep, borrows=borrows, program=name)
 

@@ -361,7 +361,7 @@ class OpenObject(_ObjectBase):
             except BpfError as e:
                 err = e
         if err is not None:
-            exc = _load_error(err, state.label, messages)
+            exc = _load_error(err, state.label, messages, obj=ptr)
             state.close()
             raise exc from None
         state.loaded = True
@@ -423,7 +423,7 @@ def _program_logs(messages: list[tuple[int, str]]) -> dict[str, str]:
 
 
 def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
-                verb: str = "load") -> BpfError:
+                verb: str = "load", obj: Any = None) -> BpfError:
     """Turn a failed bpf_object__load into VerifierError when libbpf printed a verifier log."""
     import re  # only on failure: keeps `import libbpf_py` light
 
@@ -441,6 +441,12 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
             return CoreRelocationError(err.errno or errno.EINVAL, prog, vlog,
                                        f"load object '{label}'")
         return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
+    if obj is not None:  # a missing kernel function, refused trampolines: say so
+        from .attach_tracing import explain_load_error
+
+        better = explain_load_error(obj, err, text, label)
+        if better is not None:
+            return better
     # Not a verifier rejection: keep libbpf's last warning as the reason.
     warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
     if warnings:

@@ -4,9 +4,11 @@
   source, the bundled headers and the clang version) and returns the object's path.
 - ``@pytest.mark.root``: needs root; skipped (with that reason) otherwise.
 - ``@pytest.mark.kernel("feature")``: needs a kernel feature named in ``libbpf_py.features.FEATURES``
-  (add new checks there); skipped naming it.
+  (add new checks there); skipped naming it. ``@pytest.mark.kernel_lacks("feature")``: the
+  opposite, for tests of how kernels without the feature are reported.
 - Strict mode (``CI=true`` as root, or ``LIBBPF_PY_STRICT=1``): a skip fails the test unless it
-  comes from a ``kernel(...)`` marker whose feature probe found the feature absent. So a test
+  comes from a ``kernel(...)`` marker whose feature probe found the feature absent (or a
+  ``kernel_lacks(...)`` marker whose probe found it present). So a test
   can't skip a feature this kernel has, and a skip always names a probed, missing feature.
 - Every test is wrapped by an fd-leak check: fds it opened and did not close fail it.
 """
@@ -53,6 +55,7 @@ def has_feature(name: str) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "root: needs root")
+    config.addinivalue_line("markers", "kernel_lacks(feature): for kernels without the feature")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -63,6 +66,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             if not has_feature(feature):
                 item.user_properties.append(("probed_missing_feature", feature))
                 pytest.skip(f"kernel feature missing: {feature} (libbpf_py.features probe)")
+    for mark in item.iter_markers("kernel_lacks"):
+        for feature in mark.args:
+            if has_feature(feature):
+                item.user_properties.append(("probed_missing_feature", f"not {feature}"))
+                pytest.skip(f"kernel has feature {feature}: the test is for kernels without it "
+                            "(libbpf_py.features probe)")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -153,6 +162,14 @@ def bpffs():
     finally:
         subprocess.run(["umount", "-l", d], check=True)
         os.rmdir(d)
+
+
+def load_cookie(path: Path) -> libbpf_py.Object:
+    """tests/bpf/cookie.bpf.c loaded with its cookie reads on where this kernel allows them."""
+    with libbpf_py.Object.open(path) as opened:
+        opened.rodata.tp_cookie = features.has("tracepoint_cookie")
+        opened.rodata.raw_tp_cookie = features.has("raw_tp_cookie")
+        return opened.load()
 
 
 def python_child(code: str, *args: str) -> str:

@@ -8,6 +8,7 @@ import os
 import socket
 
 import pytest
+from conftest import load_cookie
 
 import libbpf_py
 from libbpf_py import BpfError, FeatureNotSupportedError, Link, LinkType
@@ -30,6 +31,7 @@ def tracing(bpf_path):
         pytest.skip(f"no syscall symbol prefix known for {os.uname().machine}")
     opened = libbpf_py.Object.open(bpf_path("attach_tracing"))
     with opened:
+        set_cookie_reads(opened)
         for name in ("on_getpgid_entry", "on_getpgid_exit"):
             opened.programs[name].set_attach_target(ARCH_PREFIX + "getpgid")
         obj = opened.load()
@@ -43,6 +45,7 @@ def tracing(bpf_path):
 def tp_btf(bpf_path):
     """Only the tp_btf program (no trampoline needed)."""
     with libbpf_py.Object.open(bpf_path("attach_tracing")) as opened:
+        set_cookie_reads(opened)
         for name, prog in opened.programs.items():
             prog.autoload = name == "on_sys_enter"
         obj = opened.load()
@@ -52,10 +55,17 @@ def tp_btf(bpf_path):
         yield obj
 
 
+def set_cookie_reads(opened) -> None:
+    """Read cookies in BPF only where this kernel lets these program types read them."""
+    opened.rodata.tp_btf_cookie = libbpf_py.features.has("raw_tp_cookie")
+    opened.rodata.fentry_cookie = libbpf_py.features.has("tracing_cookie")
+
+
 def result(obj, slot: int) -> int:
     return obj.maps["results"][slot]
 
 
+@pytest.mark.kernel("raw_tp_cookie")
 def test_tp_btf_with_cookie(tp_btf) -> None:
     tracing = tp_btf
     with tracing.programs["on_sys_enter"].attach_trace(cookie=0xABCDEF) as link:
@@ -64,9 +74,10 @@ def test_tp_btf_with_cookie(tp_btf) -> None:
         info = link.info()
     assert result(tracing, TP_BTF_HITS) == 3
     assert result(tracing, TP_BTF_COOKIE) == 0xABCDEF
-    # tp_btf links are raw tracepoint links
+    # tp_btf links are raw tracepoint links; their info reports the cookie since 6.14 or so
+    reported = 0xABCDEF if libbpf_py.features.has("raw_tp_link_info_cookie") else 0
     assert (info.type, info.tp_name, info.cookie) == (LinkType.RAW_TRACEPOINT, "sys_enter",
-                                                      0xABCDEF)
+                                                      reported)
     assert info.prog_id == tracing.programs["on_sys_enter"].info().id
 
 
@@ -81,13 +92,14 @@ def test_tp_btf_by_section(tp_btf) -> None:
 @trampolines
 def test_fentry_fexit_on_syscall(tracing) -> None:
     entry, exit_ = tracing.programs["on_getpgid_entry"], tracing.programs["on_getpgid_exit"]
-    with entry.attach_trace(cookie=5), exit_.attach() as link:
+    cookie = 5 if libbpf_py.features.has("tracing_cookie") else 0  # 5.19
+    with entry.attach_trace(cookie=cookie), exit_.attach() as link:
         expected = os.getpgid(0)
         os.getpgid(0)
         info = link.info()
     os.getpgid(0)  # detached: not counted
     assert result(tracing, FENTRY_HITS) == 2
-    assert result(tracing, FENTRY_COOKIE) == 5
+    assert result(tracing, FENTRY_COOKIE) == cookie
     assert result(tracing, FEXIT_HITS) == 2
     assert result(tracing, FEXIT_RET) == expected
     assert info.attach_type == libbpf_py.AttachType.TRACE_FEXIT
@@ -139,7 +151,6 @@ def test_freplace(bpf_path) -> None:
 
 @pytest.mark.kernel("bpf_lsm")
 @trampolines
-@pytest.mark.kernel("bpf_lsm")
 def test_lsm_observes_and_denies(tracing) -> None:
     with tracing.programs["observe_socket"].attach_lsm():
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM):
@@ -159,11 +170,11 @@ def test_lsm_observes_and_denies(tracing) -> None:
         pass  # detached: allowed again
 
 
+@pytest.mark.kernel_lacks("kprobes")
 def test_kprobe_family_says_unsupported(bpf_path) -> None:
-    """This kernel is built without CONFIG_KPROBES: kprobe, kretprobe, kprobe.multi, ksyscall
-    all raise FeatureNotSupportedError naming the feature (and no link is left behind)."""
-    if libbpf_py.features.has("kprobes"):
-        pytest.skip("this kernel has kprobes; the test is for kernels without them")
+    """A kernel built without CONFIG_KPROBES: kprobe, kretprobe, kprobe.multi, ksyscall all
+    raise FeatureNotSupportedError naming the feature (and no link is left behind). Kernels
+    with kprobes: tests/test_attach_kprobe.py."""
     with libbpf_py.load(bpf_path("kprobe")) as obj:
         prog = obj.programs["on_openat"]
         calls = [prog.attach, obj.attach,
@@ -184,18 +195,21 @@ def test_kprobe_family_says_unsupported(bpf_path) -> None:
 
 
 def test_raw_tracepoint_unknown_name(bpf_path) -> None:
-    with libbpf_py.load(bpf_path("cookie")) as obj:
+    with load_cookie(bpf_path("cookie")) as obj:
         with pytest.raises(BpfError, match="no raw tracepoint 'no_such_tp'") as e:
             obj.programs["manual_raw"].attach_raw_tracepoint("no_such_tp")
     assert e.value.errno == errno.ENOENT
 
 
+@pytest.mark.kernel("raw_tp_cookie")
 def test_raw_tracepoint_link_info(bpf_path) -> None:
-    with libbpf_py.load(bpf_path("cookie")) as obj:
+    with load_cookie(bpf_path("cookie")) as obj:
         obj.maps["config"][0] = os.getpid()
         with obj.programs["manual_raw"].attach_raw_tracepoint("sys_enter", cookie=9) as link:
             assert isinstance(link, Link)
             info = link.info()
             os.getppid()
         assert obj.maps["seen"][2] == 9
-    assert (info.type, info.tp_name, info.cookie) == (LinkType.RAW_TRACEPOINT, "sys_enter", 9)
+    reported = 9 if libbpf_py.features.has("raw_tp_link_info_cookie") else 0
+    assert (info.type, info.tp_name, info.cookie) == (LinkType.RAW_TRACEPOINT, "sys_enter",
+                                                      reported)

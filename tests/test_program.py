@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 
 import pytest
+from conftest import load_cookie
 
 import libbpf_py
 from libbpf_py import BpfError, FeatureNotSupportedError, Link
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def cookie_obj(bpf_path):
-    with libbpf_py.load(bpf_path("cookie")) as obj:
+    with load_cookie(bpf_path("cookie")) as obj:
         obj.maps["config"][0] = os.getpid()
         yield obj
 
@@ -33,7 +34,7 @@ def test_object_attach_skips_sections_without_target(cookie_obj) -> None:
     assert "attach program 'manual_tp'" in str(e.value)
 
 
-@pytest.mark.kernel("tracefs")
+@pytest.mark.kernel("tracefs", "tracepoint_cookie")
 def test_attach_tracepoint_with_cookie(cookie_obj) -> None:
     prog = cookie_obj.programs["manual_tp"]
     with prog.attach_tracepoint("syscalls", "sys_enter_getppid", cookie=0xC0FFEE) as link:
@@ -42,6 +43,7 @@ def test_attach_tracepoint_with_cookie(cookie_obj) -> None:
     assert dict(cookie_obj.maps["seen"]) == {1: 0xC0FFEE}
 
 
+@pytest.mark.kernel("raw_tp_cookie")
 def test_attach_raw_tracepoint_with_cookie(cookie_obj) -> None:
     with cookie_obj.programs["manual_raw"].attach_raw_tracepoint("sys_enter", cookie=77):
         os.getppid()
@@ -82,7 +84,7 @@ def test_kprobe_attach_says_unsupported(bpf_path) -> None:
 
 
 def test_program_info_properties(bpf_path) -> None:
-    with libbpf_py.load(bpf_path("cookie")) as obj:
+    with load_cookie(bpf_path("cookie")) as obj:
         p = obj.programs["manual_raw"]
         assert (p.name, p.section, p.type) == ("manual_raw", "raw_tp",
                                                libbpf_py.ProgType.RAW_TRACEPOINT)

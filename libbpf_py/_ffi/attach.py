@@ -141,6 +141,40 @@ class bpf_trace_opts(Structure):
     _fields_ = [("sz", c_size_t), ("cookie", c_uint64)]
 
 
+class bpf_raw_tp_opts(Structure):
+    _fields_ = [("sz", c_size_t), ("tp_name", c_char_p), ("cookie", c_uint64)]
+
+
+class _link_create_tracing(Structure):
+    _fields_ = [("cookie", c_uint64)]
+
+
+class _link_create_kprobe_multi(Structure):
+    _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("syms", POINTER(c_char_p)),
+                ("addrs", POINTER(c_ulong)), ("cookies", POINTER(c_uint64))]
+
+
+class _link_create_uprobe_multi(Structure):
+    _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("path", c_char_p),
+                ("offsets", POINTER(c_ulong)), ("ref_ctr_offsets", POINTER(c_ulong)),
+                ("cookies", POINTER(c_uint64)), ("pid", c_uint32)]
+
+
+class _link_create_union(ctypes.Union):
+    # Only the members libbpf_py uses (uprobe_multi is the largest: the union's size);
+    # tests/test_program.py checks the struct's size against the C compiler.
+    _fields_ = [("tracing", _link_create_tracing), ("kprobe_multi", _link_create_kprobe_multi),
+                ("uprobe_multi", _link_create_uprobe_multi)]
+
+
+class bpf_link_create_opts(Structure):
+    # The anonymous union (tracing, kprobe_multi ...) follows target_btf_id.
+    _anonymous_ = ("_u",)
+    _fields_ = [("sz", c_size_t), ("flags", c_uint32), ("iter_info", c_void_p),
+                ("iter_info_len", c_uint32), ("target_btf_id", c_uint32),
+                ("_u", _link_create_union)]
+
+
 class bpf_netfilter_opts(Structure):
     _fields_ = [("sz", c_size_t), ("pf", c_uint32), ("hooknum", c_uint32),
                 ("priority", c_int32), ("flags", c_uint32)]
@@ -284,6 +318,7 @@ BPF_LINK_INFO_UNION_OFFSET = 16
 STRUCTS: tuple[type[ctypes.Structure], ...] = (
     bpf_tracepoint_opts,
     bpf_raw_tracepoint_opts,
+    bpf_raw_tp_opts,
     bpf_kprobe_opts,
     bpf_uprobe_opts,
     bpf_kprobe_multi_opts,
@@ -307,6 +342,7 @@ STRUCTS: tuple[type[ctypes.Structure], ...] = (
 )
 
 INFO_STRUCTS: tuple[type[ctypes.Structure], ...] = (
+    bpf_link_create_opts,
     bpf_tracepoint_opts,
     bpf_raw_tracepoint_opts,
     bpf_kprobe_opts,
@@ -383,6 +419,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_link_get_fd_by_id", c_int, [c_uint32], INT),
     ("bpf_prog_get_info_by_fd", c_int, [c_int, P(bpf_prog_info), P(c_uint32)], INT),
     ("bpf_link_get_info_by_fd", c_int, [c_int, c_void_p, P(c_uint32)], INT),
+    ("bpf_link_create", c_int, [c_int, c_int, c_int, P(bpf_link_create_opts)], INT),
+    ("bpf_raw_tracepoint_open_opts", c_int, [c_int, P(bpf_raw_tp_opts)], INT),
     ("bpf_obj_get_info_by_fd", c_int, [c_int, c_void_p, P(c_uint32)], INT),
     # int bpf_{prog,map,link}_get_next_id(__u32 start_id, __u32 *next_id): -ENOENT at the end
     ("bpf_prog_get_next_id", c_int, [c_uint32, P(c_uint32)], INT),

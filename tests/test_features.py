@@ -1,0 +1,115 @@
+"""libbpf_py.features: the probes a tool uses to pick its hooks before load, and the named
+features the test suite's kernel(...) markers rely on."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+
+import pytest
+
+import libbpf_py
+from libbpf_py import BpfError, FeatureNotSupportedError, ProgType, features
+
+pytestmark = [pytest.mark.root]
+
+ARCH_PREFIX = {"x86_64": "__x64_sys_", "aarch64": "__arm64_sys_"}[os.uname().machine]
+
+
+@pytest.mark.kernel("tracefs")
+def test_tracepoint() -> None:
+    assert features.tracepoint("syscalls", "sys_enter_getpgid")
+    assert features.tracepoint("sched", "sched_switch")
+    assert not features.tracepoint("syscalls", "sys_enter_lbpy_nope")
+    assert not features.tracepoint("lbpy_nope", "x")
+
+
+@pytest.mark.kernel("tracing")
+def test_tp_btf_and_the_tracing_program_type() -> None:
+    assert features.tp_btf("sys_enter")
+    assert features.tp_btf("sched_switch")
+    assert not features.tp_btf("lbpy_no_such_tracepoint")
+    # libbpf's own probe loads an fentry program; a kernel that refuses trampolines still
+    # loads tp_btf programs, so TRACING programs are supported.
+    assert features.program_type(ProgType.TRACING)
+
+
+@pytest.mark.kernel("kprobes")
+def test_kernel_function() -> None:
+    assert features.kernel_function(ARCH_PREFIX + "getpgid")
+    assert not features.kernel_function("lbpy_no_such_function")
+
+
+@pytest.mark.kernel_lacks("kprobes")
+def test_kernel_function_without_kprobes() -> None:
+    assert not features.kernel_function(ARCH_PREFIX + "getpgid")
+
+
+@pytest.mark.kernel("trampolines")
+def test_fentry() -> None:
+    assert features.fentry(ARCH_PREFIX + "getpgid")
+    assert not features.fentry("lbpy_no_such_function")
+
+
+@pytest.mark.kernel_lacks("trampolines")
+def test_fentry_without_trampolines() -> None:
+    assert not features.fentry(ARCH_PREFIX + "getpgid")
+
+
+@pytest.mark.kernel("btf")
+def test_gone_fentry_target_is_named_at_load(bpf_path) -> None:
+    """fentry on a function the kernel does not have (do_unlinkat on 7.2): the error names the
+    function and the program, not libbpf's bare ESRCH."""
+    with pytest.raises(BpfError) as e:
+        libbpf_py.load(bpf_path("gone_function"))
+    assert e.value.errno == errno.ENOENT
+    assert "no kernel function 'lbpy_no_such_function'" in str(e.value)
+    assert "program 'on_gone_entry'" in str(e.value)
+    assert 'SEC("fentry/lbpy_no_such_function")' in str(e.value)
+
+
+@pytest.mark.kernel_lacks("trampolines")
+@pytest.mark.kernel("tracing")
+def test_refused_trampolines_say_so(bpf_path, capfd) -> None:
+    """A kernel that refuses trampoline programs (EPERM before verification) gets what kprobes
+    get on kernels without them: FeatureNotSupportedError naming the feature and the program,
+    and no misleading "ulimit -l" hint from libbpf."""
+    logging.getLogger("libbpf_py").setLevel(logging.WARNING)
+    with libbpf_py.Object.open(bpf_path("attach_tracing")) as opened:
+        for name in ("on_getpgid_entry", "on_getpgid_exit"):
+            opened.programs[name].set_attach_target(ARCH_PREFIX + "getpgid")
+        with pytest.raises(FeatureNotSupportedError) as e:
+            opened.load()
+    assert e.value.feature == "trampolines"
+    assert e.value.errno == errno.EPERM
+    assert "program 'on_getpgid_entry'" in str(e.value)
+    assert "trampolines are not supported by this kernel" in str(e.value)
+    assert "ulimit" not in capfd.readouterr().err
+
+
+@pytest.mark.kernel("trampolines")
+def test_pick_the_fentry_target_before_load(bpf_path) -> None:
+    """The libbpf-tools pattern: the first candidate this kernel can trace, chosen before load."""
+    candidates = ["lbpy_renamed_away", ARCH_PREFIX + "getpgid"]
+    target = next(c for c in candidates if features.fentry(c))
+    assert target == ARCH_PREFIX + "getpgid"
+    with libbpf_py.Object.open(bpf_path("attach_tracing")) as opened:
+        opened.rodata.fentry_cookie = features.has("tracing_cookie")
+        for name, prog in opened.programs.items():
+            prog.autoload = name == "on_getpgid_entry"
+        opened.programs["on_getpgid_entry"].set_attach_target(target)
+        obj = opened.load()
+    with obj:
+        obj.maps["config"][0] = os.getpid()
+        with obj.programs["on_getpgid_entry"].attach_trace():
+            os.getpgid(0)
+        assert obj.maps["results"][2] == 1  # FENTRY_HITS
+
+
+def test_every_named_feature_answers() -> None:
+    report = {name: features.has(name) for name in features.FEATURES}
+    assert all(isinstance(v, bool) for v in report.values())
+    assert report["bpf"] and report["btf"]
+    with pytest.raises(KeyError, match="unknown feature 'lbpy_nope'"):
+        features.has("lbpy_nope")
