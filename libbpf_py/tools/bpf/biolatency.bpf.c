@@ -23,6 +23,26 @@ struct request {
 	struct block_device *part;
 } __attribute__((preserve_access_index));
 
+/* Before 5.11 (Debian 11's 5.10): rq->part is a struct hd_struct (its dev_t in __dev.devt), and
+ * block_rq_insert/block_rq_issue take (struct request_queue *, struct request *). Both changed
+ * in 5.11; the kernel's BTF tells which layout it has, as libbpf-tools' biolatency does. */
+struct device {
+	__u32 devt;
+} __attribute__((preserve_access_index));
+
+struct hd_struct {
+	struct device __dev;
+} __attribute__((preserve_access_index));
+
+struct request___pre_5_11 {
+	struct hd_struct *part;
+} __attribute__((preserve_access_index));
+
+static __always_inline int pre_5_11(void)
+{
+	return bpf_core_type_exists(struct hd_struct);
+}
+
 struct hist_key {
 	__u32 dev;
 	__u32 slot;
@@ -50,6 +70,8 @@ struct {
 
 static __always_inline __u32 rq_dev(struct request *rq)
 {
+	if (pre_5_11())
+		return BPF_CORE_READ((struct request___pre_5_11 *)rq, part, __dev.devt);
 	return BPF_CORE_READ(rq, part, bd_dev);
 }
 
@@ -69,15 +91,19 @@ static __always_inline int trace_start(struct request *rq, int insert)
 }
 
 SEC("tp_btf/block_rq_insert")
-int BPF_PROG(on_block_rq_insert, struct request *rq)
+int on_block_rq_insert(__u64 *ctx)
 {
-	return trace_start(rq, 1);
+	if (pre_5_11())
+		return trace_start((struct request *)ctx[1], 1);
+	return trace_start((struct request *)ctx[0], 1);
 }
 
 SEC("tp_btf/block_rq_issue")
-int BPF_PROG(on_block_rq_issue, struct request *rq)
+int on_block_rq_issue(__u64 *ctx)
 {
-	return trace_start(rq, 0);
+	if (pre_5_11())
+		return trace_start((struct request *)ctx[1], 0);
+	return trace_start((struct request *)ctx[0], 0);
 }
 
 SEC("tp_btf/block_rq_complete")
