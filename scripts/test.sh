@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine, as root: set-up (scripts/bootstrap.sh),
 # the tests against the real kernel (the installed package, not the source tree), then the wheel
-# check (build, auditwheel repair, install in a fresh venv, run a BPF program from there).
+# check (build, auditwheel repair, install in a fresh venv, run a BPF program from there), then
+# the suite's kernel-dependent part on Debian's 5.10 and newest 7.x kernels in VMs.
 # Extra arguments go to pytest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,3 +15,9 @@ fi
 # Exit status 5 (no test ran) fails like any other non-zero status.
 (cd tests && ../.venv/bin/pytest -v -p no:cacheprovider "$@")
 bash scripts/check-wheel.sh
+# The kernel matrix's CI part: the oldest and newest kernels in VMs (scripts/vmtest.sh --ci).
+if [ "$(uname -m)" = x86_64 ] && [ -z "${LIBBPF_PY_NO_VM:-}" ]; then
+    bash scripts/vmtest.sh --ci
+else
+    echo "test.sh: no kernel matrix here ($(uname -m) hosts: not supported yet; LIBBPF_PY_NO_VM)"
+fi

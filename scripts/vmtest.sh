@@ -6,13 +6,17 @@
 #
 #   bash scripts/vmtest.sh [--kernel SERIES[,SERIES...]|all] [options] [--] [pytest args]
 #
-#   --kernel K     5.10, 6.1, 6.12, 7 (the newest 7.x), all (= 5.10,6.1,6.12,7); default 6.12
+#   --kernel K     5.10, 6.1, 6.12, 7 (the newest 7.x), all (= 5.10,6.1,6.12,7); default 6.12;
+#                  host: the same selection natively, on this machine's kernel (no VM)
 #   --timeout S    per-kernel limit in seconds, boot included (default 5400); the guest is killed
 #   --accel A      kvm, tcg or auto (default: KVM if a short boot check passes, else TCG)
 #   --cpus N       guest CPUs (default: the host's, at most 4)   --memory MB (default 3072)
 #   --results DIR  where each kernel's junit.xml, features.json and console.log go
 #                  (default .vmtest/results/<series>); scripts/vm/kernels_md.py reads them
 #   --cmd 'SHELL'  run this instead of pytest (in tests/, CI=true, as root)
+#   --ci           what CI runs (scripts/test.sh): the oldest and newest kernels (5.10,7) with a
+#                  selection covering every attach kind, the tools, ring/perf buffers, globals
+#                  and maps ($CI_SELECTION below)
 #
 # pytest arguments default to the whole suite except the static checks (mypy/ruff check the
 # code, not the kernel); paths are relative to tests/. Kernels come from Debian's archive
@@ -27,9 +31,16 @@ vm=$top/scripts/vm
 say() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
+# The CI selection: every attach kind (tracing, kprobes, trampolines, LSM, uprobes, USDT, perf
+# events, iterators, cgroups, networking, struct_ops), the tools, ring/perf buffers, globals, maps.
+CI_SELECTION=(test_features.py test_attach_tracing.py test_attach_kprobe.py test_attach_uprobe.py
+    test_attach_perf_iter.py test_attach_cgroup.py test_attach_net.py test_attach_struct_ops.py
+    test_ringbuf.py test_perfbuf.py test_globals.py test_map.py test_tools.py)
+ci=0
 kernels=6.12 timeout=5400 accel=auto cpus= memory=3072 results= cmd=
 while [ $# -gt 0 ]; do
     case "$1" in
+        --ci) ci=1; kernels=5.10,7; shift ;;
         --kernel) kernels=$2; shift 2 ;;
         --kernel=*) kernels=${1#*=}; shift ;;
         --timeout) timeout=$2; shift 2 ;;
@@ -131,7 +142,9 @@ choose_accel() {
     rm -f "$log"
 }
 
-if [ $# -eq 0 ] && [ -z "$cmd" ]; then
+if [ "$ci" = 1 ] && [ $# -eq 0 ]; then
+    set -- "${CI_SELECTION[@]}"
+elif [ $# -eq 0 ] && [ -z "$cmd" ]; then
     set -- --ignore test_static_checks.py
 fi
 pytest_args=$(printf ' %q' "$@")
@@ -141,6 +154,20 @@ failed=0
 IFS=, read -r -a list <<<"$kernels"
 for series in "${list[@]}"; do
     say "kernel $series"
+    if [ "$series" = host ]; then
+        out=$results/host
+        rm -rf "$out"
+        mkdir -p "$out"
+        start=$(date +%s)
+        status=0
+        (cd "$top/tests" && export CI=true && JOB=$out && "$top/.venv/bin/python" -m libbpf_py features --json >"$out/features.json" \
+            && if [ -n "$cmd" ]; then bash -c "$cmd"; else eval "\"$top/.venv/bin/pytest\" -p no:cacheprovider -rfEs --junitxml=\"$out/junit.xml\"$pytest_args"; fi) || status=$?
+        uname -r >"$out/release"
+        echo "$status" >"$out/status"
+        [ "$status" = 0 ] || failed=1
+        summary+=("host ($(uname -r), $(( $(date +%s) - start ))s): $([ "$status" = 0 ] && echo passed || echo "failed (exit $status)")")
+        continue
+    fi
     vars=$(bash "$vm/kernel.sh" "$series") || { summary+=("$series: no kernel (see above)"); failed=1; continue; }
     eval "$vars"
     initrd=$cache/initrd-$KERNEL_RELEASE-$(basename "$init").cpio

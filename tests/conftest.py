@@ -63,6 +63,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs root (CAP_SYS_ADMIN/CAP_BPF) to use the bpf syscall")
     for mark in item.iter_markers("kernel"):
         for feature in mark.args:
+            # junit.xml carries it: docs/kernels.md says per kernel whether a feature's tests pass
+            item.user_properties.append(("kernel_feature", feature))
             if not has_feature(feature):
                 item.user_properties.append(("probed_missing_feature", feature))
                 pytest.skip(f"kernel feature missing: {feature} (libbpf_py.features probe)")

@@ -1,0 +1,219 @@
+"""Write docs/kernels.md from the last kernel matrix run (scripts/vmtest.sh --kernel all).
+
+    python3 scripts/vm/kernels_md.py [RESULTS_DIR] [--host HOST_DIR] [-o docs/kernels.md]
+
+RESULTS_DIR (default .vmtest/results) has one directory per kernel series with what the guest
+wrote: features.json (``python -m libbpf_py features --json``), junit.xml (pytest), release,
+status. HOST_DIR (default .vmtest/results/host, written by scripts/vmtest.sh --host) is the same
+for the development machine's own kernel. A feature's cell says what that kernel's run measured:
+"pass" (probed present, every test that needs it passed), "probed missing" (the probe found it
+absent: its tests skipped), "fail" (a test that needs it failed), "yes" (present, no test in
+that run needs it). Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+ORDER = ["5.10", "6.1", "6.12", "7", "host"]
+TITLES = {"7": "7.x"}
+
+#: feature -> what it means for a user (the table's first column)
+MEANING = {
+    "bpf": "bpf() syscall works",
+    "btf": "kernel BTF (/sys/kernel/btf/vmlinux): CO-RE",
+    "tracefs": "tracefs: tracepoints",
+    "kprobes": "kprobe, kretprobe, ksyscall",
+    "kprobe_cookie": "cookies on kprobes (bpf_get_attach_cookie)",
+    "kprobe_multi": "kprobe.multi",
+    "uprobes": "uprobe, uretprobe, USDT",
+    "uprobe_multi": "uprobe.multi",
+    "perf_event": "perf events (profile)",
+    "tracepoint_cookie": "cookies on tracepoints",
+    "tracing": "tp_btf, BPF iterators",
+    "raw_tp_cookie": "cookies on raw_tp/tp_btf",
+    "raw_tp_link_info_cookie": "raw_tp link info reports the cookie",
+    "trampolines": "fentry, fexit, fmod_ret, freplace",
+    "tracing_cookie": "cookies on fentry/fexit",
+    "bpf_lsm": "BPF LSM (lsm/ programs)",
+    "cgroup2": "cgroup v2 programs",
+    "struct_ops": "struct_ops",
+    "xdp": "XDP",
+    "sched_cls": "TC (cls_bpf)",
+    "sk_lookup": "sk_lookup",
+    "netfilter": "netfilter programs",
+    "ringbuf": "BPF ring buffer",
+    "user_ringbuf": "user ring buffer",
+    "bloom_filter": "bloom filter maps",
+    "task_storage": "task storage maps",
+    "cgrp_storage": "cgroup storage maps",
+    "arena": "arena maps",
+}
+
+
+def load_run(d: str) -> dict:
+    run: dict = {"features": {}, "tests": {}, "release": "?", "status": "missing", "counts": None}
+    try:
+        with open(os.path.join(d, "features.json")) as f:
+            report = json.load(f)
+        run["features"] = report["features"]
+        run["kernel"] = report.get("kernel")
+    except (OSError, ValueError, KeyError):
+        pass
+    for name in ("release", "status"):
+        try:
+            with open(os.path.join(d, name)) as f:
+                run[name] = f.read().strip()
+        except OSError:
+            pass
+    try:
+        root = ET.parse(os.path.join(d, "junit.xml")).getroot()
+    except (OSError, ET.ParseError):
+        return run
+    passed = failed = skipped = 0
+    for case in root.iter("testcase"):
+        needs = [p.get("value") for p in case.iter("property") if p.get("name") == "kernel_feature"]
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "fail"
+            failed += 1
+        elif case.find("skipped") is not None:
+            outcome = "skip"
+            skipped += 1
+        else:
+            outcome = "pass"
+            passed += 1
+        for feature in needs:
+            run["tests"].setdefault(feature, []).append(outcome)
+    run["counts"] = (passed, failed, skipped)
+    return run
+
+
+def cell(run: dict, feature: str) -> str:
+    if not run["features"]:
+        return "not run"
+    if not run["features"].get(feature):
+        return "probed missing"
+    outcomes = run["tests"].get(feature, [])
+    if "fail" in outcomes:
+        return "**fail**"
+    if "pass" in outcomes:
+        return "pass"
+    return "yes"
+
+
+def render(runs: dict[str, dict], command: str) -> str:
+    cols = [s for s in ORDER if s in runs]
+    head = ["feature (libbpf_py.features)", "what it gives"] + [
+        f"{TITLES.get(s, s)} ({runs[s]['release']})" if s != "host" else
+        f"host ({runs[s].get('kernel') or runs[s]['release']})" for s in cols]
+    names = list(MEANING) + sorted({f for r in runs.values() for f in r["features"]} - set(MEANING))
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in names:
+        lines.append("| " + " | ".join([f"`{name}`", MEANING.get(name, "")]
+                                       + [cell(runs[s], name) for s in cols]) + " |")
+    totals = []
+    for s in cols:
+        c = runs[s]["counts"]
+        status = runs[s]["status"]
+        verdict = "passed" if status == "0" else ("not run" if status == "missing"
+                                                   else f"failed ({status})")
+        totals.append(f"- {TITLES.get(s, s)} ({runs[s]['release']}): {verdict}"
+                      + (f", {c[0]} passed, {c[1]} failed, {c[2]} skipped" if c else ""))
+    return TEMPLATE.format(table="\n".join(lines), totals="\n".join(totals), command=command)
+
+
+TEMPLATE = """# Kernels
+
+libbpf_py runs the same compiled BPF objects on every kernel with BTF (CO-RE), and the project
+proves it: `scripts/vmtest.sh` boots Debian's own kernels in VMs (qemu) and runs the test suite
+inside each against the same installed package. This page is written by
+`scripts/vm/kernels_md.py` from the last such run; do not edit the table by hand.
+
+Which rows your kernel has: `python -m libbpf_py features` (as root) answers for the running
+kernel with the same probes.
+
+## Feature x kernel, as measured
+
+"pass": the kernel has it and every test that needs it passed there; "probed missing": the probe
+found it absent (its tests skipped, the library raises a clear error or falls back); "yes": present,
+and no test of that run needs it; "**fail**": a test that needs it failed.
+
+{table}
+
+The runs (`{command}`):
+
+{totals}
+
+## The oldest supported kernel: 5.10
+
+5.10 (Debian 11) is the oldest kernel the project tests and supports; everything needs kernel BTF
+(`CONFIG_DEBUG_INFO_BTF`, which every Debian kernel since 11 has). What degrades there, as the
+table shows: no cookies (`bpf_get_attach_cookie` arrived in 5.15; raw_tp cookies in 6.10,
+fentry cookies in 5.19), no kprobe.multi (5.18) or uprobe.multi (6.6), no user ring buffer (6.1),
+no `cgrp_storage` (6.2), no arenas (6.9), no TCX/netkit (6.6), no netfilter programs (6.4).
+Tests and tools probe these (`libbpf_py.features`) instead of comparing version numbers; the
+built-in tools fall back or say which hook is missing.
+
+## Kernels and functions that change
+
+Kernels rename and inline functions: on 7.2, `do_unlinkat` is `filename_unlinkat`. An
+fentry program on a function the kernel lacks fails at load, a kprobe at attach, with an error
+that names the function and the program. Pick the target before load, as libbpf-tools do:
+
+```python
+from libbpf_py import features
+
+target = next((f for f in ("do_unlinkat", "filename_unlinkat") if features.fentry(f)), None)
+# then: open_obj.programs["on_unlink"].set_attach_target(target) before load()
+```
+
+`features.kernel_function(name)` answers the same for kprobes, `features.tracepoint(category,
+name)` and `features.tp_btf(name)` for tracepoints.
+
+## Running the matrix
+
+```
+bash scripts/vmtest.sh --kernel all            # 5.10, 6.1, 6.12 and the newest 7.x
+bash scripts/vmtest.sh --kernel 7 -- test_attach_kprobe.py -k multi
+python3 scripts/vm/kernels_md.py                # rewrite this page from .vmtest/results
+```
+
+How it works: `scripts/vm/kernel.sh` fetches a kernel package of the series from Debian's
+archive (a private apt configuration; unpacked into `~/.cache/libbpf_py/vm`, never installed);
+a small static init (`scripts/vm/init.c`) in a generated initramfs mounts the host's root
+read-only over 9p, and `scripts/vm/guest.sh` mounts tracefs, debugfs, securityfs, bpffs, cgroup2
+and tmpfs scratch directories (`bpf` is in the kernel's LSM list) and runs pytest in `tests/`
+against the same `.venv` and compiled test objects, as root with `CI=true` (strict: a skip only
+for a probed-missing feature). qemu uses KVM when a short boot check passes and TCG otherwise
+(nested VMs: slow, about 20 times). One guest at a time; a guest never outlives the command
+(`--timeout`, and the console's tail is printed when it fails). `--kernel host` runs the same
+selection natively, for the table's host column. Don't reinstall `.venv` while a run is going:
+the guest uses it live.
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", nargs="?", default=".vmtest/results")
+    ap.add_argument("-o", "--output", default="docs/kernels.md")
+    ap.add_argument("--command", default="bash scripts/vmtest.sh --kernel all")
+    opts = ap.parse_args()
+    runs = {}
+    for series in ORDER:
+        d = os.path.join(opts.results, series)
+        if os.path.isdir(d):
+            runs[series] = load_run(d)
+    if not runs:
+        print(f"kernels_md.py: no results under {opts.results}", file=sys.stderr)
+        return 1
+    with open(opts.output, "w") as f:
+        f.write(render(runs, opts.command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
