@@ -145,26 +145,25 @@ class bpf_raw_tp_opts(Structure):
     _fields_ = [("sz", c_size_t), ("tp_name", c_char_p), ("cookie", c_uint64)]
 
 
-class _link_create_tracing(Structure):
-    _fields_ = [("cookie", c_uint64)]
-
-
-class _link_create_kprobe_multi(Structure):
-    _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("syms", POINTER(c_char_p)),
-                ("addrs", POINTER(c_ulong)), ("cookies", POINTER(c_uint64))]
-
-
-class _link_create_uprobe_multi(Structure):
-    _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("path", c_char_p),
-                ("offsets", POINTER(c_ulong)), ("ref_ctr_offsets", POINTER(c_ulong)),
-                ("cookies", POINTER(c_uint64)), ("pid", c_uint32)]
-
-
 class _link_create_union(ctypes.Union):
-    # Only the members libbpf_py uses (uprobe_multi is the largest: the union's size);
-    # tests/test_program.py checks the struct's size against the C compiler.
-    _fields_ = [("tracing", _link_create_tracing), ("kprobe_multi", _link_create_kprobe_multi),
-                ("uprobe_multi", _link_create_uprobe_multi)]
+    """The anonymous union of ``struct bpf_link_create_opts``: only the members libbpf_py uses
+    (uprobe_multi is the largest: the union's size; tests/test_program.py checks the struct's
+    size against the C compiler). Members are nested classes: not handles, not opts."""
+
+    class tracing_t(Structure):
+        _fields_ = [("cookie", c_uint64)]
+
+    class kprobe_multi_t(Structure):
+        _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("syms", POINTER(c_char_p)),
+                    ("addrs", POINTER(c_ulong)), ("cookies", POINTER(c_uint64))]
+
+    class uprobe_multi_t(Structure):
+        _fields_ = [("flags", c_uint32), ("cnt", c_uint32), ("path", c_char_p),
+                    ("offsets", POINTER(c_ulong)), ("ref_ctr_offsets", POINTER(c_ulong)),
+                    ("cookies", POINTER(c_uint64)), ("pid", c_uint32)]
+
+    _fields_ = [("tracing", tracing_t), ("kprobe_multi", kprobe_multi_t),
+                ("uprobe_multi", uprobe_multi_t)]
 
 
 class bpf_link_create_opts(Structure):
