@@ -3,7 +3,8 @@
 Commands: ``version``; ``features [--json]`` (what this kernel supports); ``inspect FILE.bpf.o
 [--json]`` (programs, maps, globals, CO-RE relocations, license; unprivileged); ``btf dump
 [FILE | vmlinux] [--format c|raw]``; ``prog list``, ``map list``, ``link list`` and ``map dump
-ID|PINNED_PATH`` (kernel-wide, root; ``--json``); and every built-in tool (``execsnoop`` ...),
+ID|PINNED_PATH`` (kernel-wide, root; ``--json``); ``exporter --config FILE`` (BPF maps as
+Prometheus metrics, :mod:`libbpf_py.exporter`); and every built-in tool (``execsnoop`` ...),
 each with its own ``--help``. The commands live in :mod:`libbpf_py.cli`, imported only when one
 runs.
 """
@@ -52,6 +53,12 @@ def _listing(args: argparse.Namespace) -> int:
     return listing.run(args)
 
 
+def _exporter(args: argparse.Namespace) -> int:
+    from .cli import exporter
+
+    return exporter.run(args)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="libbpf_py", description="libbpf_py command line.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -85,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
             md.add_argument("map", metavar="ID|PINNED_PATH")
             md.add_argument("--json", action="store_true")
             md.set_defaults(func=_listing)
+    e = sub.add_parser("exporter", help="serve BPF maps as Prometheus metrics, as a config file "
+                       "says: `exporter --config FILE [--listen [HOST]:PORT] [--check]`")
+    from .cli.exporter import add_arguments
+
+    add_arguments(e)
+    e.set_defaults(func=_exporter)
     for tool in TOOLS:
         sub.add_parser(tool, help=f"built-in tool (see: {tool} --help)", add_help=False)
     return p

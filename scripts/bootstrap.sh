@@ -10,11 +10,12 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # Build: compiler, libelf, zlib, pkg-config. BPF programs: clang, llvm (llvm-strip).
 # Tests: iproute2 (netns/veth, tc), bpftool (BTF cross-checks), mount (losetup for biolatency),
-# systemtap-sdt-dev (USDT probes in test binaries). The kernel matrix (scripts/vmtest.sh):
+# systemtap-sdt-dev (USDT probes in test binaries), prometheus (the server the exporter's
+# end-to-end test scrapes it with, on loopback). The kernel matrix (scripts/vmtest.sh):
 # qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. A Python with
 # venv: the machine's python3 when it has one.
 packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 bpftool mount
-    systemtap-sdt-dev ca-certificates kmod)
+    systemtap-sdt-dev ca-certificates kmod prometheus)
 case "$(uname -m)" in
     x86_64) packages+=(qemu-system-x86) ;;
 esac
