@@ -364,7 +364,7 @@ def check_types(p: Any, type_id: int = 0) -> None:
     ``forget_checks(addr)``."""
     addr = ctypes.cast(p, ctypes.c_void_p).value or 0
     chk = _checked.get(addr)
-    if chk is None:
+    if chk is None or chk.count != lib.btf__type_cnt(p):  # new, or types added since
         chk = _checked[addr] = _Checker(p)
     if type_id >= chk.count:
         raise KeyError(f"no BTF type id {type_id}")

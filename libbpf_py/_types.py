@@ -169,6 +169,21 @@ def _int128_bytes(v: Any, signed: bool, where: str) -> bytes:
                               " 128-bit integer") from None
 
 
+def _chars_property(raw_name: str, ct: Any, label: str) -> property:
+    """A ``char[N]`` member: reads as a C string (up to the first NUL), writes every byte given
+    (ctypes' own setter stops at a NUL), padded with NULs; ``_raw(name)`` reads all N."""
+
+    def get(self: Any) -> bytes:
+        return getattr(self, raw_name)  # type: ignore[no-any-return]
+
+    def put(self: Any, value: Any) -> None:
+        data = to_ctype(ct, value, label).raw
+        field = getattr(type(self), raw_name)
+        ctypes.memmove(ctypes.addressof(self) + field.offset, data, len(data))
+
+    return property(get, put, doc=f"char[{ct._length_}]")
+
+
 def _int128_property(raw_name: str, signed: bool, label: str) -> property:
     def get(self: Any) -> int:
         return getattr(self, raw_name).value  # type: ignore[no-any-return]
@@ -383,6 +398,10 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))
             extras[mname] = _enum_property(raw, enum_for(p, rid))
+        elif _is_char_array(ct) and mname:
+            raw = f"_raw_{mname}"
+            fields.append((raw, ct))
+            extras[mname] = _chars_property(raw, ct, f"{label}.{mname}")
         elif _is_sub(ct, c_uint128) and mname:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))

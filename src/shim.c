@@ -507,3 +507,22 @@ LBPY_API struct perf_buffer *lbpy_perf_buffer_new(int map_fd, size_t page_cnt, u
 	}
 	return perf_buffer__new_raw(map_fd, page_cnt, &attr, lbpy_perf_skip, NULL, NULL);
 }
+
+/* Atomically store `value` into the `size`-byte (1, 2, 4 or 8) integer at `addr` (an mmapped
+ * global of a BPF object) and return what was there: a read-and-reset that loses no update the
+ * BPF program makes with an atomic add (__sync_fetch_and_add) meanwhile. Python cannot express
+ * the CPU's exchange instruction; libbpf has no such call. */
+LBPY_API unsigned long long lbpy_atomic_xchg(void *addr, unsigned int size, unsigned long long value)
+{
+	switch (size) {
+	case 1:
+		return __atomic_exchange_n((unsigned char *)addr, (unsigned char)value, __ATOMIC_SEQ_CST);
+	case 2:
+		return __atomic_exchange_n((unsigned short *)addr, (unsigned short)value, __ATOMIC_SEQ_CST);
+	case 4:
+		return __atomic_exchange_n((unsigned int *)addr, (unsigned int)value, __ATOMIC_SEQ_CST);
+	case 8:
+		return __atomic_exchange_n((unsigned long long *)addr, value, __ATOMIC_SEQ_CST);
+	}
+	return 0;
+}
