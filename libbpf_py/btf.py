@@ -19,12 +19,13 @@ import ctypes
 import os
 from enum import IntEnum
 
-from . import _types
+from . import _btfraw, _types
 from ._ffi import btf as _fb
 from ._ffi import lib
 from ._ffi.types import make_opts
-from ._types import (BTF_KIND_ARRAY, BTF_KIND_DATASEC, BTF_KIND_ENUM, BTF_KIND_ENUM64,
-                     BTF_KIND_FUNC_PROTO, BTF_KIND_INT, BTF_INT_BOOL, BTF_INT_CHAR,
+from ._types import (BTF_KIND_ARRAY, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM,
+                     BTF_KIND_ENUM64, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_INT,
+                     BTF_INT_BOOL, BTF_INT_CHAR,
                      BTF_INT_SIGNED, BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_VAR, RawType)
 from .errors import BpfError, ClosedError, with_context
 
@@ -119,7 +120,9 @@ class Type:
 
     @property
     def alignment(self) -> int:
-        """Alignment in bytes (``btf__align_of``)."""
+        """Alignment in bytes (``btf__align_of``). ``BtfLoopError`` (a ``TypeError``) for a
+        malformed BTF that refers to itself by value (libbpf would recurse forever)."""
+        self.btf._check(self.id)
         return lib.btf__align_of(self.btf._handle(), self.id)
 
     @property
@@ -269,9 +272,10 @@ class Btf:
     ``from_id()``. Valid until ``close()``.
     """
 
-    __slots__ = ("_ptr", "_owner", "_base", "_label", "_cache", "__weakref__")
+    __slots__ = ("_ptr", "_owner", "_base", "_label", "_cache", "_trusted", "__weakref__")
 
-    def __init__(self, ptr: Any, label: str, owner: Any = None, base: Optional[Btf] = None) -> None:
+    def __init__(self, ptr: Any, label: str, owner: Any = None, base: Optional[Btf] = None,
+                 trusted: bool = False) -> None:
         # owner None: we own ptr and free it. Otherwise ptr is borrowed from owner.
         # LIFETIME: a borrowed ptr (Object.btf) lives as long as owner's bpf_object; owner is
         # kept referenced here so the object outlives this view.
@@ -281,6 +285,9 @@ class Btf:
         self._base = base
         self._label = label
         self._cache: dict[int, Type] = {}
+        # The kernel's BTF (vmlinux, modules, loaded by id) passed its verifier; BTF from a
+        # file, bytes or an object did not: checked before libbpf's btf_dump walks it.
+        self._trusted = trusted
 
     # --- constructors
 
@@ -289,7 +296,7 @@ class Btf:
         """The running kernel's BTF (``btf__load_vmlinux_btf``: /sys/kernel/btf/vmlinux).
         Unprivileged where sysfs allows reading it. The caller owns it (``close()``)."""
         try:
-            return cls(lib.btf__load_vmlinux_btf(), "vmlinux")
+            return cls(lib.btf__load_vmlinux_btf(), "vmlinux", trusted=True)
         except BpfError as e:
             raise with_context(e, "load vmlinux BTF") from None
 
@@ -339,7 +346,7 @@ class Btf:
             if base is None:
                 vml.close()
             raise with_context(e, f"load BTF of kernel module '{name}'") from None
-        return cls(ptr, name, base=vml)
+        return cls(ptr, name, base=vml, trusted=True)
 
     @classmethod
     def from_id(cls, btf_id: int, base: Optional[Btf] = None) -> Btf:
@@ -352,7 +359,7 @@ class Btf:
                 ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._handle())
         except BpfError as e:
             raise with_context(e, f"load BTF id {btf_id} from the kernel") from None
-        return cls(ptr, f"id {btf_id}", base=base)
+        return cls(ptr, f"id {btf_id}", base=base, trusted=True)
 
     @classmethod
     def _borrow(cls, ptr: Any, label: str, owner: Any) -> Btf:
@@ -369,6 +376,16 @@ class Btf:
         if self._base is not None and self._base._ptr is None:
             raise ClosedError(f"BTF '{self._label}': its base BTF is closed")
         return self._ptr
+
+    def _check(self, type_id: int = 0) -> None:
+        """Refuse BTF that libbpf's recursive walkers (btf_dump, btf__align_of) would follow
+        forever: type ``type_id``, or every type (0). Kernel BTF is trusted."""
+        if self._trusted:
+            return
+        p = self._handle()
+        if self._base is not None and not self._base._trusted:
+            self._base._check()
+        _btfraw.check_types(p, type_id)
 
     @property
     def closed(self) -> bool:
@@ -476,14 +493,14 @@ class Btf:
         ("struct event", "enum e"). ``KeyError`` if there is none (``btf__find_by_name_kind``)."""
         p = self._handle()
         if kind is not None:
-            found = lib.btf__find_by_name_kind(p, name.encode(), int(kind))
+            found = lib.btf__find_by_name_kind(p, name.encode(errors="surrogateescape"), int(kind))
         elif name.split(" ", 1)[0] in ("struct", "union", "enum"):
             try:
                 found = _types.find_by_c_name(p, name)
             except KeyError:
                 found = -1
         else:
-            found = lib.btf__find_by_name(p, name.encode())
+            found = lib.btf__find_by_name(p, name.encode(errors="surrogateescape"))
         if found < 0:
             what = f"{Kind(kind).name} " if kind is not None else ""
             raise KeyError(f"BTF '{self._label}' has no {what}type named {name!r}")
@@ -536,17 +553,31 @@ class Btf:
         """Every type as a C header, like ``bpftool btf dump file ... format c``
         (``btf_dump__dump_type`` for each id), with ``preserve_access_index`` applied to every
         record so CO-RE programs compile against it: ``Btf.vmlinux().dump_c("vmlinux.h")``.
-        Returns the text (also written to ``path`` when given). Unprivileged."""
+        Kernel functions BPF programs may call (kfuncs: the ``FUNC`` types tagged
+        ``bpf_kfunc``) follow as ``extern ... __weak __ksym;`` prototypes, as bpftool writes
+        them (``__bpf_fastcall`` where tagged ``bpf_fastcall``), unless the program defines
+        ``BPF_NO_KFUNC_PROTOTYPES``. Returns the text (also written to ``path`` when given).
+        Unprivileged. BTF not from the kernel is checked first (``BtfLoopError``)."""
+        self._check()
         libc = _fb.libc()
-        count = lib.btf__type_cnt(self._handle())
+        p = self._handle()
+        count = lib.btf__type_cnt(p)
+        kfuncs = _kfuncs(p, count)
 
         def emit(dump: Any, stream: Any) -> None:
             libc.fputs(f"#ifndef {guard}\n#define {guard}\n\n".encode(), stream)
-            libc.fputs(b"#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push "
-                       b"(__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n",
-                       stream)
+            libc.fputs(_PROLOGUE, stream)
             for i in range(1, count):
                 lib.btf_dump__dump_type(dump, i)
+            if kfuncs:
+                libc.fputs(b"\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n", stream)
+                opts = make_opts(_fb.btf_dump_emit_type_decl_opts)
+                for name, proto_id, fastcall in kfuncs:
+                    libc.fputs(b"extern __bpf_fastcall " if fastcall else b"extern ", stream)
+                    opts.field_name = name
+                    lib.btf_dump__emit_type_decl(dump, proto_id, ctypes.byref(opts))
+                    libc.fputs(b" __weak __ksym;\n", stream)
+                libc.fputs(b"#endif\n\n", stream)
             libc.fputs(b"\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n"
                        b"#endif\n\n", stream)
             libc.fputs(f"#endif /* {guard} */\n".encode(), stream)
@@ -564,6 +595,8 @@ class Btf:
         instance of exactly the type's size (``ValueError`` otherwise)."""
         type_id = self._type_id(t)
         raw = bytes(data)
+        if type_id:
+            self._check(type_id)  # the data dumper follows members by value
         try:
             size = lib.btf__resolve_size(self._handle(), type_id)
         except BpfError:
@@ -585,3 +618,36 @@ class Btf:
         if self.closed:
             return f"<Btf '{self._label}' closed>"
         return f"<Btf '{self._label}' {len(self)} types>"
+
+
+_PROLOGUE = (b"#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push "
+             b"(__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n"
+             b"#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n\n"
+             b"#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n"
+             b"#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n"
+             b"#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n"
+             b"#define __bpf_fastcall\n#endif\n#endif\n\n")
+
+
+def _kfuncs(p: Any, count: int) -> list[tuple[bytes, int, bool]]:
+    """(name, FUNC_PROTO id, fastcall) of every kfunc: a FUNC with a whole-function
+    ``bpf_kfunc`` DECL_TAG (pahole's decl_tag_kfuncs), sorted by name as bpftool sorts them."""
+    kfuncs: dict[int, bytes] = {}
+    fastcall: set[int] = set()
+    for i in range(1, count):
+        addr = lib.btf__type_by_id(p, i)
+        info = ctypes.c_uint32.from_address(addr + 4).value
+        if (info >> 24) & 0x1F != BTF_KIND_DECL_TAG:
+            continue
+        t = _types.raw_type(p, i)
+        if t.extra != -1 or t.name not in ("bpf_kfunc", "bpf_fastcall"):
+            continue  # component_idx -1: the tag is on the whole function
+        target = _types.raw_type(p, t.size_or_type)
+        if target.kind != BTF_KIND_FUNC:
+            continue
+        if t.name == "bpf_kfunc":
+            kfuncs[t.size_or_type] = target.name.encode()
+        else:
+            fastcall.add(t.size_or_type)
+    return sorted((name, _types.raw_type(p, fid).size_or_type, fid in fastcall)
+                  for fid, name in kfuncs.items())

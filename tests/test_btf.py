@@ -426,3 +426,134 @@ def test_struct_codec_round_trip_matches_libbpf(types_btf, id_, kind, prio, delt
     assert f".id = (my_u32){id_}," in text and f".big = (__u64){big}," in text
     assert f".kind = (__u8)0x{kind:x}," in text and f".prio = (__u8)0x{prio:x}," in text
     assert f".ax = (int){ax}," in text
+
+
+KFUNC_PROG = r"""// kfunc_user.bpf.c: calls kfuncs whose prototypes only our vmlinux.h gives
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+const volatile int target_pid = 0;
+int seen_tgid = 0;
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_enter, struct pt_regs *regs, long id)
+{
+	struct task_struct *t;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_pid)
+		return 0;
+	t = bpf_task_from_pid(target_pid);
+	if (!t)
+		return 0;
+	seen_tgid = t->tgid;
+	bpf_task_release(t);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+@pytest.mark.root
+def test_dump_c_declares_kfuncs_and_a_program_calling_them_runs(vmlinux, tmp_path: Path) -> None:
+    """Issue 11, bug 6: dump_c omitted kfunc prototypes, so BPF C calling kfuncs (bcc's
+    sigsnoop) did not compile against it. bpftool writes them guarded by
+    BPF_NO_KFUNC_PROTOTYPES; so do we."""
+    kfuncs = [t.target.name for t in vmlinux.types(Kind.DECL_TAG) if t.name == "bpf_kfunc"]
+    if not kfuncs:
+        pytest.fail("this kernel's BTF has no bpf_kfunc tags (pahole decl_tag_kfuncs)")
+    header = vmlinux.dump_c(tmp_path / "vmlinux.h")
+    block = header[header.index("/* BPF kfuncs */"):]
+    assert block.startswith("/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")
+    assert "extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;\n" in block
+    assert "extern void bpf_task_release(struct task_struct *p) __weak __ksym;\n" in block
+    assert block.count("__weak __ksym;\n") == len(kfuncs)
+    assert "#define __ksym __attribute__((section(\".ksyms\")))" in header
+    src = tmp_path / "kfunc_user.bpf.c"
+    src.write_text(KFUNC_PROG)
+    opened = Object.open(compile_bpf(src, tmp_path))  # failed before: undeclared function
+    opened.rodata.target_pid = os.getpid()
+    with opened.load() as obj:
+        obj.attach()
+        os.getppid()
+        assert obj.bss.seen_tgid == os.getpid()
+
+
+def _btf_blob(types: list[bytes], strings: bytes) -> bytes:
+    """A raw BTF blob (linux/btf.h: header, type section, string section)."""
+    import struct as st_
+
+    tsec = b"".join(types)
+    hdr = st_.pack("=HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(tsec), len(tsec), len(strings))
+    return hdr + tsec + strings
+
+
+def _rec(name_off: int, kind: int, vlen: int, size_or_type: int, extra: bytes = b"") -> bytes:
+    import struct as st_
+
+    return st_.pack("=III", name_off, kind << 24 | vlen, size_or_type) + extra
+
+
+def test_btf_loops_are_refused_before_libbpf_walks_them() -> None:
+    """Issue 10: mutated BTF crashed (stack overflow) inside Btf.dump_c() and alignment:
+    libbpf's btf_dump and btf__align_of recurse on type loops without a bound. Each
+    reproducer runs in a child process: a signal fails the test, naming it."""
+    import struct as st_
+
+    from test_globals import in_child
+
+    strings = b"\0a\0b\0s\0int\0"
+    int_t = _rec(7, 1, 0, 4, st_.pack("=I", 32))  # id 1: int
+    cases = {
+        # typedef a -> typedef b -> typedef a
+        "typedef loop": [int_t, _rec(1, 8, 0, 3), _rec(3, 8, 0, 2)],
+        # int *p where p points to itself through pointers only
+        "pointer loop": [int_t, _rec(0, 2, 0, 3), _rec(0, 2, 0, 2)],
+        # struct s { struct s inner; }: contains itself by value
+        "struct by value": [int_t, _rec(5, 4, 1, 4, st_.pack("=III", 1, 2, 0))],
+        # const -> volatile -> const
+        "modifier loop": [int_t, _rec(0, 10, 0, 3), _rec(0, 9, 0, 2)],
+        # array of itself
+        "array loop": [int_t, _rec(0, 3, 0, 0, st_.pack("=III", 2, 1, 4))],
+    }
+    for what, types in cases.items():
+        code = f"""
+import sys
+from libbpf_py.btf import Btf
+from libbpf_py._types import BtfLoopError, ctype_for
+blob = bytes.fromhex(sys.argv[1])
+with Btf.from_bytes(blob) as btf:
+    msgs = []
+    for step in (lambda: btf.dump_c(), lambda: btf[2].alignment, lambda: btf.ctype(2),
+                 lambda: btf.format(2, b"\\0" * 4), lambda: btf[2].c_name):
+        try:
+            r = step()
+        except (BtfLoopError, TypeError, ValueError) as e:
+            msgs.append(type(e).__name__ + ": " + str(e))
+        else:
+            msgs.append("ok " + str(r)[:40])
+    print("\\n".join(msgs))
+"""
+        out = in_child(code, _btf_blob(types, strings).hex())
+        lines = out.splitlines()
+        assert lines[0].startswith("BtfLoopError: BTF type "), (what, out)
+        assert "malformed BTF" in lines[0], (what, out)
+        assert lines[1].startswith("BtfLoopError"), (what, out)
+        # a pointer is an address whatever it points to: c_uint64 is a fine answer
+        assert lines[2].startswith(("BtfLoopError", "TypeError")) or what == "pointer loop" \
+            and lines[2] == "ok <class 'ctypes.c_ulong'>", (what, out)
+        assert lines[3].startswith(("BtfLoopError", "TypeError", "ValueError")), (what, out)
+        assert lines[4].startswith("ok "), (what, out)  # a spelling, bounded
+
+
+def test_btf_non_utf8_names_read_with_escapes() -> None:
+    """Issue 10: a non-UTF-8 type name raised UnicodeDecodeError."""
+    import struct as st_
+
+    blob = _btf_blob([_rec(6, 1, 0, 4, st_.pack("=I", 32)), _rec(1, 8, 0, 1)],
+                     b"\0in\xfft\0int\0")
+    with Btf.from_bytes(blob) as btf:
+        assert btf[2].name == "in\\xfft" and btf[2].c_name == "in\\xfft"
+        assert btf.find("in\udcfft").id == 2  # surrogate escapes find it by its bytes
+        assert "typedef int in\ufffdt;" in btf.dump_c()

@@ -53,7 +53,17 @@ class btf_dump_type_data_opts(Structure):
     ]
 
 
-STRUCTS: tuple[type[ctypes.Structure], ...] = (btf_dump_opts, btf_dump_type_data_opts)
+class btf_dump_emit_type_decl_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("field_name", c_char_p),
+        ("indent_level", c_int),
+        ("strip_mods", c_bool),
+    ]
+
+
+STRUCTS: tuple[type[ctypes.Structure], ...] = (btf_dump_opts, btf_dump_type_data_opts,
+                                               btf_dump_emit_type_decl_opts)
 
 dump_p = POINTER(btf_dump)
 
@@ -73,6 +83,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("btf__find_by_name", c_int, [btf_p, c_char_p], NONE),
     ("btf_dump__free", None, [dump_p], NONE),
     ("btf_dump__dump_type", c_int, [dump_p, c_uint32], INT),
+    ("btf_dump__emit_type_decl", c_int,
+     [dump_p, c_uint32, POINTER(btf_dump_emit_type_decl_opts)], INT),
     ("btf_dump__dump_type_data", c_int,
      [dump_p, c_uint32, c_void_p, c_size_t, POINTER(btf_dump_type_data_opts)], INT),
     ("bpf_btf_get_fd_by_id", c_int, [c_uint32], INT),
