@@ -5,7 +5,7 @@ BTF for what libbpf trusts.
   ``_types.py``'s ctypes builder rest on it). Names that are not UTF-8 read with backslash
   escapes (they come only from malformed input), never a ``UnicodeDecodeError``.
 - ``skip_modifiers``/``c_name``/``find_by_c_name``: typedef chains and C spellings; a loop in
-  the BTF (a malformed input) raises ``BtfLoopError``, never hangs.
+  the BTF (a malformed input) raises ``MalformedBtfError``, never hangs.
 - ``check_dumpable(p)``: refuses BTF whose by-value references loop or nest too deep, before it
   reaches libbpf's ``btf_dump``/``btf__align_of`` (they recurse on them without a bound: a
   stack overflow, SIGSEGV).
@@ -41,8 +41,9 @@ class OutOfRangeError(OverflowError, ValueError):
     """A value does not fit its C type (an ``OverflowError`` and a ``ValueError``)."""
 
 
-class BtfLoopError(TypeError):
-    """The BTF refers to itself by value (a loop, or a chain too deep): malformed input."""
+class MalformedBtfError(TypeError):
+    """A BTF that libbpf would walk into a crash or forever (a type loop, a chain too deep, a
+    zero-sized scalar): malformed input, refused before libbpf sees it. A ``TypeError``."""
 
 
 #: How many by-value references (typedef -> const -> array -> struct member ...) a type may
@@ -157,7 +158,7 @@ def skip_modifiers(p: Any, type_id: int) -> tuple[int, RawType]:
             return type_id, t
         type_id = t.size_or_type
         t = raw_type(p, type_id)
-    raise BtfLoopError(f"BTF type {start}: its typedef/modifier chain loops or is longer than "
+    raise MalformedBtfError(f"BTF type {start}: its typedef/modifier chain loops or is longer than "
                        f"{MAX_DEPTH} (malformed BTF)")
 
 
@@ -234,7 +235,7 @@ def _refs(t: RawType) -> list[int]:
 class _Checker:
     """Checks, with explicit bounds, what libbpf's ``btf_dump`` and ``btf__align_of`` walk
     recursively without one; a BTF that would make them recurse forever (or overflow the C
-    stack) raises ``BtfLoopError`` here instead:
+    stack) raises ``MalformedBtfError`` here instead:
 
     - every reference loop passes through a struct/union (where ``btf_dump`` stops: a forward
       declaration, or its "unsatisfiable type cycle" error), and no by-value path (pointers
@@ -256,10 +257,34 @@ class _Checker:
         t = self.types.get(type_id)
         if t is None:
             t = self.types[type_id] = raw_type(self.p, type_id)
+            if t.kind in (BTF_KIND_INT, BTF_KIND_ENUM, BTF_KIND_ENUM64, BTF_KIND_FLOAT) \
+                    and t.size_or_type == 0:  # btf__align_of is 0: btf_dump divides by it
+                raise self.fail(type_id, "a scalar of size 0")
+            if t.kind in (BTF_KIND_STRUCT, BTF_KIND_UNION):
+                for name, mtype, _off, _bits in t.extra:
+                    if not self.sized(mtype):
+                        raise self.fail(type_id, f"member {name or '<anon>'} has a type "
+                                        "without size or alignment")
         return t
 
-    def fail(self, type_id: int, what: str) -> BtfLoopError:
-        return BtfLoopError(f"BTF type {type_id} ({c_name(self.p, type_id)}): {what} "
+    def sized(self, type_id: int) -> bool:
+        """Whether ``btf__align_of`` gives a type an alignment (it gives 0, which btf_dump
+        divides by, to void, functions, forward declarations, variables, sections)."""
+        for _ in range(MAX_DEPTH):
+            if type_id == 0:
+                return False
+            t = raw_type(self.p, type_id)
+            if t.kind in _MODIFIERS:
+                type_id = t.size_or_type
+            elif t.kind == BTF_KIND_ARRAY:
+                type_id = t.extra[0]
+            else:
+                return t.kind in (BTF_KIND_INT, BTF_KIND_ENUM, BTF_KIND_ENUM64, BTF_KIND_FLOAT,
+                                  BTF_KIND_PTR, BTF_KIND_STRUCT, BTF_KIND_UNION)
+        return False
+
+    def fail(self, type_id: int, what: str) -> MalformedBtfError:
+        return MalformedBtfError(f"BTF type {type_id} ({c_name(self.p, type_id)}): {what} "
                             "(malformed BTF, refused before libbpf walks it)")
 
     def walks(self, root: int) -> None:
@@ -359,7 +384,7 @@ _checked: dict[int, Any] = {}  # struct btf address -> its _Checker (results so 
 
 
 def check_types(p: Any, type_id: int = 0) -> None:
-    """Refuse a BTF that libbpf would walk forever (``BtfLoopError`` naming the type): type
+    """Refuse a BTF that libbpf would walk forever (``MalformedBtfError`` naming the type): type
     ``type_id``, or every type when 0. Results are kept per ``struct btf`` until
     ``forget_checks(addr)``."""
     addr = ctypes.cast(p, ctypes.c_void_p).value or 0
@@ -377,3 +402,48 @@ def check_types(p: Any, type_id: int = 0) -> None:
 
 def forget_checks(addr: int) -> None:
     _checked.pop(addr, None)
+
+
+def check_layout(p: Any, type_id: int) -> None:
+    """Refuse a type whose by-value parts do not fit it (a member past its struct's end, an
+    integer wider than its size): libbpf's data dumper (``btf_dump__dump_type_data``) trusts
+    the layout and reads past the buffer it was given. ``MalformedBtfError``-free BTF only (call
+    ``check_types`` first). ``TypeError`` names the type."""
+    seen: set[int] = set()
+    stack = [type_id]
+    while stack:
+        tid = stack.pop()
+        if tid in seen or tid == 0:
+            continue
+        seen.add(tid)
+        t = raw_type(p, tid)
+        k = t.kind
+        bad = ""
+        if k == BTF_KIND_INT:
+            _enc, bit_off, bits = t.extra
+            if t.size_or_type not in (1, 2, 4, 8, 16) or bit_off + bits > t.size_or_type * 8:
+                bad = f"an int of {t.size_or_type} bytes with {bits} bits at bit {bit_off}"
+        elif k in (BTF_KIND_ENUM, BTF_KIND_ENUM64) and t.size_or_type not in (1, 2, 4, 8):
+            bad = f"an enum of {t.size_or_type} bytes"
+        elif k in (BTF_KIND_STRUCT, BTF_KIND_UNION):
+            size_bits = t.size_or_type * 8
+            for name, mtype, bit_off, bitsize in t.extra:
+                if bitsize:
+                    end = bit_off + bitsize
+                else:
+                    try:
+                        end = bit_off + lib.btf__resolve_size(p, mtype) * 8
+                    except OSError:
+                        bad = f"member {name or '<anon>'} has no size"
+                        break
+                if end > size_bits or bitsize > 128:
+                    bad = f"member {name or '<anon>'} (bits {bit_off}..{end}) is past its end"
+                    break
+                stack.append(mtype)
+        elif k == BTF_KIND_ARRAY:
+            stack.append(t.extra[0])
+        elif k in _MODIFIERS or k == BTF_KIND_VAR:
+            stack.append(t.size_or_type)
+        if bad:
+            raise TypeError(f"BTF type {tid} ({c_name(p, tid)}): {bad} (malformed BTF, refused "
+                            "before libbpf's data dumper reads past the value)")

@@ -14,7 +14,7 @@ import struct
 import sys
 
 from ._types import (BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND_ENUM, BTF_KIND_ENUM64,
-                     BTF_KIND_INT, BTF_KIND_PTR, BtfLoopError, OutOfRangeError, _int128_bytes,
+                     BTF_KIND_INT, BTF_KIND_PTR, MalformedBtfError, OutOfRangeError, _int128_bytes,
                      _is_char_array, as_btf_p, c_name, ctype_for, enum_for, freeze, from_ctype,
                      skip_modifiers, to_ctype)
 
@@ -176,7 +176,7 @@ def codec_for(btf: Any, type_id: int, size: int, what: str) -> Codec:
         return IntCodec(size, False, what)
     try:
         ct = ctype_for(p, type_id)
-    except BtfLoopError:
+    except MalformedBtfError:
         raise
     except TypeError:
         return Codec(size, what)

@@ -28,7 +28,7 @@ from ._btfraw import (BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND_ARRAY
                       BTF_KIND_FWD, BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_RESTRICT,
                       BTF_KIND_STRUCT, BTF_KIND_TYPE_TAG, BTF_KIND_TYPEDEF, BTF_KIND_UNION,
                       BTF_KIND_UNKN, BTF_KIND_VAR, BTF_KIND_VOLATILE, _KIND_NAMES, _MODIFIERS,
-                      BtfLoopError, OutOfRangeError, RawType, as_btf_p, btf_addr, c_name,
+                      MalformedBtfError, OutOfRangeError, RawType, as_btf_p, btf_addr, c_name,
                       MAX_DEPTH, find_by_c_name, forget_checks, raw_type, skip_modifiers)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
@@ -251,7 +251,7 @@ def ctype_for(btf: Any, type_id: int) -> Any:
         except AttributeError:
             building = _tls.building = set()
         if key in building or len(building) > MAX_DEPTH:
-            raise BtfLoopError(f"BTF type {type_id} ({c_name(p, type_id)}) contains itself by "
+            raise MalformedBtfError(f"BTF type {type_id} ({c_name(p, type_id)}) contains itself by "
                                f"value, or nests deeper than {MAX_DEPTH} (malformed BTF)")
         building.add(key)
         try:
@@ -361,6 +361,7 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
     names: list[str] = []
     extras: dict[str, Any] = {}
     info: dict[str, tuple[int, Any]] = {}  # field name -> (type id, ctype) for encoders
+    props: dict[str, tuple[Any, ...]] = {}  # property members, for code generators
     pos = 0
     npad = 0
     for i, (mname, mtype, bitoff, bitsize) in enumerate(t.extra):
@@ -379,14 +380,15 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
                 rt.kind in (BTF_KIND_ENUM, BTF_KIND_ENUM64) and rt.kind_flag
             extras[mname] = _bitfield_property(mname, byte_off, nbytes, shift, bitsize,
                                                signed, f"{label}.{mname}")
+            props[mname] = ("bitfield", byte_off, nbytes, shift, bitsize, signed)
             names.append(mname)
             info[mname] = (mtype, None)
             continue
         ct = ctype_for(p, mtype)
         off = bitoff // 8
         fname = mname or f"_anon{i}"
-        if not mname:
-            anonymous.append(fname)
+        anon = not mname and _is_sub(ct, (ctypes.Structure, ctypes.Union)) \
+            and not _is_sub(ct, c_uint128)  # its members are reached directly
         if not is_union:
             if off < pos:  # overlapping member (should not happen in a struct): skip it
                 continue
@@ -398,19 +400,26 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))
             extras[mname] = _enum_property(raw, enum_for(p, rid))
+            props[mname] = ("enum", raw, enum_for(p, rid))
         elif _is_char_array(ct) and mname:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))
             extras[mname] = _chars_property(raw, ct, f"{label}.{mname}")
+            props[mname] = ("chars", raw, ct)
         elif _is_sub(ct, c_uint128) and mname:
             raw = f"_raw_{mname}"
             fields.append((raw, ct))
             extras[mname] = _int128_property(raw, ct._signed_, f"{label}.{mname}")
+            props[mname] = ("int128", raw, ct._signed_)
         else:
             fields.append((fname, ct))
+            if anon:
+                anonymous.append(fname)
         if mname:
             names.append(mname)
             info[mname] = (mtype, ct)
+        elif fname not in anonymous:  # an unnamed non-record member (malformed): skipped
+            continue
         else:
             # members of an anonymous struct/union are reached directly
             sub = getattr(ct, "_names_", [])
@@ -422,11 +431,14 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
         fields.append(("_raw_bytes_", ctypes.c_char * size))
     base = BtfUnion if is_union else BtfStruct
     ns: dict[str, Any] = {"_pack_": 1, "_names_": names, "_info_": info, "_btf_name_": label,
-                          "__module__": __name__}
+                          "_props_": props, "__module__": __name__}
     if anonymous:
         ns["_anonymous_"] = anonymous
     cls: Any = type(_py_ident(t.name or f"anon_{type_id}"), (base,), ns)
-    cls._fields_ = fields  # set after creation: ctypes lays the record out here
+    try:
+        cls._fields_ = fields  # set after creation: ctypes lays the record out here
+    except (AttributeError, TypeError, ValueError, OverflowError) as e:  # malformed members
+        raise TypeError(f"{label}: its members have no ctypes layout ({e})") from None
     for n, prop in extras.items():
         setattr(cls, n, prop)
     if ctypes.sizeof(cls) != size:

@@ -120,7 +120,7 @@ class Type:
 
     @property
     def alignment(self) -> int:
-        """Alignment in bytes (``btf__align_of``). ``BtfLoopError`` (a ``TypeError``) for a
+        """Alignment in bytes (``btf__align_of``). ``MalformedBtfError`` (a ``TypeError``) for a
         malformed BTF that refers to itself by value (libbpf would recurse forever)."""
         self.btf._check(self.id)
         return lib.btf__align_of(self.btf._handle(), self.id)
@@ -557,7 +557,7 @@ class Btf:
         ``bpf_kfunc``) follow as ``extern ... __weak __ksym;`` prototypes, as bpftool writes
         them (``__bpf_fastcall`` where tagged ``bpf_fastcall``), unless the program defines
         ``BPF_NO_KFUNC_PROTOTYPES``. Returns the text (also written to ``path`` when given).
-        Unprivileged. BTF not from the kernel is checked first (``BtfLoopError``)."""
+        Unprivileged. BTF not from the kernel is checked first (``MalformedBtfError``)."""
         self._check()
         libc = _fb.libc()
         p = self._handle()
@@ -596,7 +596,9 @@ class Btf:
         type_id = self._type_id(t)
         raw = bytes(data)
         if type_id:
-            self._check(type_id)  # the data dumper follows members by value
+            self._check(type_id)  # the data dumper follows members by value ...
+            if not self._trusted:  # ... and trusts their offsets and sizes
+                _btfraw.check_layout(self._handle(), type_id)
         try:
             size = lib.btf__resolve_size(self._handle(), type_id)
         except BpfError:
