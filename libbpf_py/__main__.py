@@ -2,7 +2,8 @@
 
 Commands: ``version``; ``features [--json]`` (what this kernel supports); ``inspect FILE.bpf.o
 [--json]`` (programs, maps, globals, CO-RE relocations, license; unprivileged); ``btf dump
-[FILE | vmlinux] [--format c|raw]``; ``prog list``, ``map list``, ``link list`` and ``map dump
+[FILE | vmlinux] [--format c|raw]``; ``gen types HEADER... [-o OUT.py]`` (Python types for a C
+header, through clang); ``prog list``, ``map list``, ``link list`` and ``map dump
 ID|PINNED_PATH`` (kernel-wide, root; ``--json``); ``exporter --config FILE`` (BPF maps as
 Prometheus metrics, :mod:`libbpf_py.exporter`); and every built-in tool (``execsnoop`` ...),
 each with its own ``--help``. The commands live in :mod:`libbpf_py.cli`, imported only when one
@@ -47,6 +48,12 @@ def _btf(args: argparse.Namespace) -> int:
     return btf.run(args)
 
 
+def _gen(args: argparse.Namespace) -> int:
+    from .cli import gen
+
+    return gen.run(args)
+
+
 def _listing(args: argparse.Namespace) -> int:
     from .cli import listing
 
@@ -80,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="an ELF object, a raw BTF file, or vmlinux (the default)")
     d.add_argument("--format", choices=("c", "raw"), default="c")
     d.set_defaults(func=_btf)
+    g = sub.add_parser("gen", help="generate Python: `gen types HEADER...` (ctypes classes for "
+                       "the types a C header defines, through clang)")
+    gsub = g.add_subparsers(dest="action", metavar="ACTION", required=True)
+    gt = gsub.add_parser("types", help="ctypes classes for the structs, unions, enums and "
+                         "typedefs of C headers (event structs a program's BTF leaves out)")
+    gt.add_argument("headers", nargs="+", metavar="HEADER")
+    gt.add_argument("-o", "--output", help="the Python module to write (default: stdout)")
+    gt.add_argument("-t", "--type", action="append", metavar="SPELLING",
+                    help="only this type and what it uses ('struct event'); repeatable")
+    gt.add_argument("--clang", default="clang", help="the clang to run (default: clang)")
+    gt.add_argument("--cflags", nargs=argparse.REMAINDER, default=[],
+                    help="flags for clang, as for the BPF program (-I..., -D...): last")
+    gt.set_defaults(func=_gen)
     for noun, what in (("prog", "programs"), ("map", "maps"), ("link", "links")):
         n = sub.add_parser(noun, help=f"kernel-wide {what}: `{noun} list`"
                            + (", `map dump ID|PINNED_PATH`" if noun == "map" else ""))

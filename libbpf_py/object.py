@@ -79,6 +79,7 @@ class _ObjectState:
         #: map name -> BTF (key, value) type ids as declared, recorded at load for the maps not
         #: wrapped yet (libbpf zeroes some at load; ``Map`` needs them for its codecs).
         self.declared_btf_ids: dict[str, tuple[int, int]] = {}
+        self.source: Optional[Union[str, bytes]] = None  # the ELF's path or bytes (open())
 
     @property
     def programs(self) -> _Named:
@@ -505,7 +506,10 @@ class Object(_ObjectBase):
                     ptr = lib.bpf_object__open_mem(buffer, len(data), ctypes.byref(opts))
             except BpfError as e:
                 raise _load_error(e, label, messages, "open") from None
-        return OpenObject(_ObjectState(ptr, label, buffer))
+        state = _ObjectState(ptr, label, buffer)
+        # Where the ELF came from: types its BTF lacks are read from its DWARF (_dwarf.py).
+        state.source = path if data is None else data
+        return OpenObject(state)
 
     def attach(self) -> list[Link]:
         """Attach every loaded program whose SEC() says where (``bpf_program__attach``).

@@ -55,16 +55,11 @@ def resolve_event_type(event_type: Optional[EventType], map: Map) -> Any:
     if event_type is None:
         return None
     if isinstance(event_type, str):
-        from ._types import ctype_for_name
+        from ._dwarf import object_ctype
 
-        btf = lib.bpf_object__btf(map._state.ptr) if map._state.ptr is not None else None
-        if not btf:
-            raise ValueError(f"event_type={event_type!r}: map '{map.name}' has no object BTF")
-        try:
-            return ctype_for_name(btf, event_type)
-        except KeyError:
-            raise ValueError(f"event_type={event_type!r}: no such type in the BTF of the "
-                             f"object of map '{map.name}'") from None
+        # the object's BTF, else its DWARF; a MissingTypeError (a ValueError) says what to do
+        return object_ctype(map._state, event_type, f"event_type={event_type!r} of map "
+                            f"'{map.name}'")
     if isinstance(event_type, type) and issubclass(
             event_type, (ctypes.Structure, ctypes.Union, ctypes.Array, ctypes._SimpleCData)):
         return event_type
