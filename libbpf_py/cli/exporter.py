@@ -32,7 +32,7 @@ def listen_address(text: str) -> tuple[str, int]:
     except ValueError:
         number = -1
     if not 0 <= number <= 65535:
-        raise CliError(f"--listen: expected [HOST]:PORT with a port 0..65535, not {text!r}")
+        raise ValueError(f"--listen: expected [HOST]:PORT with a port 0..65535, not {text!r}")
     return host, number
 
 

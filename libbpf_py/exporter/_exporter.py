@@ -60,6 +60,7 @@ class Exporter:
     def __init__(self, config: Union[str, os.PathLike[str], dict[str, Any]], *,
                  registry: Any = None) -> None:
         prometheus_client = require("prometheus_client")
+        require("prometheus_client.exposition")
         if isinstance(config, dict):
             self.file: Optional[str] = None
             specs = parse_config(config)
@@ -193,13 +194,23 @@ class Exporter:
         return {o.spec.name: o.obj for o in self._objects if o.obj is not None}
 
     def serve(self, port: int, host: str = "") -> tuple[str, int]:
-        """Serve ``/metrics`` over HTTP on ``host:port`` in a background thread
-        (prometheus_client's server; port 0: any free port). Returns the address bound."""
-        prometheus_client = require("prometheus_client")
+        """Serve ``GET /metrics`` (``expose()``) over HTTP on ``host:port`` from a background
+        thread (``http.server``; one thread per request). ``host`` "" is every IPv4 address,
+        ``port`` 0 any free port. Returns the address bound. ``close()`` stops it."""
+        import socket
+        from http.server import ThreadingHTTPServer
+
         if self._server is not None:
             raise RuntimeError("the exporter is serving already")
-        server, _thread = prometheus_client.start_http_server(port, addr=host or "0.0.0.0",
-                                                              registry=self.registry)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        server = Server((host, port), _handler(self))
+        thread = threading.Thread(target=server.serve_forever, name="libbpf_py-exporter",
+                                  daemon=True)
+        thread.start()
         self._server = server
         addr = server.server_address
         return str(addr[0]), int(addr[1])
@@ -226,31 +237,93 @@ class Exporter:
 
     # --- scrape
 
-    def collect(self) -> Iterator[Any]:
-        """Every metric of the objects that are up, then the exporter's own."""
-        core = require("prometheus_client.core")
+    def _guarded(self, render: Any) -> Iterator[Any]:
+        """``render(metric)`` for every metric of the objects that are up; a metric whose map
+        can't be read (a closed object, a read error) is logged, counted and left out."""
         for o in self._objects:
             for metric in list(o.metrics):
                 try:
-                    families = list(metric.collect())
-                except Exception as e:  # a closed object, a map read error: this metric only
+                    out = render(metric)
+                except Exception as e:
                     with self._lock:
                         key = (o.spec.name, metric.name)
                         self._errors[key] = self._errors.get(key, 0) + 1
                     log.warning("object '%s' metric %s: %s", o.spec.name, metric.name, e)
                     continue
-                yield from families
+                yield out
+
+    def _health(self) -> list[Any]:
+        core = require("prometheus_client.core")
         up = core.GaugeMetricFamily(UP, "Whether the BPF object is loaded and attached (1) or "
                                     "failed (0)", labels=["object"])
         for o in self._objects:
             up.add_metric([o.spec.name], 1.0 if o.obj is not None else 0.0)
-        yield up
         errors = core.CounterMetricFamily(ERRORS, "Metrics left out of a scrape because their "
                                           "map could not be read", labels=["object", "metric"])
         with self._lock:
             for (obj_name, metric_name), n in sorted(self._errors.items()):
                 errors.add_metric([obj_name, metric_name], n)
-        yield errors
+        return [up, errors]
+
+    def collect(self) -> Iterator[Any]:
+        """Every metric family of the objects that are up, then the exporter's own (the
+        prometheus_client collector protocol)."""
+        for families in self._guarded(lambda m: list(m.collect())):
+            yield from families
+        yield from self._health()
+
+    def expose(self) -> bytes:
+        """Every metric in Prometheus's text format (what ``GET /metrics`` answers): the map
+        metrics written directly (``MapMetric.exposition()``), the rest by prometheus_client."""
+        exposition = require("prometheus_client.exposition")
+        parts = list(self._guarded(MapMetric.exposition))
+        health = self._health()
+        parts.append(exposition.generate_latest(_Families(health)).decode())
+        return "".join(parts).encode()
+
+
+class _Families:
+    """Families as a registry for ``generate_latest``."""
+
+    def __init__(self, families: list[Any]) -> None:
+        self._families = families
+
+    def collect(self) -> list[Any]:
+        return self._families
+
+
+def _handler(exporter: Exporter) -> Any:
+    """The request handler class of ``serve()``: /metrics (gzip when asked), 404 otherwise."""
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404, "the metrics are at /metrics")
+                return
+            try:
+                body = exporter.expose()
+            except Exception as e:  # noqa: BLE001 - answered, and logged
+                log.error("scrape failed: %s", e)
+                self.send_error(500, str(e))
+                return
+            gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+            if gzip:
+                import gzip as gzip_module
+
+                body = gzip_module.compress(body, compresslevel=1)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            if gzip:
+                self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # no line per scrape
+
+    return Handler
 
 
 class _Collector:

@@ -12,6 +12,7 @@ into one series) and handed to prometheus_client as a counter, gauge or histogra
 from __future__ import annotations
 
 import operator
+import sys
 
 from ._decoders import FieldInfo, make_decoder
 
@@ -109,7 +110,9 @@ class _Buckets:
         raise NotImplementedError
 
     def le(self, i: int) -> float:
-        return self.high(i) * self.multiplier
+        """Bucket ``i``'s upper bound, rounded to 15 digits: 15 * 1e-6 is 1.5e-05, not
+        1.4999999999999999e-05 (``le`` is a label: its text must be what people write)."""
+        return float(f"{self.high(i) * self.multiplier:.15g}")
 
     def mid(self, i: int) -> float:
         return (self.low(i) + self.high(i)) / 2 * self.multiplier
@@ -303,8 +306,9 @@ class MapMetric:
                  value_field: Optional[str] = None, buckets: Any = None,
                  bucket_field: Optional[str] = None, sum_map: Optional[Map] = None,
                  btf: Optional[Btf] = None) -> None:
-        if not isinstance(name, str) or not name:
-            raise MetricError(f"a metric's name is a non-empty string, not {name!r}", "name")
+        if not isinstance(name, str) or not _valid_name(name, colon=True):
+            raise MetricError(f"a metric's name is letters, digits, _ and : (not first a "
+                              f"digit), not {name!r}", "name")
         if kind not in KINDS:
             raise MetricError(f"metric {name!r}: type is one of {', '.join(KINDS)}, not "
                               f"{kind!r}", "type")
@@ -318,6 +322,10 @@ class MapMetric:
             raise MetricError(f"metric {name!r}: {e}", "labels") from None
         names = [x.name for x in self.labels]
         for i, n in enumerate(names):
+            if not isinstance(n, str) or not _valid_name(n) or n.startswith("__") or n == "le":
+                raise MetricError(f"metric {name!r}: a label's name is letters, digits and _ "
+                                  f"(not first a digit, not __..., not le), not {n!r}",
+                                  f"labels[{i}].name")
             if n in names[:i]:
                 raise MetricError(f"metric {name!r}: label {n!r} is given twice",
                                   f"labels[{i}]")
@@ -360,7 +368,9 @@ class MapMetric:
                                              labels=labels, btf=btf)
             except MetricError as e:
                 raise MetricError(f"{what}: sum_map '{sum_map.name}': {e}", "sum_map") from None
-        self._cache: dict[Any, tuple[str, ...]] = {}
+        self._cache: dict[Any, tuple[str, ...]] = {}  # map key -> label values
+        self._dicts: dict[tuple[str, ...], dict[str, str]] = {}  # label values -> sample labels
+        self._prefixes: dict[tuple[str, ...], str] = {}  # label values -> 'name{...} '
         self._cache_key: Optional[Callable[[Any], Any]] = None
 
     # --- checks against BTF
@@ -369,8 +379,12 @@ class MapMetric:
                    bucket_field: Optional[str]) -> None:
         what = self._what
         key = field_info("", key_t)
-        if key_t is None and mtype in _ARRAYS:
-            key = FieldInfo("", "int", 4, "__u32")  # an array's index
+        to_int: Callable[[Any], Any] = _identity
+        if key_t is None and self.map.key_size in (1, 2, 4, 8):
+            # no BTF (a standalone map, an object built without -g): an unsigned int, whether
+            # Map hands it over as an int (arrays, ctypes key_type) or as bytes
+            key = FieldInfo("", "int", self.map.key_size, f"{self.map.key_size}-byte key")
+            to_int = _int_of
         self._getters: list[Callable[[Any], Any]] = []
         self._decoders: list[Decoder] = []
         self._bucket_of: Optional[Callable[[Any], Any]] = None
@@ -412,7 +426,7 @@ class MapMetric:
             raise MetricError(f"{what}: bucket_field {bucket_field!r} names a field, but the "
                               f"key is {key.c_name}, not a struct", "bucket_field")
         if self.kind == "histogram" and not self.labels:
-            self._bucket_of = _identity  # the key is the bucket (an array of slots)
+            self._bucket_of = to_int  # the key is the bucket (an array of slots)
         for i, label in enumerate(self.labels):
             where = f"labels[{i}]"
             if label.field:
@@ -421,7 +435,7 @@ class MapMetric:
             if i:
                 raise MetricError(f"{what}: an int key gives one label, not "
                                   f"{len(self.labels)}", where)
-            self._getters.append(_identity)
+            self._getters.append(to_int)
             self._decoders.append(self._decoder(label, key, where))
 
     def _decoder(self, label: Label, info: FieldInfo, where: str) -> Decoder:
@@ -440,7 +454,7 @@ class MapMetric:
                 raise MetricError(f"{what}: the value has no BTF type and {size} bytes: "
                                   "declare __type(value, ...) and compile with -g", "map")
             info = FieldInfo("", "int", size, f"{size}-byte value")
-        getter: Optional[Callable[[Any], Any]] = None
+        getter: Optional[Callable[[Any], Any]] = _int_of if value_t is None else None
         if value_field:
             if info.shape != "struct" or value_t is None:
                 raise MetricError(f"{what}: value_field {value_field!r}: the value is "
@@ -498,9 +512,46 @@ class MapMetric:
         if self.kind == "histogram":
             self._collect_histogram(family)
         else:
+            # family.add_metric() builds each sample's label dict anew: with 100k series that
+            # is most of the time; the dicts are kept per label set instead (read-only use)
+            Sample = require("prometheus_client.samples").Sample
+            sample_name = family.name + ("_total" if self.kind == "counter" else "")
+            dicts = self._dicts
+            names = [x.name for x in self.labels]
+            samples = family.samples
             for labels, value in self.totals().items():
-                family.add_metric(labels, value)
+                d = dicts.get(labels)
+                if d is None:
+                    if len(dicts) >= _CACHE_MAX:
+                        dicts.clear()
+                    d = dicts[labels] = dict(zip(names, labels))
+                samples.append(Sample(sample_name, d, value, None, None))
         yield family
+
+    def exposition(self) -> str:
+        """The metric in Prometheus's text format (0.0.4), written directly: the same lines as
+        ``prometheus_client.generate_latest`` gives for ``collect()``, without building a
+        sample object per series (the text of each label set is kept between scrapes).
+        Histograms go through prometheus_client."""
+        if self.kind == "histogram":
+            exposition = require("prometheus_client.exposition")
+            return exposition.generate_latest(_One(self)).decode()
+        name = self.name
+        if self.kind == "counter":
+            name = (name[:-6] if name.endswith("_total") else name) + "_total"
+        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
+        parts = [f"# HELP {name} {help_text}\n# TYPE {name} {self.kind}\n"]
+        prefixes = self._prefixes
+        names = [x.name for x in self.labels]
+        for labels, value in self.totals().items():
+            prefix = prefixes.get(labels)
+            if prefix is None:
+                if len(prefixes) >= _CACHE_MAX:
+                    prefixes.clear()
+                inner = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(zip(names, labels)))
+                prefix = prefixes[labels] = f"{name}{{{inner}}} " if inner else f"{name} "
+            parts.append(f"{prefix}{value}\n")
+        return "".join(parts)
 
     def _labels_of(self, key: Any) -> tuple[str, ...]:
         cache_key = self._cache_key
@@ -586,6 +637,36 @@ class MapMetric:
 
 def _identity(x: Any) -> Any:
     return x
+
+
+class _One:
+    """One collector as a registry (``generate_latest`` only calls ``collect()``)."""
+
+    def __init__(self, collector: Any) -> None:
+        self._collector = collector
+
+    def collect(self) -> Any:
+        return self._collector.collect()
+
+
+def _valid_name(name: str, colon: bool = False) -> bool:
+    """A metric (``colon``) or label name of Prometheus's classic charset."""
+    if not name or name[0].isdigit():
+        return False
+    extra = "_:" if colon else "_"
+    return all(c.isascii() and (c.isalnum() or c in extra) for c in name)
+
+
+def _escape(value: str) -> str:
+    """A label value in the text format: backslash, double quote and newline escaped."""
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _int_of(x: Any) -> int:
+    """An unsigned int from what Map gives for a key or value without BTF: an int or bytes."""
+    return int.from_bytes(x, sys.byteorder) if isinstance(x, bytes) else x
 
 
 def _cache_key_of(key: Any) -> Callable[[Any], Any]:
