@@ -6,7 +6,7 @@ from the table of this machine's architecture (``syscalls.py``: x86_64, aarch64)
 (CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py syscount [-p PID] [-i SECONDS] [-d SECONDS] [-T TOP] [-x] [-e ERRNO]
-                                 [-L [-m]] [-P] [-l] [--json]
+                                 [-L [-m]] [-P] [-l] [--json] [--prometheus [HOST]:PORT]
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                    help="latency in milliseconds (default: microseconds)")
     p.add_argument("-P", "--process", action="store_true", help="count by process, not syscall")
     p.add_argument("-l", "--list", action="store_true", help="print the syscall table and exit")
+    p.add_argument("--prometheus", metavar="[HOST]:PORT", default=None,
+                   help="serve the counts as Prometheus counters (syscount_calls_total) at "
+                   "http://HOST:PORT/metrics instead of printing them (needs the exporter "
+                   "extra: pip install 'libbpf_py[exporter]')")
     return p.parse_args(argv)
 
 
@@ -88,6 +92,9 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
         config[CFG_ERRNO] = opts.errno
         counts = obj.maps["counts"]
         obj.attach()
+        if opts.prometheus:
+            serve_prometheus(opts, counts)
+            return
 
         def report() -> None:
             rows = read_counts(counts)
@@ -118,6 +125,30 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
             out.flush()
 
         interval_loop(opts.interval, opts.duration, "syscalls", report)
+
+
+def serve_prometheus(opts: argparse.Namespace, counts: libbpf_py.Map) -> None:
+    """Serve ``counts`` as ``syscount_calls_total{syscall}`` (``{pid}`` with -P) until the
+    duration ends or Ctrl-C; the map is not cleared (Prometheus counters only grow)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from ..cli.exporter import listen_address
+    from ..exporter import Label, MapMetric
+
+    host, port = listen_address(opts.prometheus)
+    label = Label("pid") if opts.process else Label("syscall", decode="syscall")
+    registry = CollectorRegistry()
+    registry.register(MapMetric(counts, "syscount_calls_total", value_field="count",
+                                help="Completed system calls", labels=[label]))
+    server, _thread = start_http_server(port, addr=host or "0.0.0.0", registry=registry)
+    try:
+        bound_host, bound_port = server.server_address[:2]
+        print(f"Serving metrics on http://{bound_host!s}:{bound_port}/metrics",
+              file=sys.stderr, flush=True)
+        interval_loop(None, opts.duration, "syscalls", lambda: None)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main(argv: Optional[list[str]] = None) -> int:
