@@ -1,8 +1,9 @@
 """Every code example in README.md and docs/*.md runs (as root, against the real kernel).
 
 Per page, in order: each ```c block whose first line names a file (``// name.bpf.c...``) is
-compiled into the page's temporary directory; each ```python block runs there, all blocks of a
-page sharing one namespace (like a notebook). Blocks fenced as ```python-no-run are shown only.
+compiled into the page's temporary directory; each ```yaml block whose first line names a file
+(``# name.yaml``) is written there; each ```python block runs there, all blocks of a page
+sharing one namespace (like a notebook). Blocks fenced as ```python-no-run are shown only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w[\w-]*)\n(.*?)^```", re.M | re.S)
 C_FILE = re.compile(r"^//\s*([\w.-]+\.bpf\.c)\b")
+YAML_FILE = re.compile(r"^#\s*([\w.-]+\.ya?ml)\b")
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
@@ -35,7 +37,7 @@ def has_python(page: Path) -> bool:
                          ids=lambda p: p.name)
 def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     found = blocks(page)
-    runnable = [(lang, code) for lang, code in found if lang in ("c", "python")]
+    runnable = [(lang, code) for lang, code in found if lang in ("c", "python", "yaml")]
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for lang, code in runnable:
@@ -47,5 +49,9 @@ def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             src.write_text(code)
             obj = compile_bpf(src, tmp_path)
             os.replace(obj, tmp_path / (m.group(1)[: -len(".c")] + ".o"))
+        elif lang == "yaml":
+            m = YAML_FILE.match(code)
+            if m:
+                (tmp_path / m.group(1)).write_text(code)
         else:
             exec(compile(code, f"{page.name}:python-block", "exec"), namespace)
