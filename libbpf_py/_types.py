@@ -250,9 +250,10 @@ def ctype_for(btf: Any, type_id: int) -> Any:
             building = _tls.building
         except AttributeError:
             building = _tls.building = set()
-        if key in building or len(building) > MAX_DEPTH:
-            raise MalformedBtfError(f"BTF type {type_id} ({c_name(p, type_id)}) contains itself by "
-                               f"value, or nests deeper than {MAX_DEPTH} (malformed BTF)")
+        if key in building or len(building) > MAX_DEPTH // 4:  # well under the recursion limit
+            raise MalformedBtfError(f"BTF type {type_id} ({c_name(p, type_id)}) contains itself "
+                                    f"by value, or nests deeper than {MAX_DEPTH // 4} "
+                                    "(malformed BTF)")
         building.add(key)
         try:
             ct = _build(p, type_id, 0)
@@ -374,8 +375,9 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
             byte_off = bitoff // 8
             shift = bitoff % 8
             nbytes = (shift + bitsize + 7) // 8
-            if byte_off + nbytes > size:
-                nbytes = size - byte_off
+            if byte_off + nbytes > size or bitsize > 128:  # malformed: past the record's end
+                raise MalformedBtfError(f"{label}: bitfield {mname} (bits {bitoff}.."
+                                        f"{bitoff + bitsize}) lies outside its {size} bytes")
             signed = rt.kind == BTF_KIND_INT and bool(rt.extra[0] & BTF_INT_SIGNED) or \
                 rt.kind in (BTF_KIND_ENUM, BTF_KIND_ENUM64) and rt.kind_flag
             extras[mname] = _bitfield_property(mname, byte_off, nbytes, shift, bitsize,

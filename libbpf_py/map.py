@@ -355,7 +355,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
         The returned ``mmap.mmap`` is a writable buffer (``memoryview(m)``, slicing,
         ``numpy.frombuffer``) of ``max_entries`` values, each ``value_size`` rounded up to 8
-        bytes; the caller owns it (``close()``). Frozen maps need ``writable=False``.
+        bytes; the caller owns it (``close()``). Frozen maps need ``writable=False``. It is a
+        lease of the map's owner: closing the object (or standalone map) closes it, after
+        which using it raises ``ValueError``; a numpy array or memoryview made from it keeps
+        the mapping (and the kernel map) alive until it is released.
         """
         from .map_admin import map_mmap
 

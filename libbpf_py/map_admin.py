@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import weakref
 from enum import IntFlag
 
 
@@ -107,7 +108,7 @@ def map_info(fd: int, name: str = "") -> MapInfo:
 class _FdState:
     """Owner of a standalone map's fd; stands where an object's ``_ObjectState`` would."""
 
-    __slots__ = ("fd", "ptr", "info", "pin_path", "loaded", "label", "btf")
+    __slots__ = ("fd", "ptr", "info", "pin_path", "loaded", "label", "btf", "__weakref__")
 
     def __init__(self, fd: int, info: MapInfo) -> None:
         self.fd = fd
@@ -141,6 +142,7 @@ class _FdState:
     def close(self) -> None:
         if self.ptr is not None:
             self.ptr = None
+            release_mmaps(self)
             os.close(self.fd)
             btf, self.btf = self.btf, None
             if btf:
@@ -328,7 +330,10 @@ def map_mmap(m: Map, writable: bool) -> mmap.mmap:
     size = max(size, 1)
     prot = _mmap.PROT_READ | (_mmap.PROT_WRITE if writable else 0)
     try:
-        return _mmap.mmap(m.fd, size, _mmap.MAP_SHARED, prot)
+        mm = _mmap.mmap(m.fd, size, _mmap.MAP_SHARED, prot)
+        # a lease: closed with the map's owner (release_mmaps), unless a buffer is exported
+        _mmaps.setdefault(m._state, []).append(weakref.ref(mm))
+        return mm
     except OSError as e:
         raise BpfError(e.errno or errno.EINVAL, e.strerror,
                        f"mmap map '{m.name}'{' (frozen? use writable=False)' if writable else ''}"
@@ -336,6 +341,24 @@ def map_mmap(m: Map, writable: bool) -> mmap.mmap:
 
 
 STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS
+
+
+#: owner state (an Object's, a standalone map's) -> weak references to its maps' mmaps
+_mmaps: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+
+
+def release_mmaps(state: Any) -> None:
+    """Close the ``Map.mmap()`` views of maps owned by ``state`` (it is closing): using one
+    afterwards raises ``ValueError`` (closed mmap). A view with an exported buffer (a
+    memoryview, a numpy array) cannot be closed: its mapping then stays until that buffer is
+    released, and keeps the kernel map alive meanwhile, so nothing reads unmapped memory."""
+    for ref in _mmaps.pop(state, ()):
+        mm = ref()
+        if mm is not None:
+            try:
+                mm.close()
+            except BufferError:
+                pass  # exported: the mapping outlives the owner, by the buffer's lease
 
 
 def initial_value(m: Map) -> bytes:

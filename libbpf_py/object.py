@@ -156,6 +156,9 @@ class _ObjectState:
             self._free()
 
     def _free(self) -> None:
+        admin = sys.modules.get("libbpf_py.map_admin")  # None: no map was ever mmapped
+        if admin is not None and self.ptr is not None:
+            admin.release_mmaps(self)
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
             types = sys.modules.get("libbpf_py._types")  # None: nothing was typed from BTF

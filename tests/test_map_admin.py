@@ -236,6 +236,44 @@ def test_freeze_and_mmap(obj) -> None:
         obj.maps["small_array"].mmap()
 
 
+def test_mmap_views_are_leases_of_their_owner(bpf_path) -> None:
+    """Issue 10: Map.mmap() views outlived their object. Closing the object (or a standalone
+    map) closes them: using one raises ValueError. One with an exported buffer (a numpy
+    array, a memoryview) keeps its mapping until that buffer is released, so the buffer never
+    reads unmapped memory. In a child process: a signal fails the test, naming it."""
+    from test_globals import in_child
+
+    code = """
+import ctypes, sys
+import numpy as np
+import libbpf_py
+from libbpf_py import Map, MapFlags, MapType
+obj = libbpf_py.load(sys.argv[1])
+arr = obj.maps["mmapped"]
+plain, held = arr.mmap(), arr.mmap()
+values = np.frombuffer(held, dtype=np.uint64)   # exports held's buffer
+arr[2] = 7
+obj.close()
+try:
+    plain[0:8]
+except ValueError as e:
+    print("closed:", e)
+print("numpy still reads:", int(values[2]))
+del values
+held.close()                                    # now it can go
+with Map.create(MapType.ARRAY, key_size=4, value_size=8, max_entries=4,
+                flags=MapFlags.MMAPABLE) as m:
+    mm = m.mmap()
+try:
+    mm[0]
+except ValueError as e:
+    print("standalone closed:", e)
+"""
+    out = in_child(code, str(bpf_path("maps")))
+    assert out.splitlines() == ["closed: mmap closed or invalid", "numpy still reads: 7",
+                                "standalone closed: mmap closed or invalid"]
+
+
 def test_lock_flag(obj) -> None:
     m = obj.maps["locked"]
     m.set(1, bytes(8), flags=UpdateFlags.LOCK)
