@@ -146,15 +146,46 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @property
     def type(self) -> MapType:
-        """The map type (``bpf_map__type``)."""
+        """The map type (``bpf_map__type``); settable before load (``bpf_map__set_type``: e.g.
+        a RINGBUF map becomes a PERF_EVENT_ARRAY where ring buffers are missing; set
+        ``key_size``/``value_size`` to what the new type needs). The Map's class follows the
+        type (``QueueMap``, ``EventMap`` ...)."""
         from .enums import MapType
 
         return MapType(self._type)
 
+    @type.setter
+    def type(self, map_type: MapType | int) -> None:
+        t = int(map_type)
+        lib.bpf_map__set_type(self._open_handle("type"), t)
+        self._type = t
+        from .map_kinds import class_for
+
+        # Every kind has the same layout (__slots__ = ()): the object keeps its identity.
+        self.__class__ = class_for(t)
+
     @property
     def key_size(self) -> int:
-        """Key size in bytes (``bpf_map__key_size``)."""
+        """Key size in bytes (``bpf_map__key_size``); settable before load
+        (``bpf_map__set_key_size``)."""
         return self._def(lib.bpf_map__key_size, "key_size")
+
+    @key_size.setter
+    def key_size(self, n: int) -> None:
+        lib.bpf_map__set_key_size(self._open_handle("key_size"), n)
+
+    @property
+    def autocreate(self) -> bool:
+        """Whether ``load()`` creates the map (``bpf_map__autocreate``); settable before load
+        (``bpf_map__set_autocreate``). A map that is not created has no fd; programs that use
+        it must not be loaded, or must not reach the use (libbpf poisons it: a rodata knob
+        the verifier sees as constant does)."""
+        ptr = self._handle()
+        return True if ptr is None else bool(lib.bpf_map__autocreate(ptr))
+
+    @autocreate.setter
+    def autocreate(self, value: bool) -> None:
+        lib.bpf_map__set_autocreate(self._open_handle("autocreate"), bool(value))
 
     @property
     def value_size(self) -> int:
@@ -199,7 +230,11 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         Map): don't close it."""
         if self._fd < 0:
             self._state.require_loaded(f"map '{self.name}' has no fd")
-            self._fd = _ffi.check(lib.bpf_map__fd(self._handle()), f"map '{self.name}' fd")
+            ptr = self._handle()
+            if not lib.bpf_map__autocreate(ptr):  # libbpf left a placeholder (a memfd)
+                raise BpfError(errno.ENOENT, "it was not created (autocreate was turned off "
+                               "before load)", f"map '{self.name}' has no fd")
+            self._fd = _ffi.check(lib.bpf_map__fd(ptr), f"map '{self.name}' fd")
         elif self._state.ptr is None:
             self._handle()
         return self._fd
