@@ -272,6 +272,26 @@ class StackTraceMap(Map):
     def _decode_key(self, raw: bytes) -> Any:
         return struct.unpack("=I", raw)[0]
 
+    # bpf_get_stackid() returns a negative errno when it fails (-EFAULT: no stack, -EEXIST:
+    # hash collision, -ENOMEM ...): tools look such ids up as they come. They are absent.
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int) and key < 0:
+            name = errno.errorcode.get(-key, str(-key))
+            raise KeyError(f"stack id {key} is an error of bpf_get_stackid ({name}), not a "
+                           f"stack of map '{self.name}'")
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if isinstance(key, int) and key < 0:
+            return default
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, int) and key < 0:
+            return False
+        return super().__contains__(key)
+
 
 class LocalStorageMap(Map):
     """Task, socket, inode and cgroup local storage: keyed by an fd (a pidfd, a socket, an

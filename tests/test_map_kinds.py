@@ -197,6 +197,16 @@ def test_stack_trace_values_are_address_tuples(kinds) -> None:
     assert "do_syscall_64" in names
 
 
+def test_stack_trace_error_ids_are_absent(kinds) -> None:
+    """bpf_get_stackid() returns a negative errno on failure (-EFAULT, -EEXIST ...); tools look
+    such ids up as they come: ``get`` gives the default, ``in`` is False, ``[]`` a KeyError."""
+    stacks = kinds.maps["stacks"]
+    assert stacks.get(-14) is None and stacks.get(-17, ()) == ()
+    assert -14 not in stacks
+    with pytest.raises(KeyError, match="stack id -14 is an error of bpf_get_stackid"):
+        stacks[-14]
+
+
 def _kallsyms() -> list[tuple[int, str]]:
     out = []
     with open("/proc/kallsyms") as f:

@@ -75,3 +75,43 @@ def test_kernel_symbols_roundtrip() -> None:
     assert str(ks.resolve(addr + 0x10)) == "do_sys_openat2+0x10"
     lines = list(format_stack([addr + 4, 0, 0x1234], kernel=ks))
     assert lines == ["do_sys_openat2+0x4", "0x1234"]
+
+
+def _kallsyms_address(name: str) -> int:
+    with open("/proc/kallsyms") as f:
+        for line in f:
+            parts = line.split()
+            if parts[2] == name:
+                return int(parts[0], 16)
+    raise AssertionError(f"{name} not in /proc/kallsyms")
+
+
+@pytest.mark.root
+def test_program_loaded_after_the_table_resolves(bpf_path) -> None:
+    """A BPF program loaded after KernelSymbols was read resolves to itself, not to an unrelated
+    symbol with a huge offset."""
+    import libbpf_py
+
+    ks = KernelSymbols()
+    assert ks.resolve(ks.by_name("do_sys_openat2")).name == "do_sys_openat2"  # read now
+    with libbpf_py.load(bpf_path("getppid")) as obj:
+        name = f"bpf_prog_{obj.programs['on_getppid'].info().tag}_on_getppid"
+        addr = _kallsyms_address(name)
+        assert ks.resolve(addr) == Symbol(name, 0, "bpf")
+        assert ks.resolve(addr + 4) == Symbol(name, 4, "bpf")
+
+
+@pytest.mark.root
+def test_address_past_every_symbol_is_none() -> None:
+    ks = KernelSymbols()
+    with open("/proc/kallsyms") as f:
+        top = max(int(line.split()[0], 16) for line in f)
+    assert ks.resolve(top + (256 << 20)) is None  # 256 MiB past the last symbol
+
+
+@pytest.mark.root
+def test_kernel_symbols_are_read_on_first_use() -> None:
+    ks = KernelSymbols()
+    assert not ks.loaded
+    assert str(ks.resolve(ks.by_name("do_sys_openat2") + 1)) == "do_sys_openat2+0x1"
+    assert ks.loaded
