@@ -17,6 +17,7 @@ import os
 import struct
 from types import SimpleNamespace
 
+from . import _args
 from ._ffi import lib
 from .errors import BpfError, ClosedError, with_context
 from .link import Link
@@ -57,9 +58,14 @@ def _ifindex(interface: int | str, what: str) -> int:
     """An interface index from a name or index, checked to exist in this network namespace."""
     import socket  # local: importing socket costs milliseconds at `import libbpf_py`
 
+    if isinstance(interface, str):
+        _args.c_string(interface, "interface")
+    elif not isinstance(interface, int):
+        raise TypeError(f"interface must be an interface name or index, not "
+                        f"{type(interface).__name__}")
     try:
         if isinstance(interface, int):
-            socket.if_indextoname(interface)
+            socket.if_indextoname(_args.ifindex(interface, "interface"))
             return interface
         return socket.if_nametoindex(interface)
     except OSError:

@@ -14,6 +14,7 @@ import ctypes
 import errno
 import os
 
+from . import _args
 from ._ffi import lib
 from .errors import BpfError, FeatureNotSupportedError, with_context
 from .link import KPROBE_SECTIONS, Link
@@ -157,9 +158,10 @@ def explain_attach_error(err: BpfError, messages: list[tuple[int, str]]) -> None
 
 
 def _check_binary(binary: str, what: str) -> bytes:
-    if "/" in binary and not os.path.exists(binary):
+    raw = _args.path(binary, "binary")
+    if b"/" in raw and not os.path.exists(raw):
         raise BpfError(errno.ENOENT, f"no such binary '{binary}'", what)
-    return os.fsencode(binary)
+    return raw
 
 
 def _u64_array(values: Optional[Sequence[int]], cnt: int, what: str) -> Any:
@@ -221,6 +223,7 @@ class TracingAttachMixin:
         from . import features
 
         what = f"tracepoint {category}:{name}"
+        cat_raw, name_raw = _args.c_string(category, "category"), _args.c_string(name, "name")
         tracefs = features.tracefs_path()
         if tracefs and not os.path.isdir(os.path.join(tracefs, "events", category, name)):
             raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
@@ -229,8 +232,8 @@ class TracingAttachMixin:
         from ._ffi.types import make_opts
 
         opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)
-        return self._attach(lib.bpf_program__attach_tracepoint_opts, category.encode(),
-                            name.encode(), ctypes.byref(opts), what=what)
+        return self._attach(lib.bpf_program__attach_tracepoint_opts, cat_raw, name_raw,
+                            ctypes.byref(opts), what=what)
 
     def attach_raw_tracepoint(self, name: str, *, cookie: int = 0) -> Link:
         """Attach to raw tracepoint ``name`` (``bpf_program__attach_raw_tracepoint_opts``).
@@ -354,6 +357,7 @@ class TracingAttachMixin:
                 f"{symbol or ''}{'+' if symbol and offset else ''}"
                 f"{hex(offset) if offset or not symbol else ''}")
         ctx = f"attach program '{self.name}' to {what}"
+        pid, offset = _args.s32(pid, "pid", -1), _args.u64(offset, "offset")
         _require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         from ._ffi.attach import bpf_uprobe_opts

@@ -3,6 +3,10 @@
 Members drop the UAPI prefix (``BPF_MAP_TYPE_HASH`` -> ``MapType.HASH``). Values are checked
 against libbpf's own name tables (``libbpf_bpf_*_type_str``) by ``tests/test_enums.py``.
 Deprecated aliases (``CGROUP_STORAGE_DEPRECATED`` ...) are IntEnum aliases of the current names.
+
+A number the enumeration does not name (a newer kernel's map type, a corrupted object's) is still
+a member: ``MapType(99)`` is ``<MapType.UNKNOWN_99: 99>``, not a ValueError, so reading the type
+of whatever the kernel or an object holds never fails (``int.name`` has no place to go wrong).
 """
 
 from __future__ import annotations
@@ -12,7 +16,21 @@ from enum import IntEnum, IntFlag
 __all__ = ["MapType", "ProgType", "AttachType", "LinkType", "UpdateFlags"]
 
 
-class MapType(IntEnum):
+class _KernelEnum(IntEnum):
+    """An IntEnum whose unnamed values (C ``int`` or ``__u32``) are pseudo-members named
+    ``UNKNOWN_<n>``."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _KernelEnum | None:
+        if type(value) is not int or not -0x80000000 <= value <= 0xFFFFFFFF:
+            return None  # ValueError, as for any enum
+        member = int.__new__(cls, value)
+        member._name_ = f"UNKNOWN_{value}"
+        member._value_ = value
+        return member
+
+
+class MapType(_KernelEnum):
     """``enum bpf_map_type`` (``BPF_MAP_TYPE_*``)."""
 
     UNSPEC = 0
@@ -54,7 +72,7 @@ class MapType(IntEnum):
     INSN_ARRAY = 34
 
 
-class ProgType(IntEnum):
+class ProgType(_KernelEnum):
     """``enum bpf_prog_type`` (``BPF_PROG_TYPE_*``)."""
 
     UNSPEC = 0
@@ -92,7 +110,7 @@ class ProgType(IntEnum):
     NETFILTER = 32
 
 
-class AttachType(IntEnum):
+class AttachType(_KernelEnum):
     """``enum bpf_attach_type`` (``BPF_*``)."""
 
     CGROUP_INET_INGRESS = 0
@@ -156,7 +174,7 @@ class AttachType(IntEnum):
     TRACE_FSESSION = 58
 
 
-class LinkType(IntEnum):
+class LinkType(_KernelEnum):
     """``enum bpf_link_type`` (``BPF_LINK_TYPE_*``)."""
 
     UNSPEC = 0

@@ -28,8 +28,9 @@ import struct
 from types import SimpleNamespace
 
 from . import log
+from . import _args
 from ._ffi import lib
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, ClosedError, error_context, with_context
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -209,11 +210,10 @@ class Link:
         The Link owns itself: closing it drops this process's reference only, the pin keeps the
         link (and its program) attached until ``unpin()``.
         """
-        p = os.fspath(path)
-        try:
-            ptr = lib.bpf_link__open(os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"open pinned link '{p}'") from None
+        raw = _args.path(path)
+        p = os.fsdecode(raw)
+        with error_context(f"open pinned link '{p}'"):
+            ptr = lib.bpf_link__open(raw)
         return cls(ptr, None, f"pinned at {p}")
 
     def _handle(self) -> Any:
@@ -270,11 +270,10 @@ class Link:
         """Pin the link in bpffs (``bpf_link__pin``): it stays attached after its object
         closes and after this process, until ``unpin()`` (or the file is removed) and the last
         fd is closed."""
-        p = os.fspath(path)
-        try:
-            lib.bpf_link__pin(self._fd_handle(f"pin at '{p}'"), os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"pin link at '{p}'") from None
+        ptr = self._fd_handle(f"pin at '{path}'")  # a link without an fd: pinned nowhere
+        raw = _args.bpffs_path(path)
+        with error_context(f"pin link at '{os.fsdecode(raw)}'"):
+            lib.bpf_link__pin(ptr, raw)
 
     def unpin(self) -> None:
         """Remove the link's pin (``bpf_link__unpin``)."""

@@ -25,6 +25,8 @@ from _collections_abc import ItemsView, MutableMapping, ValuesView
 
 from . import _ffi
 from ._ffi import lib
+from . import _args
+from ._args import text
 from ._codecs import Codec, IntCodec, codec_for
 from .errors import BpfError, ClosedError
 
@@ -106,7 +108,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         # LIFETIME: ptr is owned by the bpf_object in state; valid until state.close().
         self._state = state
         self._ptr = ptr
-        self.name: str = lib.bpf_map__name(ptr).decode()
+        self.name: str = text(lib.bpf_map__name(ptr))
         self._type: int = lib.bpf_map__type(ptr)
         # The BTF key/value type ids as the object declares them: libbpf zeroes them at load for
         # map types whose kernel side takes no BTF (queue, stack, sockmap, devmap ...), but the
@@ -195,7 +197,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @value_size.setter
     def value_size(self, n: int) -> None:
-        lib.bpf_map__set_value_size(self._open_handle("value_size"), n)
+        lib.bpf_map__set_value_size(self._open_handle("value_size"), _args.u32(n, "value_size"))
 
     @property
     def max_entries(self) -> int:
@@ -204,7 +206,8 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @max_entries.setter
     def max_entries(self, n: int) -> None:
-        lib.bpf_map__set_max_entries(self._open_handle("max_entries"), n)
+        lib.bpf_map__set_max_entries(self._open_handle("max_entries"),
+                                     _args.u32(n, "max_entries"))
 
     @property
     def flags(self) -> int:
@@ -214,7 +217,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @flags.setter
     def flags(self, flags: int) -> None:
-        lib.bpf_map__set_map_flags(self._open_handle("flags"), int(flags))
+        lib.bpf_map__set_map_flags(self._open_handle("flags"), _args.u32(flags, "flags"))
 
     def _open_handle(self, what: str) -> Any:
         ptr = self._handle()
@@ -258,7 +261,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @numa_node.setter
     def numa_node(self, node: int) -> None:
-        lib.bpf_map__set_numa_node(self._open_handle("numa_node"), node)
+        lib.bpf_map__set_numa_node(self._open_handle("numa_node"), _args.u32(node, "numa_node"))
 
     @property
     def map_extra(self) -> int:
@@ -267,7 +270,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @map_extra.setter
     def map_extra(self, value: int) -> None:
-        lib.bpf_map__set_map_extra(self._open_handle("map_extra"), value)
+        lib.bpf_map__set_map_extra(self._open_handle("map_extra"), _args.u64(value, "map_extra"))
 
     @property
     def pin_path(self) -> Optional[str]:
@@ -277,14 +280,12 @@ class Map(MutableMapping):  # type: ignore[type-arg]
             self._handle()
             return self._state.pin_path
         p = lib.bpf_map__pin_path(self._handle())
-        return p.decode() if p else None
+        return text(p) if p else None
 
     @pin_path.setter
     def pin_path(self, path: Optional[str | os.PathLike[str]]) -> None:
-        import os as _os
-
         lib.bpf_map__set_pin_path(self._open_handle("pin_path"),
-                                  None if path is None else _os.fsencode(path))
+                                  None if path is None else _args.bpffs_path(path))
 
     @property
     def initial_value(self) -> bytes:
@@ -310,7 +311,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         """Make this object map use an existing map instead of creating one
         (``bpf_map__reuse_fd``; the definition must be compatible); before load only. libbpf
         dups the fd: the caller keeps owning ``other``."""
-        fd = other if isinstance(other, int) else other.fd
+        fd = _args.bpf_fd(other, "map", "fd") if isinstance(other, int) else other.fd
         lib.bpf_map__reuse_fd(self._open_handle("reuse_fd"), fd)
 
     # --- kernel object management: see map_admin
@@ -492,7 +493,12 @@ class Map(MutableMapping):  # type: ignore[type-arg]
             return vc.encode(value)
         if isinstance(value, (bytes, bytearray, memoryview)) and len(value) == self._vsize:
             return bytes(value)
-        values = list(value)
+        try:
+            values = list(value)
+        except TypeError:
+            raise TypeError(f"map '{self.name}' is per-CPU: give {self._ncpu} values (one per "
+                            f"possible CPU) or {self._vsize} bytes, not "
+                            f"{type(value).__name__}") from None
         if len(values) != self._ncpu:
             raise ValueError(f"map '{self.name}' is per-CPU: give {self._ncpu} values (one per "
                              f"possible CPU), not {len(values)}")
@@ -563,6 +569,8 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         fd = self._efd
         if fd < 0 or self._state.ptr is None:
             fd = self._setup()
+        if flags:
+            flags = _args.u64(flags, "flags")
         self._gen += 1
         try:
             k = self._kpack(key)

@@ -15,12 +15,13 @@ import weakref
 from enum import IntFlag
 
 
+from . import _args
 from ._ffi import lib
 from ._ffi.maps import bpf_map_info
 from ._ffi.maps import bpf_map_create_opts
 from ._ffi.types import make_opts
 from ._codecs import Codec, IntCodec
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, ClosedError, error_context, with_context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from .map import Map
 
 __all__ = ["MapFlags", "MapInfo"]
+
+MAP_NAME_MAX = 15  # BPF_OBJ_NAME_LEN - 1
 
 
 class MapFlags(IntFlag):
@@ -98,10 +101,8 @@ def map_info(fd: int, name: str = "") -> MapInfo:
     """``bpf_obj_get_info_by_fd`` on a map fd."""
     raw = bpf_map_info()
     size = ctypes.c_uint32(ctypes.sizeof(raw))
-    try:
+    with error_context(f"info of map '{name}'" if name else "map info"):
         lib.bpf_obj_get_info_by_fd(fd, ctypes.byref(raw), ctypes.byref(size))
-    except BpfError as e:
-        raise with_context(e, f"info of map '{name}'" if name else "map info") from None
     return MapInfo(raw)
 
 
@@ -239,7 +240,9 @@ def _wrap(fd: int, key_type: Any = None, value_type: Any = None,
 def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_size: Optional[int],
            key_type: Any, value_type: Any, max_entries: int, flags: int, name: Optional[str],
            inner_map: Optional[Map], map_extra: int, numa_node: Optional[int]) -> Map:
-    t = int(map_type)
+    t = _args.u32(map_type, "map_type")
+    if inner_map is not None and not hasattr(inner_map, "_efd"):
+        raise TypeError(f"inner_map must be a Map, not {type(inner_map).__name__}")
     if key_size is None:
         key_size = ctypes.sizeof(key_type) if key_type is not None else _KEY_SIZES.get(t)
     if value_size is None:
@@ -249,62 +252,62 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
 
         missing = "key_size/key_type" if key_size is None else "value_size/value_type"
         raise TypeError(f"Map.create({_type_name(t)}): give {missing}")
+    key_size, value_size = _args.u32(key_size, "key_size"), _args.u32(value_size, "value_size")
+    max_entries, flags = _args.u32(max_entries, "max_entries"), _args.u32(flags, "flags")
     if numa_node is not None:
+        numa_node = _args.u32(numa_node, "numa_node")
         flags |= MapFlags.NUMA_NODE
-    opts = make_opts(bpf_map_create_opts, map_flags=int(flags), map_extra=map_extra,
-                     numa_node=numa_node or 0,
+    raw_name = None
+    if name is not None:
+        raw_name = _args.c_string(name, "name")
+        if len(raw_name) > MAP_NAME_MAX:  # the kernel keeps 15 bytes: libbpf cuts the rest
+            raise ValueError(f"name {name!r} is longer than {MAP_NAME_MAX} bytes (BPF object "
+                             "names are cut there)")
+    opts = make_opts(bpf_map_create_opts, map_flags=flags,
+                     map_extra=_args.u64(map_extra, "map_extra"), numa_node=numa_node or 0,
                      inner_map_fd=inner_map.fd if inner_map is not None else 0)
-    what = f"create map '{name}'" if name else "create map"
-    try:
-        fd = lib.bpf_map_create(t, name.encode() if name else None, key_size, value_size,
-                                max_entries, ctypes.byref(opts))
-    except BpfError as e:
-        raise with_context(e, what) from None
+    with error_context(f"create map '{name}'" if name else "create map"):
+        fd = lib.bpf_map_create(t, raw_name or None, key_size, value_size, max_entries,
+                                ctypes.byref(opts))
     return _wrap(fd, key_type, value_type)
 
 
 def from_fd(fd: int, *, key_type: Any = None, value_type: Any = None) -> Map:
-    return _wrap(fd, key_type, value_type)
+    return _wrap(_args.bpf_fd(fd, "map", "fd"), key_type, value_type)
 
 
 def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> Map:
-    p = os.fsdecode(os.fspath(path))
-    try:
-        fd = lib.bpf_obj_get(os.fsencode(p))
-    except BpfError as e:
-        raise with_context(e, f"open pinned map '{p}'") from None
+    raw = _args.path(path)
+    p = os.fsdecode(raw)
+    with error_context(f"open pinned map '{p}'"):
+        fd = lib.bpf_obj_get(raw)
     m = _wrap(fd, key_type, value_type, pin_path=p)
     return m
 
 
 def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map:
-    try:
-        fd = lib.bpf_map_get_fd_by_id(map_id)
-    except BpfError as e:
-        raise with_context(e, f"open map id {map_id}") from None
+    with error_context(f"open map id {map_id}"):
+        fd = lib.bpf_map_get_fd_by_id(_args.u32(map_id, "map_id"))
     return _wrap(fd, key_type, value_type)
 
 
 def pin(m: Map, path: Any) -> None:
-    p = os.fsdecode(os.fspath(path))
-    try:
+    raw = _args.bpffs_path(path)
+    p = os.fsdecode(raw)
+    with error_context(f"pin map '{m.name}' at '{p}'"):
         if m._ptr is not None:
             m._state.require_loaded(f"pin map '{m.name}'")
-            lib.bpf_map__pin(m._handle(), os.fsencode(p))
+            lib.bpf_map__pin(m._handle(), raw)
         else:
-            lib.bpf_obj_pin(m.fd, os.fsencode(p))
+            lib.bpf_obj_pin(m.fd, raw)
             m._state.pin_path = p
-    except BpfError as e:
-        raise with_context(e, f"pin map '{m.name}' at '{p}'") from None
 
 
 def unpin(m: Map, path: Any) -> None:
-    p = None if path is None else os.fsdecode(os.fspath(path))
+    p = None if path is None else os.fsdecode(_args.path(path))
     if m._ptr is not None:
-        try:
+        with error_context(f"unpin map '{m.name}'"):
             lib.bpf_map__unpin(m._handle(), None if p is None else os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"unpin map '{m.name}'") from None
         return
     m._handle()
     p = p or m._state.pin_path

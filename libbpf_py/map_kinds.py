@@ -11,6 +11,7 @@ import ctypes
 import errno
 import struct
 
+from . import _args
 from ._ffi import lib
 from ._codecs import Codec, IntCodec
 from .map import _INT_FORMATS, Map, _type_name
@@ -32,13 +33,13 @@ _lookup_and_delete = lib.bpf_map_lookup_and_delete_elem
 def _fd_of(obj: Any, what: str) -> int:
     """An fd from an int, an object with ``fd`` (Program, Map) or ``fileno()`` (files...)."""
     if isinstance(obj, int):
-        return obj
+        return _args.fd(obj, what)
     fd = getattr(obj, "fd", None)
     if isinstance(fd, int):
         return fd
     fileno = getattr(obj, "fileno", None)
     if fileno is not None:
-        return fileno()
+        return _args.fd(fileno(), what)
     raise TypeError(f"{what} must be an fd (int) or have .fd or .fileno(), not "
                     f"{type(obj).__name__}")
 
@@ -346,9 +347,13 @@ class CgroupStorageMap(Map):
 
         def kenc(key: Any) -> bytes:
             if ks == 16 and isinstance(key, tuple):
-                return k16.pack(*key)
+                if len(key) != 2:
+                    raise TypeError(f"key of map '{self.name}' is (cgroup_inode_id, "
+                                    f"attach_type), not a {len(key)}-tuple")
+                return k16.pack(_args.u64(key[0], "cgroup_inode_id"),
+                                _args.u32(key[1], "attach_type"))
             if ks == 8 and isinstance(key, int):
-                return struct.pack("=Q", key)
+                return struct.pack("=Q", _args.u64(key, "cgroup_inode_id"))
             return enc(key)
 
         self._kenc = kenc

@@ -25,6 +25,8 @@ import sys
 from _collections_abc import Mapping
 
 from . import log
+from . import _args
+from ._args import text
 from ._ffi import lib
 from ._ffi.types import bpf_object_open_opts, make_opts
 from .errors import (
@@ -230,7 +232,7 @@ class _ObjectBase:
     @property
     def name(self) -> str:
         """The object's name (``bpf_object__name``)."""
-        return lib.bpf_object__name(self._ptr()).decode()
+        return text(lib.bpf_object__name(self._ptr()))
 
     def _ptr(self) -> Any:
         if self._state.ptr is None:
@@ -385,7 +387,7 @@ def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
     ids = {}
     cur = lib.bpf_object__next_map(ptr, None)
     while cur:
-        ids[lib.bpf_map__name(cur).decode()] = (lib.bpf_map__btf_key_type_id(cur),
+        ids[text(lib.bpf_map__name(cur))] = (lib.bpf_map__btf_key_type_id(cur),
                                                  lib.bpf_map__btf_value_type_id(cur))
         cur = lib.bpf_object__next_map(ptr, cur)
     return ids
@@ -495,8 +497,13 @@ class Object(_ObjectBase):
                 _check_elf(f.read(20), path)
             data = None
         # LIFETIME: the encoded strings must outlive the call; locals do.
-        enc = [None if v is None else os.fsencode(v)
-               for v in (name, pin_root_path, kconfig, btf_custom_path, bpf_token_path)]
+        # ("" is a valid bpf_token_path: it turns libbpf's automatic token off.)
+        enc = [None if v is None else b"" if v == "" and what == "bpf_token_path" else
+               _args.c_string(v, what) if what in ("name", "kconfig") else _args.path(v, what)
+               for v, what in ((name, "name"), (pin_root_path, "pin_root_path"),
+                               (kconfig, "kconfig"), (btf_custom_path, "btf_custom_path"),
+                               (bpf_token_path, "bpf_token_path"))]
+        kernel_log_level = _args.u32(kernel_log_level, "kernel_log_level")
         opts = make_opts(bpf_object_open_opts, object_name=enc[0], pin_root_path=enc[1],
                          kconfig=enc[2], btf_custom_path=enc[3], bpf_token_path=enc[4],
                          kernel_log_level=kernel_log_level)
@@ -534,10 +541,10 @@ class Object(_ObjectBase):
                 cur, prog = prog, lib.bpf_object__next_program(ptr, prog)
                 if not (lib.bpf_program__autoload(cur) and lib.bpf_program__autoattach(cur)):
                     continue
-                name = lib.bpf_program__name(cur).decode()
+                name = text(lib.bpf_program__name(cur))
                 if name in attached:
                     continue
-                section = lib.bpf_program__section_name(cur).decode()
+                section = text(lib.bpf_program__section_name(cur))
                 require_section_attachable(name, section)
                 try:
                     made.append(attach_program(cur, state, name, lib.bpf_program__attach,

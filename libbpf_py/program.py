@@ -15,10 +15,12 @@ import errno
 import os
 from types import SimpleNamespace
 
+from . import _args
+from ._args import text
 from ._ffi import lib
 from .attach_net import NetAttachMixin
 from .attach_tracing import TracingAttachMixin
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, ClosedError, error_context, with_context
 from .link import (
     KPROBE_SECTIONS,
     Link,
@@ -117,8 +119,13 @@ def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optiona
     from ._ffi.attach import bpf_test_run_opts
     from ._ffi.types import make_opts
 
-    if repeat < 0:
-        raise ValueError(f"repeat must be >= 0, not {repeat}")
+    repeat, flags = _args.u32(repeat, "repeat"), _args.u32(flags, "flags")
+    batch_size = _args.u32(batch_size, "batch_size")
+    cpu = None if cpu is None else _args.u32(cpu, "cpu")
+    if data_size_out is not None:
+        data_size_out = _args.u32(data_size_out, "data_size_out")
+    if ctx_size_out is not None:
+        ctx_size_out = _args.u32(ctx_size_out, "ctx_size_out")
     data_in = _as_buffer(data, "data")
     ctx_in = _as_buffer(ctx, "ctx")
     n_in = len(data_in) if data_in is not None else 0
@@ -206,8 +213,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
         # LIFETIME: ptr is owned by the bpf_object in state; valid until state.close().
         self._state = state
         self._ptr = ptr
-        self.name: str = lib.bpf_program__name(ptr).decode()
-        self.section: str = lib.bpf_program__section_name(ptr).decode()
+        self.name: str = text(lib.bpf_program__name(ptr))
+        self.section: str = text(lib.bpf_program__section_name(ptr))
 
     def _handle(self) -> Any:
         if self._state.closed:
@@ -243,7 +250,7 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     @type.setter
     def type(self, value: ProgType | int) -> None:
-        self._set("type", lib.bpf_program__set_type, int(value))
+        self._set("type", lib.bpf_program__set_type, _args.u32(value, "type"))
 
     @property
     def expected_attach_type(self) -> AttachType:
@@ -254,7 +261,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     @expected_attach_type.setter
     def expected_attach_type(self, value: AttachType | int) -> None:
-        self._set("expected_attach_type", lib.bpf_program__set_expected_attach_type, int(value))
+        self._set("expected_attach_type", lib.bpf_program__set_expected_attach_type,
+                  _args.u32(value, "expected_attach_type"))
 
     @property
     def flags(self) -> int:
@@ -263,7 +271,7 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     @flags.setter
     def flags(self, value: int) -> None:
-        self._set("flags", lib.bpf_program__set_flags, int(value))
+        self._set("flags", lib.bpf_program__set_flags, _args.u32(value, "flags"))
 
     @property
     def log_level(self) -> int:
@@ -272,7 +280,7 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     @log_level.setter
     def log_level(self, value: int) -> None:
-        self._set("log_level", lib.bpf_program__set_log_level, int(value))
+        self._set("log_level", lib.bpf_program__set_log_level, _args.u32(value, "log_level"))
 
     def set_attach_target(self, function: Optional[str] = None, *,
                           program: Any = None) -> None:
@@ -284,14 +292,15 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
         ``function`` the global function in it to replace.
         """
         prog_fd = 0
+        enc = _args.c_string(function, "function") if function is not None else None
         if program is not None:
-            prog_fd = program if isinstance(program, int) else program.fd
+            prog_fd = (_args.bpf_fd(program, "program", "program") if isinstance(program, int)
+                       else program.fd)
         elif function is None:
             raise ValueError("set_attach_target needs a function name, a target program or both")
         elif not _vmlinux_has_func(function):
             raise BpfError(errno.ENOENT, f"no kernel function '{function}' in the kernel's BTF",
                            f"set attach target of program '{self.name}'")
-        enc = function.encode() if function is not None else None
         self._set("attach target", lib.bpf_program__set_attach_target, prog_fd, enc)
 
     @property
@@ -327,19 +336,15 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the loaded program in bpffs (``bpf_program__pin``); it outlives the process
         until unpinned. Needs root; ``path`` must be on a mounted bpffs."""
-        p = os.fspath(path)
-        try:
-            lib.bpf_program__pin(self._loaded_handle(), os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"pin program '{self.name}' at '{p}'") from None
+        raw = _args.bpffs_path(path)
+        with error_context(f"pin program '{self.name}' at '{os.fsdecode(raw)}'"):
+            lib.bpf_program__pin(self._loaded_handle(), raw)
 
     def unpin(self, path: str | os.PathLike[str]) -> None:
         """Remove the program's pin at ``path`` (``bpf_program__unpin``)."""
-        p = os.fspath(path)
-        try:
-            lib.bpf_program__unpin(self._loaded_handle(), os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"unpin program '{self.name}' at '{p}'") from None
+        raw = _args.path(path)
+        with error_context(f"unpin program '{self.name}' at '{os.fsdecode(raw)}'"):
+            lib.bpf_program__unpin(self._loaded_handle(), raw)
 
     @staticmethod
     def from_pinned(path: str | os.PathLike[str]) -> PinnedProgram:
@@ -434,16 +439,19 @@ class PinnedProgram(_FdProgramMixin):
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> PinnedProgram:
-        p = os.fspath(path)
+        raw = _args.path(path)
+        p = os.fsdecode(raw)
+        with error_context(f"open pinned program '{p}'"):
+            fd = lib.bpf_obj_get(raw)
         try:
-            fd = lib.bpf_obj_get(os.fsencode(p))
-        except BpfError as e:
-            raise with_context(e, f"open pinned program '{p}'") from None
-        try:
+            _args.bpf_fd(fd, "program", f"pin '{p}'")
             name = _prog_info(fd).name
         except BpfError as e:
             os.close(fd)
             raise with_context(e, f"open pinned program '{p}' (not a program?)") from None
+        except ValueError:
+            os.close(fd)
+            raise
         return cls(fd, name, p)
 
     @property

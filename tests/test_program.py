@@ -166,7 +166,7 @@ def test_test_run_raw_tp_args_on_cpu(testrun) -> None:
 def test_test_run_bad_input(testrun) -> None:
     with pytest.raises(TypeError, match="test_run data must be bytes-like"):
         testrun.programs["xdp_rewrite"].test_run("text")
-    with pytest.raises(ValueError, match="repeat must be >= 0"):
+    with pytest.raises(ValueError, match="repeat must be in 0..4294967295, not -1"):
         testrun.programs["xdp_rewrite"].test_run(b"x", repeat=-1)
 
 

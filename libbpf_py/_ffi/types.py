@@ -68,10 +68,47 @@ if TYPE_CHECKING:
 
 
 def make_opts(cls: type[_S], **fields: Any) -> _S:
-    """An opts structure with ``sz`` filled in (libbpf's OPTS_VALID contract) and fields set."""
+    """An opts structure with ``sz`` filled in (libbpf's OPTS_VALID contract) and fields set.
+
+    ctypes would store an out-of-range int truncated and a ``bytes`` cut at its first NUL:
+    such a field raises ValueError naming it (``bpf_uprobe_opts.bpf_cookie must be in ...``)."""
+    limits = _limits(cls)
+    for name, value in fields.items():
+        if value is None or value is False or value is True:
+            continue
+        limit = limits.get(name)
+        if limit is None:
+            continue
+        if type(limit) is tuple:
+            if type(value) is int and not limit[0] <= value <= limit[1]:
+                raise ValueError(f"{cls.__name__}.{name} must be in {limit[0]}..{limit[1]}, "
+                                 f"not {value}")
+        elif isinstance(value, bytes) and b"\0" in value:
+            raise ValueError(f"{cls.__name__}.{name} {value!r} has a NUL character inside")
     opts = cls(**fields)
     opts.sz = ctypes.sizeof(cls)  # type: ignore[attr-defined]
     return opts
+
+
+_INTS = "bBhHiIlLqQ"
+_limits_of: dict[type, dict[str, Any]] = {}
+
+
+def _limits(cls: type) -> dict[str, Any]:
+    """Per field: (min, max) of an integer field, "str" for a C string, by structure."""
+    found = _limits_of.get(cls)
+    if found is None:
+        found = {}
+        for name, ctype, *_ in cls._fields_:  # type: ignore[attr-defined]
+            code = getattr(ctype, "_type_", None)
+            if ctype is c_char_p:
+                found[name] = "str"
+            elif isinstance(code, str) and code in _INTS:
+                bits = 8 * ctypes.sizeof(ctype)
+                found[name] = ((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if code.islower()
+                               else (0, (1 << bits) - 1))
+        _limits_of[cls] = found
+    return found
 
 
 # --- callback types
