@@ -383,6 +383,44 @@ class OpenObject(_ObjectBase):
         return f"<OpenObject '{self._state.label}'{' closed' if self.closed else ''}>"
 
 
+STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS
+BTF_KIND_DATASEC = 15
+
+
+def _check_opened(ptr: Any) -> None:
+    """Refuse, at open, what libbpf opens but would crash on later (kept minimal: each check
+    names the libbpf code it guards; tests/stress/corpus holds the reproducers).
+
+    A ``BPF_MAP_TYPE_STRUCT_OPS`` map declared in ``SEC(".maps")`` (clang compiles it) has no
+    ``st_ops`` data: ``bpf_map__init_kern_struct_ops`` (load) and ``bpf_map__initial_value``
+    dereference it. libbpf makes the ``.maps`` DATASEC's variables the object's first maps, in
+    order (``bpf_object__init_user_btf_maps``); struct_ops sections' come last.
+    """
+    types = []
+    cur = lib.bpf_object__next_map(ptr, None)
+    while cur:
+        types.append(lib.bpf_map__type(cur))
+        cur = lib.bpf_object__next_map(ptr, cur)
+    if STRUCT_OPS not in types:
+        return
+    btf = lib.bpf_object__btf(ptr)
+    sec_id = lib.btf__find_by_name_kind(btf, b".maps", BTF_KIND_DATASEC) if btf else -1
+    if sec_id <= 0:
+        return
+    addr = lib.btf__type_by_id(btf, sec_id)
+    vlen = int.from_bytes(ctypes.string_at(addr + 4, 4), sys.byteorder) & 0xFFFF
+    for i, map_type in enumerate(types[:vlen]):
+        if map_type == STRUCT_OPS:
+            var_id = int.from_bytes(ctypes.string_at(addr + 12 + 12 * i, 4), sys.byteorder)
+            var = lib.btf__type_by_id(btf, var_id)
+            name = text(lib.btf__name_by_offset(
+                btf, int.from_bytes(ctypes.string_at(var, 4), sys.byteorder))) if var else "?"
+            raise BpfError(errno.EINVAL, f"map '{name}' is a BPF_MAP_TYPE_STRUCT_OPS declared in "
+                           "SEC(\".maps\"): declare struct_ops maps as a struct in "
+                           "SEC(\".struct_ops\") or SEC(\".struct_ops.link\") (libbpf would "
+                           "crash loading it)")
+
+
 def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
     ids = {}
     cur = lib.bpf_object__next_map(ptr, None)
@@ -519,6 +557,11 @@ class Object(_ObjectBase):
         state = _ObjectState(ptr, label, buffer)
         # Where the ELF came from: types its BTF lacks are read from its DWARF (_dwarf.py).
         state.source = path if data is None else data
+        try:
+            _check_opened(ptr)
+        except BpfError as e:
+            state.close()
+            raise with_context(e, f"open object '{label}'") from None
         return OpenObject(state)
 
     def attach(self) -> list[Link]:

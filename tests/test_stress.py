@@ -1,0 +1,62 @@
+"""Fuzzing and soak (tests/stress, ``python -m stress``): the saved inputs that once crashed or
+raised unclear errors replay cleanly, each in a child process; objects libbpf would crash on are
+refused at open with a clear error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import libbpf_py
+
+TESTS = Path(__file__).resolve().parent
+CORPUS = sorted((TESTS / "stress" / "corpus").iterdir())
+
+
+def stress(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stress", *args], cwd=TESTS,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.root
+def test_corpus_replays_cleanly() -> None:
+    """Every saved input opens, walks, loads (or is refused) with a clean error: no crash,
+    no hang, nothing but BpfError or a ValueError/TypeError libbpf_py raised naming it."""
+    assert CORPUS, "tests/stress/corpus is empty"
+    done = stress("replay", *map(str, CORPUS))
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(CORPUS), done.stderr
+    bad = [ln for ln in lines if not ln.split(": ", 1)[1].startswith(("clean", "load"))]
+    assert done.returncode == 0 and not bad, "\n".join(bad) + done.stderr
+
+
+def test_struct_ops_map_in_maps_section_is_refused_at_open(bpf_path) -> None:
+    with pytest.raises(libbpf_py.BpfError, match=r'map .so. is a BPF_MAP_TYPE_STRUCT_OPS '
+                       r'declared in SEC\("\.maps"\): declare struct_ops maps as a struct in '
+                       r'SEC\("\.struct_ops"\)') as e:
+        libbpf_py.Object.open(bpf_path("struct_ops_in_maps"))
+    assert e.value.errno == 22 and e.value.context.startswith("open object ")
+
+
+def test_names_that_are_not_utf8_read_escaped() -> None:
+    raw = (TESTS / "stress" / "corpus" / "program-name-not-utf8.o").read_bytes()
+    with libbpf_py.Object.open(raw) as o:
+        names = list(o.programs)
+        assert any("\\x" in n for n in names), names
+        for n in names:
+            assert o.programs[n].name == n
+
+
+def test_unknown_map_types_are_members() -> None:
+    raw = (TESTS / "stress" / "corpus" / "map-type-unknown.o").read_bytes()
+    with libbpf_py.Object.open(raw) as o:
+        types = [m.type for m in o.maps.values()]
+    unknown = [t for t in types if t.name.startswith("UNKNOWN_")]
+    assert unknown and all(isinstance(t, libbpf_py.MapType) for t in types)
+    assert unknown[0] == int(unknown[0].name.removeprefix("UNKNOWN_"))
+    assert libbpf_py.MapType(4096).name == "UNKNOWN_4096"
+    with pytest.raises(ValueError):
+        libbpf_py.MapType(2 ** 40)
