@@ -305,6 +305,13 @@ CONFIG_ERRORS = [
      "objects[0].metrics[1].name", "metric 'syscalls_total' is defined twice"),
     ("      - name: second\n        map: syscalls\n     bad: indent\n", 15, None,
      "not valid YAML"),
+    ("      - name: second\n        map: syscalls\n        map: execs\n", 15, None,
+     "key 'map' is given twice"),
+    ("      - name: second\n        map: labels\n        value_field: count\n"
+     "        labels: [{name: a, field: nope}]\n", 16,
+     "objects[0].metrics[1].labels[0].field", "struct label_key has no field 'nope'"),
+    ("      - name: second\n        map: syscalls\n        labels: [{name: le}]\n", 15,
+     "objects[0].metrics[1].labels[0].name", "a label's name is letters, digits and _"),
 ]
 
 
@@ -612,3 +619,42 @@ def test_syscount_serves_prometheus_counters() -> None:
     finally:
         err = tool.stop()
     assert tool.proc.returncode == 0, err
+
+
+@root
+def test_close_while_scrapes_run_in_other_threads(bpf_path) -> None:
+    """Scrapes from several threads while the exporter closes: every answer is whole text or a
+    refused connection, never a crash (a child process: a signal would fail the test)."""
+    code = textwrap.dedent("""
+        import sys, threading, time, urllib.request
+        from libbpf_py.exporter import Exporter
+        config = {"objects": [{"path": sys.argv[1], "programs": [], "metrics": [
+            {"name": "calls_total", "map": "syscalls", "labels": [{"name": "nr"}]}]}]}
+        exp = Exporter(config)
+        exp.start()
+        m = exp.objects()["exporter"].maps["syscalls"]
+        m.update((i, i) for i in range(1000))
+        port = exp.serve(0, "127.0.0.1")[1]
+        ok, refused, stop = [0], [0], threading.Event()
+        def scrape():
+            while not stop.is_set():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
+                        body = r.read()
+                    assert body.endswith(b"\\n") and b"libbpf_py_exporter_object_up" in body
+                    ok[0] += 1
+                except OSError:
+                    refused[0] += 1
+        threads = [threading.Thread(target=scrape) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        exp.close()
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        print(ok[0] > 0, refused[0] > 0, exp.up)
+    """)
+    out = python_child(code, str(bpf_path("exporter")))
+    assert out.strip() == "True True {'exporter': False}"

@@ -111,6 +111,7 @@ class MetricSpec:
 
     def __init__(self, node: _Node, d: dict[str, Any]) -> None:
         self.node = node
+        self.node_dict = d
         self.name: str = d["name"]
         self.kind: str = d.get("type", "counter")
         self.help: str = d.get("help", "")
@@ -121,8 +122,6 @@ class MetricSpec:
         self.buckets: Any = d.get("buckets")
         self.bucket_field: Optional[str] = d.get("bucket_field")
         self.sum_map: Optional[str] = d.get("sum_map")
-
-    node_dict: Any = None
 
     def at(self, key: str) -> _Node:
         return self.node.child(self.node_dict, key)
@@ -241,7 +240,6 @@ def parse_config(data: Any, *, file: Optional[str] = None,
                     f"metric {md['name']!r} is defined twice")
             seen_metrics[md["name"]] = node_j
             ms = MetricSpec(node_j, md)
-            ms.node_dict = md
             labels = md.get("labels", [])
             lnode = node_j.child(md, "labels")
             if not isinstance(labels, list):

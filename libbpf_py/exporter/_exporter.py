@@ -74,6 +74,7 @@ class Exporter:
         self._lock = threading.Lock()
         self._server: Any = None
         self._registered = False
+        self._started = False
 
     # --- lifecycle
 
@@ -83,6 +84,9 @@ class Exporter:
         ``ConfigError`` (nothing loaded) for a config that does not fit its objects; an object
         that fails to load or attach is logged, closed and reported down, the others run.
         """
+        if self._started:
+            raise RuntimeError("the exporter was started already (make a new one to restart)")
+        self._started = True
         try:
             for o in self._objects:
                 self._open(o)
