@@ -19,6 +19,7 @@ import gc
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -174,9 +175,19 @@ def load_cookie(path: Path) -> libbpf_py.Object:
         return opened.load()
 
 
-def python_child(code: str, *args: str) -> str:
+def python_child(code: str, *args: str, timeout: float = 120) -> str:
     """Run ``code`` in a fresh interpreter (``python -c code args...``), the way a user's script
-    starts: what it imports and binds is its own. Its stdout; a failure shows its stderr."""
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    starts: what it imports and binds is its own. Its stdout; a failure shows its stderr. Also
+    the way to run a case that could crash the interpreter: a child killed by a signal fails the
+    test naming the signal, one still running after ``timeout`` seconds fails it as a hang."""
+    try:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"child process hung (still running after {timeout} s); stdout: "
+                    f"{e.stdout!r}, stderr: {e.stderr!r}", pytrace=False)
+    if out.returncode < 0:
+        pytest.fail(f"child process killed by {signal.Signals(-out.returncode).name}; stdout: "
+                    f"{out.stdout!r}, stderr:\n{out.stderr}", pytrace=False)
     assert out.returncode == 0, out.stderr
     return out.stdout

@@ -7,6 +7,7 @@ import ctypes
 import os
 import signal
 import struct
+import textwrap
 import threading
 import time
 
@@ -15,6 +16,8 @@ import pytest
 import libbpf_py
 from libbpf_py.errors import ClosedError
 from libbpf_py.perfbuf import PerfBuffer
+
+from conftest import python_child
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
@@ -315,3 +318,218 @@ def test_callback_view_indexes_as_bytes(stream, on_one_cpu) -> None:
         emit(stream, 2)
         assert pb.poll(timeout=1.0) == 2
     assert seen == [("B", True, 1), ("B", True, 2)]
+
+
+# --- lifetimes, threads and signals: each case runs in a child process (conftest.python_child:
+# a crash fails the test naming the signal, a hang fails it too)
+
+PERF_CHILD = """
+import collections, ctypes, gc, os, signal, struct, sys, threading, time
+import libbpf_py
+from libbpf_py import ClosedError, PerfBuffer
+os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one CPU ring, in order
+obj = libbpf_py.load(sys.argv[1])
+cfg = obj.maps["cfg"]
+cfg[0] = os.getpid()
+obj.attach()
+
+def emit(k):
+    cfg[1] = k
+    os.getpgid(0)
+
+class Event(ctypes.Structure):
+    _fields_ = [("pid", ctypes.c_uint32), ("seq", ctypes.c_uint32), ("val", ctypes.c_uint64)]
+
+def attempt(read):
+    try:
+        return read()
+    except ValueError as e:
+        return "ValueError: " + str(e)
+
+def mappings():
+    with open("/proc/self/maps") as f:
+        return sum("anon_inode:[perf_event]" in line for line in f)
+"""
+
+
+def perf_child(bpf_path, code: str) -> list[str]:
+    """Run ``code`` after PERF_CHILD (stream_events loaded and attached) in a child; its lines."""
+    return python_child(PERF_CHILD + textwrap.dedent(code),
+                        str(bpf_path("stream_events"))).splitlines()
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["memoryview", "typed"])
+def test_close_inside_callback_stops_after_it(bpf_path, typed: bool) -> None:
+    assert perf_child(bpf_path, f"""
+        seen = []
+        def cb(cpu, e):
+            seen.append(e.seq if {typed} else e[4])
+            if len(seen) == 2:
+                pb.close()
+        pb = PerfBuffer(obj.maps["pb"], cb, event_type=Event if {typed} else None)
+        emit(5)
+        print(pb.poll(1.0), seen)
+        try:
+            pb.poll(0)
+        except ClosedError as e:
+            print("ClosedError:", e)
+        pb.close()
+        print(mappings())
+    """) == ["2 [1, 2]", "ClosedError: perf buffer is closed", "0"]
+
+
+def test_close_inside_lost_callback(bpf_path) -> None:
+    assert perf_child(bpf_path, """
+        seen, lost = [], []
+        def on_lost(cpu, n):
+            lost.append(n > 0)
+            pb.close()
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: seen.append(d[4]), lost_callback=on_lost,
+                        page_count=1)
+        emit(1000)  # overflows the one-page ring
+        pb.consume()
+        n = len(seen)
+        emit(1)  # the kernel writes the LOST record before this sample
+        print(pb.consume(), lost, len(seen) == n)
+        try:
+            pb.consume()
+        except ClosedError:
+            print("closed", mappings())
+    """) == ["0 [True] True", "closed 0"]
+
+
+def test_views_raise_after_their_callback(bpf_path) -> None:
+    released = "ValueError: operation forbidden on released memoryview object"
+    assert perf_child(bpf_path, """
+        kept, typed, parts = [], [], []
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: kept.append(d))
+        emit(3)
+        print(pb.poll(1.0), attempt(lambda: bytes(kept[0])))
+        pb.close()
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, e: typed.append(e), event_type=Event)
+        emit(2)
+        pb.consume()
+        pb.close()
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: parts.append(d[4:16]))
+        emit(2)
+        pb.consume()
+        pb.close()
+        obj.close()
+        del pb, obj
+        gc.collect()
+        print(attempt(lambda: kept[1][0]), [(e.seq, e.val) for e in typed])
+        print([struct.unpack("=IQ", p) for p in parts], mappings())
+        del parts
+        gc.collect()
+        print(mappings())
+    """) == [f"3 {released}", f"{released} [(1, 3), (2, 6)]", "[(1, 3), (2, 6)] 2", "0"]
+
+
+def test_close_from_another_thread_during_poll(bpf_path) -> None:
+    assert perf_child(bpf_path, """
+        outcomes = collections.Counter()
+        for i in range(40):
+            pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: d[4], page_count=256)
+            def poller():
+                try:
+                    while True:
+                        pb.poll(None if i % 2 else 5.0)
+                except ClosedError:
+                    outcomes["ClosedError"] += 1
+                except BaseException as e:
+                    outcomes[repr(e)] += 1
+            t = threading.Thread(target=poller)
+            t.start()
+            if i % 4 < 2:
+                emit(3000)  # close while callbacks run
+                time.sleep(0.0005 * i)
+            else:
+                time.sleep(0.01)  # close while it waits
+            pb.close()
+            t.join(10)
+            outcomes["stuck" if t.is_alive() else "joined"] += 1
+            del pb
+            gc.collect()
+        print(sorted(outcomes.items()), mappings())
+    """) == ["[('ClosedError', 40), ('joined', 40)] 0"]
+
+
+def test_signal_handler_closes_the_buffer(bpf_path) -> None:
+    assert perf_child(bpf_path, """
+        signal.signal(signal.SIGUSR1, lambda *a: pb.close())
+        seen = []
+        def cb(cpu, d):
+            seen.append(d[4])
+            if len(seen) == 3:
+                os.kill(os.getpid(), signal.SIGUSR1)
+        pb = PerfBuffer(obj.maps["pb"], cb)
+        emit(10)
+        print(pb.poll(1.0), seen)
+        pb = PerfBuffer(obj.maps["pb"], cb)
+        signal.signal(signal.SIGALRM, lambda *a: pb.close())
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        print(pb.poll(None), time.monotonic() - t0 < 5, mappings())
+    """) == ["3 [1, 2, 3]", "0 True 0"]
+
+
+def test_ctrl_c_during_blocking_poll_leaves_it_usable(bpf_path) -> None:
+    assert perf_child(bpf_path, """
+        seen = []
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: seen.append(d[4]))
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        signal.signal(signal.SIGALRM, lambda *a: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        try:
+            pb.poll(None)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", time.monotonic() - t0 < 5)
+        emit(3)
+        print(pb.poll(None), seen)
+    """) == ["KeyboardInterrupt True", "3 [1, 2, 3]"]
+
+
+def test_two_threads_polling_one_buffer(bpf_path) -> None:
+    assert perf_child(bpf_path, """
+        got = []
+        errors = []
+        pb = PerfBuffer(obj.maps["pb"], lambda cpu, d: got.append(d[4] | d[5] << 8),
+                        page_count=256)
+        stop = threading.Event()
+        def poller():
+            try:
+                while not stop.is_set():
+                    pb.poll(0.01)
+            except BaseException as e:
+                errors.append(e)
+        threads = [threading.Thread(target=poller) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for _ in range(20):
+            emit(500)
+            time.sleep(0.002)
+        time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join()
+        pb.consume()
+        print(errors, pb.lost, collections.Counter(got) == collections.Counter(list(range(1, 501)) * 20))
+    """) == ["[] 0 True"]
+
+
+def test_absurd_arguments(stream) -> None:
+    pb_map = stream.maps["pb"]
+    for kw, match in (({"page_count": 2**63}, "page_count"), ({"page_count": True}, "page_count"),
+                      ({"page_count": 2.0}, "page_count"),
+                      ({"wakeup_events": 2**32}, "wakeup_events"),
+                      ({"wakeup_bytes": 2**40}, "wakeup_bytes"),
+                      ({"event_type": ""}, "event_type"),
+                      ({"event_type": ctypes.c_char * 0}, "event_type")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            PerfBuffer(pb_map, lambda cpu, d: None, **kw)  # type: ignore[arg-type]
+    with PerfBuffer(pb_map, lambda cpu, d: None) as pb:
+        for timeout in (float("nan"), -1, "1", True):
+            with pytest.raises((ValueError, TypeError), match="timeout"):
+                pb.poll(timeout)  # type: ignore[arg-type]
+            with pytest.raises((ValueError, TypeError), match="timeout"):
+                pb.read(timeout)  # type: ignore[arg-type]

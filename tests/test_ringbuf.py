@@ -8,6 +8,7 @@ import os
 import select
 import signal
 import struct
+import textwrap
 import threading
 import time
 
@@ -15,6 +16,8 @@ import pytest
 
 import libbpf_py
 from libbpf_py import ClosedError, RingBuffer
+
+from conftest import python_child
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
@@ -414,3 +417,249 @@ def test_callback_view_indexes_as_bytes(traced) -> None:
         os.getppid()
         assert rb.poll(timeout=1.0) == 1
     assert seen == [("B", True, 1, [MAGIC & 0xFF, (MAGIC >> 8) & 0xFF])]
+
+
+# --- lifetimes, threads and signals: each case runs in a child process (conftest.python_child:
+# a crash fails the test naming the signal, a hang fails it too)
+
+RING_CHILD = """
+import collections, ctypes, gc, os, signal, struct, sys, threading, time
+import libbpf_py
+from libbpf_py import ClosedError, RingBuffer
+obj = libbpf_py.load(sys.argv[1])
+cfg = obj.maps["cfg"]
+cfg[0] = os.getpid()
+obj.attach()
+
+def emit(k, discard_every=0):
+    cfg[1], cfg[2] = k, discard_every
+    os.getppid()
+
+class Event(ctypes.Structure):
+    _fields_ = [("pid", ctypes.c_uint32), ("seq", ctypes.c_uint32), ("val", ctypes.c_uint64)]
+
+def attempt(read):
+    try:
+        return read()
+    except ValueError as e:
+        return "ValueError: " + str(e)
+
+def mappings():
+    with open("/proc/self/maps") as f:
+        return sum("anon_inode:bpf-map" in line for line in f)
+"""
+
+
+def ring_child(bpf_path, code: str) -> list[str]:
+    """Run ``code`` after RING_CHILD (stream_events loaded and attached) in a child; its lines."""
+    return python_child(RING_CHILD + textwrap.dedent(code),
+                        str(bpf_path("stream_events"))).splitlines()
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["memoryview", "typed"])
+def test_close_inside_callback_stops_after_it(bpf_path, typed: bool) -> None:
+    assert ring_child(bpf_path, f"""
+        seen = []
+        def cb(e):
+            seen.append(e.seq if {typed} else struct.unpack_from("=I", e, 4)[0])
+            if len(seen) == 2:
+                rb.close()
+        rb = RingBuffer(obj.maps["rb"], cb, event_type=Event if {typed} else None)
+        emit(5)
+        print(rb.poll(1.0), seen)
+        try:
+            rb.poll(0)
+        except ClosedError as e:
+            print("ClosedError:", e)
+        rb.close()
+        rb2 = RingBuffer(obj.maps["rb"], lambda e: seen.append(-1))
+        print(rb2.consume(), seen[-1])  # the records after the closing one are still there
+    """) == ["2 [1, 2]", "ClosedError: ring buffer is closed", "3 -1"]
+
+
+def test_close_inside_consume_array_callback(bpf_path) -> None:
+    pytest.importorskip("numpy")
+    assert ring_child(bpf_path, """
+        got = []
+        def cb(arr):
+            got.append(arr["seq"].tolist())
+            rb.close()
+        rb = RingBuffer(obj.maps["rb"], event_type=Event)
+        emit(10, discard_every=4)  # three runs of records: 1-3, 5-7, 9-10
+        print(rb.consume_array(cb), got)
+        try:
+            rb.consume_array(cb)
+        except ClosedError:
+            print("closed")
+    """) == ["3 [[1, 2, 3]]", "closed"]
+
+
+def test_views_raise_after_their_callback(bpf_path) -> None:
+    """A view handed to a callback is released when the call returns: using it later raises
+    ValueError, before and after close() and after the object is gone."""
+    released = "ValueError: operation forbidden on released memoryview object"
+    assert ring_child(bpf_path, """
+        kept = []
+        rb = RingBuffer(obj.maps["rb"], kept.append)
+        emit(3)
+        print(rb.poll(1.0), len(kept))
+        print(attempt(lambda: bytes(kept[0])))
+        rb.close()
+        print(attempt(lambda: kept[1][0]))
+        obj.close()
+        del rb, obj
+        gc.collect()
+        print(attempt(lambda: kept[2].tobytes()))
+    """) == ["3 3", released, released, released]
+
+
+def test_kept_records_outlive_close_and_object(bpf_path) -> None:
+    """What a callback keeps never reads unmapped memory: typed events are copies (writable,
+    valid for ever); slices of a view and consume_array's arrays keep the ring mapped until
+    they are gone, and the last of them unmaps it."""
+    pytest.importorskip("numpy")
+    assert ring_child(bpf_path, """
+        typed, parts, arrays = [], [], []
+        with RingBuffer(obj.maps["rb"], typed.append, event_type=Event) as rb:
+            emit(3)
+            rb.consume()
+        rb = RingBuffer(obj.maps["rb"], lambda d: parts.append(d[4:16]))
+        emit(2)
+        rb.consume()
+        rb.close()
+        rb = RingBuffer(obj.maps["rb"], event_type=Event)
+        emit(2)
+        rb.consume_array(arrays.append)
+        typed[0].val = 7  # a copy: writable
+        obj.close()
+        del rb, obj
+        gc.collect()
+        print([(e.seq, e.val) for e in typed])
+        print([struct.unpack("=IQ", p) for p in parts], [a["seq"].tolist() for a in arrays])
+        print(mappings())  # the rings the kept views need, nothing else
+        del parts
+        gc.collect()
+        print(mappings())
+        del arrays
+        gc.collect()
+        print(mappings())
+    """) == ["[(1, 7), (2, 6), (3, 9)]", "[(1, 3), (2, 6)] [[1, 2]]", "4", "2", "0"]
+
+
+def test_close_from_another_thread_during_poll(bpf_path) -> None:
+    """Another thread closes the buffer while poll() waits or runs callbacks: the poller returns
+    (what it handled) and its next call raises ClosedError; the rings are unmapped once it is
+    done. 40 rounds at varying moments."""
+    assert ring_child(bpf_path, """
+        outcomes = collections.Counter()
+        for i in range(40):
+            handled = []
+            rb = RingBuffer(obj.maps["rb"], lambda d: handled.append(d[4]))
+            def poller():
+                try:
+                    while True:
+                        rb.poll(None if i % 2 else 5.0)
+                except ClosedError:
+                    outcomes["ClosedError"] += 1
+                except BaseException as e:
+                    outcomes[repr(e)] += 1
+            t = threading.Thread(target=poller)
+            t.start()
+            if i % 4 < 2:
+                emit(5000)  # close while callbacks run
+                time.sleep(0.0005 * i)
+            else:
+                time.sleep(0.01)  # close while it waits
+            rb.close()
+            t.join(10)
+            outcomes["stuck" if t.is_alive() else "joined"] += 1
+            del rb
+            gc.collect()
+        print(sorted(outcomes.items()), mappings() - 1)  # only .bss left mapped
+    """) == ["[('ClosedError', 40), ('joined', 40)] 0"]
+
+
+def test_signal_handler_closes_the_buffer(bpf_path) -> None:
+    """A signal handler closing the buffer mid-dispatch (it runs between two callbacks' bytecodes)
+    or during a blocking poll: polling stops, nothing faults."""
+    assert ring_child(bpf_path, """
+        signal.signal(signal.SIGUSR1, lambda *a: rb.close())
+        seen = []
+        def cb(d):
+            seen.append(d[4])
+            if len(seen) == 3:
+                os.kill(os.getpid(), signal.SIGUSR1)
+        rb = RingBuffer(obj.maps["rb"], cb)
+        emit(10)
+        print(rb.poll(1.0), seen)
+        rb = RingBuffer(obj.maps["rb"], cb)
+        signal.signal(signal.SIGALRM, lambda *a: rb.close())
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        print(rb.poll(None), time.monotonic() - t0 < 5)
+    """) == ["3 [1, 2, 3]", "0 True"]
+
+
+def test_ctrl_c_during_blocking_poll_leaves_it_usable(bpf_path) -> None:
+    assert ring_child(bpf_path, """
+        seen = []
+        rb = RingBuffer(obj.maps["rb"], lambda d: seen.append(d[4]))
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        signal.signal(signal.SIGALRM, lambda *a: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        try:
+            rb.poll(None)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", time.monotonic() - t0 < 5)
+        emit(3)
+        print(rb.poll(None), seen)
+    """) == ["KeyboardInterrupt True", "3 [1, 2, 3]"]
+
+
+def test_two_threads_polling_one_buffer(bpf_path) -> None:
+    """Two threads poll the same buffer while records come: every record is handled exactly
+    once (one poll at a time: the other waits for it)."""
+    assert ring_child(bpf_path, """
+        got = []
+        errors = []
+        rb = RingBuffer(obj.maps["rb"], lambda d: got.append(d[4] | d[5] << 8))
+        stop = threading.Event()
+        def poller():
+            try:
+                while not stop.is_set():
+                    rb.poll(0.01)
+            except BaseException as e:
+                errors.append(e)
+        threads = [threading.Thread(target=poller) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for _ in range(20):
+            emit(500)
+            time.sleep(0.002)
+        time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join()
+        rb.consume()
+        print(errors, collections.Counter(got) == collections.Counter(list(range(1, 501)) * 20))
+    """) == ["[] True"]
+
+
+def test_absurd_arguments(stream) -> None:
+    for bad in ("", "struct", 42, ctypes.c_char * 0):
+        with pytest.raises((ValueError, TypeError), match="event_type"):
+            RingBuffer(stream.maps["rb"], lambda e: None, event_type=bad)
+    with RingBuffer(stream.maps["rb"], lambda d: None) as rb:
+        for timeout in (float("nan"), -1, -0.5, "1", True):
+            with pytest.raises((ValueError, TypeError), match="timeout"):
+                rb.poll(timeout)  # type: ignore[arg-type]
+            with pytest.raises((ValueError, TypeError), match="timeout"):
+                rb.read(timeout)  # type: ignore[arg-type]
+        for n in (-1, 1.5, "3"):
+            with pytest.raises((ValueError, TypeError), match="max_records"):
+                rb.read(max_records=n)  # type: ignore[arg-type]
+        emit(stream, 3)
+        assert rb.read(max_records=0) == []
+        assert len(rb.read(max_records=2**70)) == 3
+        emit(stream, 1)
+        assert rb.poll(float("inf")) == 1  # no limit, like None

@@ -9,6 +9,7 @@ import signal
 import struct
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -17,6 +18,8 @@ import pytest
 import libbpf_py
 from libbpf_py.errors import BpfError, ClosedError
 from libbpf_py.userringbuf import UserRingBuffer
+
+from conftest import python_child
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
@@ -177,3 +180,145 @@ def test_reserve_without_timeout_waits_for_the_drain(stream) -> None:
         assert busy < waited / 2, (busy, waited)  # mostly asleep
         n = 64 * 1024 // 24  # the records that filled the ring, all drained by the timer
         assert drain(stream) == {"count": n + 1, "sum_a": n + 5, "weighted": n + 1, "ret": 1}
+
+
+# --- lifetimes, threads and signals: each case runs in a child process (conftest.python_child:
+# a crash fails the test naming the signal, a hang fails it too)
+
+URB_CHILD = """
+import collections, ctypes, gc, os, signal, struct, sys, threading, time
+import libbpf_py
+from libbpf_py import BpfError, ClosedError, UserRingBuffer
+obj = libbpf_py.load(sys.argv[1])
+obj.maps["cfg"][0] = os.getpid()
+obj.attach()
+
+class Msg(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+def drained():
+    os.getsid(0)
+    return obj.maps["res"][0]
+
+def fill(urb):
+    try:
+        while True:
+            urb.write(bytes(16))
+    except BpfError:
+        pass
+
+def attempt(read):
+    try:
+        return read()
+    except ValueError as e:
+        return "ValueError: " + str(e)
+
+def mappings():
+    with open("/proc/self/maps") as f:
+        return sum("anon_inode:bpf-map" in line for line in f)
+"""
+
+
+def urb_child(bpf_path, code: str) -> list[str]:
+    """Run ``code`` after URB_CHILD (stream_events loaded and attached) in a child; its lines."""
+    return python_child(URB_CHILD + textwrap.dedent(code),
+                        str(bpf_path("stream_events"))).splitlines()
+
+
+def test_reservation_views_after_close(bpf_path) -> None:
+    """A reservation's data is released by submit/discard/close (ValueError); its typed value
+    is the reservation's own memory, copied into the ring by submit(): reading it later is
+    safe; a slice of data keeps the ring mapped until it is gone."""
+    released = "ValueError: operation forbidden on released memoryview object"
+    assert urb_child(bpf_path, """
+        base = mappings()
+        urb = UserRingBuffer(obj.maps["urb"])
+        r = urb.reserve(Msg)
+        value, data = r.value, r.data
+        value.a, value.b = 5, 6
+        r2 = urb.reserve(16)
+        part = r2.data[8:16]
+        part[:] = struct.pack("=Q", 9)
+        r2.submit()
+        urb.close()
+        print(r.done, attempt(lambda: bytes(data)), (value.a, value.b))
+        obj.close()
+        del obj, urb, r, r2
+        gc.collect()
+        print(struct.unpack("=Q", part), mappings() > 0)
+        del part
+        gc.collect()
+        print(mappings())
+    """) == [f"True {released} (5, 6)", "(9,) True", "0"]
+
+
+def test_close_from_another_thread_during_a_blocking_reserve(bpf_path) -> None:
+    assert urb_child(bpf_path, """
+        outcomes = collections.Counter()
+        for i in range(20):
+            urb = UserRingBuffer(obj.maps["urb"])
+            fill(urb)
+            def producer():
+                try:
+                    urb.reserve(16, timeout=None)
+                except ClosedError:
+                    outcomes["ClosedError"] += 1
+                except BaseException as e:
+                    outcomes[repr(e)] += 1
+            t = threading.Thread(target=producer)
+            t.start()
+            time.sleep(0.001 * i)
+            urb.close()
+            t.join(10)
+            outcomes["stuck" if t.is_alive() else "joined"] += 1
+            drained()
+        del urb
+        gc.collect()
+        print(sorted(outcomes.items()), mappings() - 1)  # only .bss left
+    """) == ["[('ClosedError', 20), ('joined', 20)] 0"]
+
+
+def test_signal_handler_closes_during_a_blocking_reserve(bpf_path) -> None:
+    assert urb_child(bpf_path, """
+        urb = UserRingBuffer(obj.maps["urb"])
+        fill(urb)
+        signal.signal(signal.SIGALRM, lambda *a: urb.close())
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        t0 = time.monotonic()
+        try:
+            urb.reserve(16, timeout=None)
+        except ClosedError as e:
+            print("ClosedError:", e, time.monotonic() - t0 < 5)
+    """) == ["ClosedError: user ring buffer is closed True"]
+
+
+def test_ctrl_c_during_a_blocking_reserve_leaves_it_usable(bpf_path) -> None:
+    assert urb_child(bpf_path, """
+        urb = UserRingBuffer(obj.maps["urb"])
+        fill(urb)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        signal.signal(signal.SIGALRM, lambda *a: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        try:
+            urb.reserve(16, timeout=None)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt", time.monotonic() - t0 < 5)
+        n = drained()
+        urb.write(Msg(1, 2))
+        print(drained() == n + 1)
+    """) == ["KeyboardInterrupt True", "True"]
+
+
+def test_bad_sizes_and_timeouts(stream) -> None:
+    with UserRingBuffer(stream.maps["urb"]) as urb:
+        for size in (2**32 + 16, 2**64, -1, 1.5, True):
+            with pytest.raises((ValueError, TypeError), match="size"):
+                urb.reserve(size)  # type: ignore[arg-type]
+        with pytest.raises(BpfError):
+            while True:
+                urb.write(MSG.pack(1, 0))
+        for timeout in (float("nan"), -1, "1"):
+            with pytest.raises((ValueError, TypeError), match="timeout"):
+                urb.reserve(16, timeout=timeout)  # type: ignore[arg-type]
+        with pytest.raises(BpfError):
+            urb.reserve(16, timeout=0.01)
