@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import ctypes
 
+from array import array
+
+from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
+                      release, wait_readable)
 from ._ffi import lib
-from .errors import BpfError, ClosedError, with_context
+from ._lease import Lease
+from .errors import BpfError, with_context
 from .map import Map
-from .ringbuf import as_dtype, dtype_for, resolve_event_type, split_records
-from ._buffer import PolledBuffer, wait_readable
+from .ringbuf import _UL, as_dtype, dtype_for, resolve_event_type, split_records
 
 __all__ = ["PerfBuffer"]
 
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
 
     import numpy
 
-    Callback = Callable[[int, Any], Any]
+    Callback = Callable[..., Any]  # (cpu, data), (cpu, event) or (cpu, event, tail)
     LostCallback = Callable[[int, int], Any]
 
 PERF_EVENT_ARRAY = 4  # enum bpf_map_type BPF_MAP_TYPE_PERF_EVENT_ARRAY
@@ -59,18 +63,22 @@ class PerfBuffer(PolledBuffer):
     """Events from a perf event array map, one ring per CPU.
 
     ``PerfBuffer(map, callback, *, lost_callback=None, page_count=64, event_type=None,
-    wakeup_events=1, wakeup_bytes=None)``. Wraps ``perf_buffer__new_raw`` (through shim.c's
-    ``lbpy_perf_buffer_new``: libbpf's default perf_event_attr with the chosen wakeup). Valid
-    after load; opening the per-CPU perf events needs root (or CAP_PERFMON / a permissive
-    perf_event_paranoid). ``page_count``: pages per CPU ring, a power of two. Keeps the map and
-    the callbacks alive until ``close()``, which closes the events and unmaps the rings.
+    tail=False, wakeup_events=1, wakeup_bytes=None)``. Wraps ``perf_buffer__new_raw`` (through
+    shim.c's ``lbpy_perf_buffer_new``: libbpf's default perf_event_attr with the chosen wakeup).
+    Valid after load; opening the per-CPU perf events needs root (or CAP_PERFMON / a permissive
+    perf_event_paranoid). ``page_count``: pages per CPU ring, a power of two (at most 2**20).
+    Keeps the map and the callbacks alive until ``close()``; the events and rings are freed
+    once no operation or kept view uses them (``_lease``).
     """
+
+    _what = "perf buffer"
 
     def __init__(self, map: Map, callback: Optional[Callback] = None, *,
                  lost_callback: Optional[LostCallback] = None, page_count: int = 64,
-                 event_type: Union[type, str, None] = None, wakeup_events: int = 1,
-                 wakeup_bytes: Optional[int] = None) -> None:
-        self._ptr: Any = None
+                 event_type: Union[type, str, None] = None, tail: bool = False,
+                 wakeup_events: int = 1, wakeup_bytes: Optional[int] = None) -> None:
+        super().__init__()
+        self._lease = None  # set last: a refused argument leaves nothing to close
         if not isinstance(map, Map):
             raise TypeError(f"map must be a libbpf_py Map, not {type(map).__name__}")
         if map._type != PERF_EVENT_ARRAY:
@@ -78,33 +86,53 @@ class PerfBuffer(PolledBuffer):
         for name, cb in (("callback", callback), ("lost_callback", lost_callback)):
             if cb is not None and not callable(cb):
                 raise TypeError(f"{name} must be callable, not {type(cb).__name__}")
-        if not isinstance(page_count, int) or page_count <= 0 or page_count & (page_count - 1):
-            raise ValueError(f"page_count must be a power of two, not {page_count!r}")
-        if not isinstance(wakeup_events, int) or wakeup_events < 1:
-            raise ValueError(f"wakeup_events must be an int >= 1, not {wakeup_events!r}")
-        if wakeup_bytes is not None and (not isinstance(wakeup_bytes, int) or wakeup_bytes < 1):
-            raise ValueError(f"wakeup_bytes must be an int >= 1, not {wakeup_bytes!r}")
+        self._what = what = f"perf buffer '{map.name}'"
+        check_count(page_count, "page_count", what, lo=1, hi=_MAX_PAGES)
+        if page_count & (page_count - 1):
+            raise ValueError(f"{what}: page_count must be a power of two, not {page_count!r}")
+        check_count(wakeup_events, "wakeup_events", what, lo=1, hi=_U32)
+        if wakeup_bytes is not None:
+            check_count(wakeup_bytes, "wakeup_bytes", what, lo=1, hi=_U32)
+        ctype = resolve_event_type(event_type, map)
+        self._layout = EventLayout(ctype, what, bool(tail)) if ctype is not None else None
+        if tail and self._layout is None:
+            raise ValueError(f"{what}: tail=True needs an event_type")
+        self._tail = bool(tail)
         self._map = map
-        self._what = f"perf buffer '{map.name}'"
-        self._ctype = resolve_event_type(event_type, map)
+        self._ctype = ctype
         self._callback = callback
         self._lost_callback = lost_callback
         self._dtype: Any = None
         self._out: Any = None  # (out array, address, length, itemsize) of the last read_array
         pending, lost = ctypes.c_uint(), ctypes.c_ulonglong()
         self._refs = (pending, ctypes.byref(pending), lost, ctypes.byref(lost))
-        self._poller: Any = None
         #: Samples reported lost by the kernel since creation (all CPUs).
         self.lost = 0
+        # libbpf's perf_buffer keeps the map fd it was given and, when freed, deletes the
+        # map's entries for its CPUs. The lease may free it after a newer PerfBuffer filled
+        # them: so it gets a duplicate of the fd, which close() empties of its entries and then
+        # turns into /dev/null (perf_buffer__free's deletes then fail harmlessly).
+        import os
+
+        self._map_fd = os.dup(map.fd)
         try:
-            self._ptr = lib.lbpy_perf_buffer_new(
-                map.fd, page_count, wakeup_bytes if wakeup_bytes is not None else wakeup_events,
+            ptr = lib.lbpy_perf_buffer_new(
+                self._map_fd, page_count,
+                wakeup_bytes if wakeup_bytes is not None else wakeup_events,
                 int(wakeup_bytes is not None))
         except BpfError as e:
-            raise with_context(e, self._what) from None
+            os.close(self._map_fd)
+            raise with_context(e, what) from None
+        # LIFETIME: libbpf's perf_buffer (per-CPU events, their mappings, the epoll fd) is
+        # freed with the lease, once no operation or view uses it; then the fd duplicate.
+        lease = Lease(what)
+        lease.add(os.close, self._map_fd)
+        lease.add(lib.perf_buffer__free, ptr)
+        self._ptr = ptr
         self._buffers = self._map_buffers()
-        self._dispatch = [self._make_dispatch(*b) for b in self._buffers] \
+        self._dispatch = [self._make_dispatch(lease, *b) for b in self._buffers] \
             if callback is not None else None
+        self._lease = lease
 
     def _map_buffers(self) -> list[tuple[int, int, int]]:
         """(cpu, base, size) of each per-CPU ring (``perf_buffer__buffer``): libbpf opens one
@@ -117,70 +145,123 @@ class PerfBuffer(PolledBuffer):
             out.append((cpus[idx] if idx < len(cpus) else idx, base.value or 0, size.value))
         return out
 
-    def _make_dispatch(self, cpu: int, base: int, size: int) -> Callable[[], tuple[int, bool]]:
+    def _make_dispatch(self, lease: Lease, cpu: int, base: int,
+                       size: int) -> Callable[[], tuple[int, bool]]:
         """A function running the callback on every available sample of one CPU ring, in order
-        (lost counts reported in place); returns (samples handled, stopped by the callback).
+        (lost counts reported in place); returns (samples handled, stopped).
 
-        Like RingBuffer: lbpy_perf_peek lists samples without consuming them, Python calls the
-        callback with a read-only slice of the ring's mapping (a wrapped sample: of a scratch
-        copy), lbpy_perf_commit consumes. An exception stops after its sample and propagates.
+        Like RingBuffer's: lbpy_perf_peek lists samples without consuming them, Python calls
+        the callback with a read-only slice of the ring's data area (a root view of the lease,
+        released by close(): the loop then stops) or an ``event_type`` copy, lbpy_perf_commit
+        consumes. A sample wrapping around the ring's end comes alone, copied to a scratch
+        buffer. An exception stops after its sample and propagates.
+        LIFETIME: the closure holds ``lease``: the ring stays mapped while it runs.
         """
-        callback, ctype, what = self._callback, self._ctype, self._what
+        callback, layout, tail = self._callback, self._layout, self._tail
         assert callback is not None  # made only for a PerfBuffer with a callback
-        data = base + _page_size()
-        # LIFETIME: views into libbpf's mapping of the ring, valid until perf_buffer__free
-        # (close()); the callbacks' views likewise.
-        # cast("B"): a ctypes array exports format "<B", which memoryview can index only as "B"
-        area = memoryview((ctypes.c_ubyte * size).from_address(data)).cast("B").toreadonly()
+        area = lease.view(base + _page_size(), size)
         scratch = (ctypes.c_ubyte * _SCRATCH)()
-        scratch_view = memoryview(scratch).toreadonly()
-        scratch_addr = ctypes.addressof(scratch)
-        offs = (ctypes.c_size_t * _PEEK)()
-        lens = (ctypes.c_uint * _PEEK)()
+        scratch_view = memoryview(scratch).cast("B").toreadonly()
+        starts, stops = array(_UL, bytes(8 * _PEEK)), array(_UL, bytes(8 * _PEEK))
         ends = (ctypes.c_ulonglong * _PEEK)()
-        end, lost = ctypes.c_ulonglong(), ctypes.c_ulonglong()
-        end_ref, lost_ref = ctypes.byref(end), ctypes.byref(lost)
+        s_addr, t_addr = starts.buffer_info()[0], stops.buffer_info()[0]
+        end, lost, short = ctypes.c_ulonglong(), ctypes.c_ulonglong(), ctypes.c_uint()
+        end_ref, lost_ref, short_ref = ctypes.byref(end), ctypes.byref(lost), ctypes.byref(short)
         peek, commit = lib.lbpy_perf_peek, lib.lbpy_perf_commit
-        if ctype is not None:
-            from_address, need = ctype.from_address, ctypes.sizeof(ctype)
+        min_len = 0
+        if layout is not None:
+            copy, rec_size, min_len = layout.ctype.from_buffer_copy, layout.size, layout.fixed
+            variable = layout.variable
 
-        def view(off: int, ln: int) -> Any:
-            if off == size:  # a sample that wrapped around the ring's end: its copy
-                return scratch_view[:ln] if ctype is None else from_address(scratch_addr)
-            return area[off:off + ln] if ctype is None else from_address(data + off)
+        def deliver(view: Any, ln: int) -> Any:
+            """Call the callback on one sample (a view of the ring or of scratch)."""
+            if layout is None:
+                return callback(cpu, view)
+            if ln >= rec_size:
+                e = copy(view)
+            else:
+                e = copy(view[:ln].tobytes() + bytes(rec_size - ln))
+            return callback(cpu, e, view[layout.tail_at:ln].tobytes()) if tail \
+                else callback(cpu, e)
+
+        def wrapped(ln: int) -> Any:
+            """The one sample copied to scratch (it wrapped around the ring's end)."""
+            if lease.closed:
+                return _CLOSED
+            v = scratch_view[:ln]
+            try:
+                return deliver(v, ln)
+            finally:
+                release(v)
 
         def dispatch() -> tuple[int, bool]:
             count = 0
             while True:
-                n = peek(base, size, offs, lens, ends, _PEEK, scratch, _SCRATCH, end_ref,
-                         lost_ref)
+                n = peek(base, size, s_addr, t_addr, ends, _PEEK, min_len, scratch, _SCRATCH,
+                         end_ref, lost_ref, short_ref)
                 if lost.value:
                     commit(base, end.value)
                     self._on_lost(cpu, lost.value)
+                    if lease.closed:
+                        return count, True
                     continue
-                i = -1
+                if not n:
+                    commit(base, end.value)  # records of other types before the stop
+                    if short.value and layout is not None:
+                        raise layout.too_short(short.value)
+                    return count, False
+                s = starts[:n]
+                start = None
                 try:
-                    for i, off, ln in zip(range(n), offs[:n], lens[:n]):
-                        if ctype is None:
-                            rc = callback(cpu, area[off:off + ln] if off != size
-                                          else view(off, ln))
-                        else:
-                            if ln < need:
-                                raise ValueError(f"{what}: sample of {ln} bytes is smaller "
-                                                 f"than {ctype.__name__} ({need} bytes)")
-                            rc = callback(cpu, from_address(data + off) if off != size
-                                          else view(off, ln))
+                    if s[0] == size:
+                        start = size
+                        rc = wrapped(stops[0] - size)
+                        if rc is _CLOSED:
+                            return count, True
                         if rc is not None and type(rc) is int and rc < 0:
-                            commit(base, ends[i])
-                            return count + i + 1, True
-                except BaseException:
-                    if i >= 0:
-                        commit(base, ends[i])  # the failing sample is consumed
+                            commit(base, ends[0])
+                            return count + 1, True
+                    elif layout is None:
+                        for start, stop in zip(s, stops[:n]):
+                            v = area[start:stop]
+                            rc = callback(cpu, v)
+                            try:
+                                v.release()
+                            except BufferError:  # exported (a numpy array over it): it stays
+                                pass
+                            if rc is not None and type(rc) is int and rc < 0:
+                                i = s.index(start) + 1
+                                commit(base, ends[i - 1])
+                                return count + i, True
+                    elif not variable:
+                        for start in s:
+                            rc = callback(cpu, copy(area, start))
+                            if rc is not None and type(rc) is int and rc < 0:
+                                i = s.index(start) + 1
+                                commit(base, ends[i - 1])
+                                return count + i, True
+                    else:
+                        for start, stop in zip(s, stops[:n]):
+                            rc = deliver(area[start:stop], stop - start)
+                            if rc is not None and type(rc) is int and rc < 0:
+                                i = s.index(start) + 1
+                                commit(base, ends[i - 1])
+                                return count + i, True
+                except BaseException as e:
+                    # The sample being handled when ``e`` came is consumed, unless ``e`` is the
+                    # loop noticing close() before handing that sample over.
+                    stopped = closed_stop(e, lease)
+                    i = 0 if start is None else s.index(start) + (not stopped)
+                    if i:
+                        commit(base, ends[i - 1])
+                    if stopped:
+                        return count + i, True
                     raise
                 commit(base, end.value)
-                if not n:
-                    return count, False
-                count += n  # peek stops early before a wrapped sample: ask again
+                count += n
+                if lease.closed:
+                    return count, True
+                # peek stops early before a wrapped sample: ask again
 
         return dispatch
 
@@ -189,73 +270,82 @@ class PerfBuffer(PolledBuffer):
         if self._lost_callback is not None:
             self._lost_callback(cpu, count)
 
-    def _handle(self) -> Any:
-        if self._ptr is None:
-            raise ClosedError("perf buffer is closed")
-        return self._ptr
-
     # --- per-event callbacks
 
-    def consume(self) -> int:
+    def _consume(self, lease: Lease) -> int:
         """Run the callback on every available sample of every CPU ring without waiting;
         returns how many. Lost counts go to ``lost_callback`` in order. A callback returning a
-        negative int stops (its sample is consumed); an exception stops and propagates."""
-        self._handle()
-        if self._dispatch is None:
+        negative int stops (its sample is consumed); an exception stops and propagates;
+        ``close()`` in a callback stops after it."""
+        dispatchers = self._dispatch
+        if dispatchers is None:
             if any(_waiting(base) for _, base, _ in self._buffers):
                 raise TypeError(f"{self._what} has no callback: read it with read(), "
                                 "read_array() or async for")
             return 0
         total = 0
-        for dispatch in self._dispatch:
+        for dispatch in dispatchers:
             n, stopped = dispatch()
             total += n
             if stopped:
                 break
         return total
 
+    consume = PolledBuffer.consume  # for the docs: see _consume
+
     def fileno(self) -> int:
         """The epoll fd (``perf_buffer__epoll_fd``), readable when a CPU ring woke up."""
-        return lib.perf_buffer__epoll_fd(self._handle())
+        return self._epoll_fd(self._take())
+
+    def _epoll_fd(self, lease: Lease) -> int:
+        return lib.perf_buffer__epoll_fd(self._ptr)
 
     # --- batches (shim.c's lbpy_perf_read: one C call per CPU ring)
 
-    def read(self, timeout: float = 0) -> list[tuple[int, bytes]]:
+    def read(self, timeout: Optional[float] = 0) -> list[tuple[int, bytes]]:
         """Every available sample as ``(cpu, bytes)`` (copies, CPU by CPU; data sizes include
         the kernel's padding). ``timeout``: seconds to wait first (0: don't, None: until data).
         Lost samples go to ``lost_callback``/``lost``. Callbacks are not called."""
-        self._handle()
-        self._wait(timeout)
+        timeout = check_timeout(timeout, f"{self._what}: read")
+        lease = self._take()
+        if not self._wait(lease, timeout):
+            return []
         out: list[tuple[int, bytes]] = []
         pending = ctypes.c_uint()
         lost = ctypes.c_ulonglong()
-        for cpu, base, size in self._buffers:
-            waiting = _waiting(base)
-            if not waiting:
-                continue
-            buf = bytearray(waiting)
-            lens = (ctypes.c_uint * (waiting // 8))()
-            lost.value = 0
-            n = _read(base, size, ctypes.addressof(ctypes.c_char.from_buffer(buf)), waiting, lens,
-                      len(lens), 0, ctypes.byref(pending), ctypes.byref(lost))
-            out += [(cpu, rec) for rec in split_records(buf, lens, n)]
-            if lost.value:
-                self._on_lost(cpu, lost.value)
+        self._acquire()
+        try:
+            for cpu, base, size in self._buffers:
+                waiting = _waiting(base)
+                if not waiting or lease.closed:
+                    continue
+                buf = bytearray(waiting)
+                lens = (ctypes.c_uint * (waiting // 8))()
+                lost.value = 0
+                n = _read(base, size, ctypes.addressof(ctypes.c_char.from_buffer(buf)), waiting,
+                          lens, len(lens), 0, ctypes.byref(pending), ctypes.byref(lost))
+                out += [(cpu, rec) for rec in split_records(buf, lens, n)]
+                if lost.value:
+                    self._on_lost(cpu, lost.value)
+        finally:
+            self._release()
         return out
 
-    def read_array(self, dtype: Any = None, *, timeout: float = 0,
+    def read_array(self, dtype: Any = None, *, timeout: Optional[float] = 0,
                    out: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Every available fixed-size sample as a numpy structured array, copied once (CPU by
         CPU). ``dtype``: default the ``event_type``'s; a sample of another size stops the read
         of its CPU ring and stays there (ValueError if nothing else was read). ``out``: a
         C-contiguous 1-D array to fill (at most ``len(out)`` samples) instead of a new one; the
         result is then ``out[:n]``. Lost samples go to ``lost_callback``/``lost``."""
-        self._handle()
+        timeout = check_timeout(timeout, f"{self._what}: read_array")
+        lease = self._take()
         cached = self._out
         if out is not None and cached is not None and out is cached[0]:
             arr, addr, cap, rec = cached  # the same array again: already checked
             dt = arr.dtype
-            self._wait(timeout)
+            if not self._wait(lease, timeout):
+                return arr[:0]
         else:
             import numpy as np
 
@@ -273,7 +363,8 @@ class PerfBuffer(PolledBuffer):
             rec = dt.itemsize
             if rec == 0:
                 raise ValueError(f"read_array: dtype {dt} has no size")
-            self._wait(timeout)
+            if not self._wait(lease, timeout):
+                return (out if out is not None else np.empty(0, dt))[:0]
             if out is None:
                 # Capacity: the bytes waiting now / (header 8 + raw size 4 + rec, padded to 8).
                 per = (rec + 4 + 7) // 8 * 8 + 8
@@ -286,42 +377,81 @@ class PerfBuffer(PolledBuffer):
             addr, cap = arr.ctypes.data, len(arr)
         got = stuck = 0
         pending, pending_ref, lost, lost_ref = self._refs
-        for cpu, base, size in self._buffers:
-            if got >= cap:
-                break
-            got += _read(base, size, addr + got * rec, (cap - got) * rec, None, cap - got, rec,
-                         pending_ref, lost_ref)
-            if lost.value:
-                n, lost.value = lost.value, 0
-                self._on_lost(cpu, n)
-            stuck = stuck or pending.value
+        self._acquire()
+        try:
+            for cpu, base, size in self._buffers:
+                if got >= cap or lease.closed:
+                    break
+                got += _read(base, size, addr + got * rec, (cap - got) * rec, None, cap - got,
+                             rec, pending_ref, lost_ref)
+                if lost.value:
+                    n, lost.value = lost.value, 0
+                    self._on_lost(cpu, n)
+                stuck = stuck or pending.value
+        finally:
+            self._release()
         if got == 0 and stuck:
             raise ValueError(f"{self._what}: next sample is {stuck} bytes of data, not a "
                              f"{rec}-byte {dt} (read it with read())")
         return arr[:got] if got < cap else arr
 
-    def _has_data(self) -> bool:
+    def _has_data(self, lease: Lease) -> bool:
         return any(_waiting(base) for _, base, _ in self._buffers)
 
     # --- asyncio (the event loop's reader on the epoll fd, no thread)
 
-    async def __aiter__(self) -> AsyncIterator[tuple[int, Any]]:
-        """``async for cpu, event in pb``: copies (``bytes`` or ``event_type`` instances)."""
-        ctype = self._ctype
+    async def __aiter__(self) -> AsyncIterator[tuple[Any, ...]]:
+        """``async for cpu, event in pb``: copies (``bytes`` or ``event_type`` instances;
+        ``cpu, event, tail`` with ``tail=True``); ends when the buffer is closed."""
+        layout, tail = self._layout, self._tail
         while True:
+            if self._lease is None:
+                return
             batch = self.read()
             for cpu, rec in batch:
-                yield cpu, (rec if ctype is None else ctype.from_buffer_copy(rec))
+                if layout is None:
+                    yield cpu, rec
+                elif tail:
+                    yield cpu, layout.decode(rec), layout.tail(rec)
+                else:
+                    yield cpu, layout.decode(rec)
             if not batch:
-                await wait_readable(self.fileno())
+                # LIFETIME: the lease is held while waiting only, not while suspended at a
+                # yield (a loop left with break would keep the buffer's memory until collected)
+                lease = self._lease
+                if lease is None:
+                    return
+                await wait_readable(self._epoll_fd(lease), lease.wakeup_fd())
+                del lease
 
     def close(self) -> None:
-        """Free the perf buffer (``perf_buffer__free``: closes the per-CPU events); idempotent.
-        Views handed to callbacks must not be used after this."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            self._dispatch = None
-            lib.perf_buffer__free(ptr)
+        """Close the buffer (``perf_buffer__free``: closes the per-CPU events and unmaps their
+        rings, once nothing uses them); idempotent. Safe anywhere: inside a callback or
+        ``lost_callback`` (polling stops after it), from another thread or a signal handler
+        (a running ``poll()`` returns 0, the next call raises ClosedError)."""
+        super().close()
+
+    def _closing(self) -> None:
+        self._dispatch = None
+        self._out = None
+        # What perf_buffer__free would do to the map, now (see __init__): no sample goes to
+        # this buffer's events any more, whenever the lease frees them.
+        import os
+
+        key = ctypes.c_int()
+        for cpu, _, _ in self._buffers:
+            key.value = cpu
+            lib.bpf_map_delete_elem(self._map_fd, ctypes.byref(key))
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.dup2(null, self._map_fd, inheritable=False)
+        finally:
+            os.close(null)
+
+
+_CLOSED = object()  # wrapped(): the buffer was closed before the sample was handed over
+_U32 = 2**32 - 1
+_MAX_PAGES = 2**20  # per CPU ring (4 GiB with 4 KiB pages): libbpf's mmap size must not wrap
 
 
 def _waiting(base: int) -> int:

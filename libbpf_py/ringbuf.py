@@ -5,27 +5,42 @@ manager provides the epoll fd and the ``ring__*`` statistics). Three ways to rea
 rings (they share the consumer position):
 
 - per-event callbacks: ``poll()``/``consume()`` call ``callback(data)`` for every record. ``data``
-  is a ``memoryview`` of the record, or with ``event_type=`` a ctypes instance laid over it: both
-  are **zero-copy views valid only during the call** (they point into the ring's shared memory,
-  which the kernel reuses after the callback returns): copy what you keep (``bytes(data)``,
-  ``MyStruct.from_buffer_copy(data)``). Return ``None`` (or anything that is not a negative int)
-  to go on; a negative int stops consumption. An exception raised by a callback stops
-  consumption and is re-raised from ``poll()``/``consume()``.
+  is a read-only ``memoryview`` of the record in the ring's shared memory (zero-copy), **valid
+  only during the call**: it is released when the callback returns (using it later raises
+  ValueError); copy what you keep (``bytes(data)``). With ``event_type=`` the callback gets an
+  instance of that ctypes type instead, a *copy* of the record (yours to keep and modify).
+  Variable-length records (a type ending in an array that the producer truncates, or a
+  flexible ``char args[]``): with ``tail=True`` the callback gets ``(event, tail)``, the
+  fixed part (zero-filled past the record) and the record's bytes from that array on.
+  Return ``None`` (or anything that is not a negative int) to go on; a negative int stops
+  consumption. An exception raised by a callback stops consumption
+  (its record is consumed) and is re-raised from ``poll()``/``consume()``.
 - batches: ``read()`` returns a list of ``bytes``, ``read_array()`` a numpy structured array of
   fixed-size records, copied once from the ring by the C shim (no Python call per record).
 - asyncio: ``await rb.poll_async()``, ``await rb.read_async()`` and ``async for event in rb``,
   driven by the event loop's reader on the epoll fd (no thread).
+
+Safety (``_lease``): the rings' memory belongs to a lease that outlives every operation and view
+still using it. ``close()`` is safe anywhere (inside a callback: polling stops after it; from
+another thread or a signal handler: a running ``poll()`` returns); a slice of a callback's view
+or an array from ``consume_array()`` kept past the call keeps the ring mapped (never a fault;
+its bytes may since have been overwritten by newer records). Threads may share a buffer: one
+reads at a time.
 """
 
 from __future__ import annotations
 
 import ctypes
 
-from ._buffer import PolledBuffer, wait_readable
+from array import array
+
+from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
+                      wait_readable)
+from ._lease import Lease
 from ._ffi import lib
 from ._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
 from ._ffi.types import make_opts
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, with_context
 from .map import Map
 
 __all__ = ["RingBuffer", "RingStats"]
@@ -37,7 +52,7 @@ if TYPE_CHECKING:
 
     import numpy
 
-    Callback = Callable[[Any], Any]
+    Callback = Callable[..., Any]  # (data), (event) or (event, tail)
     EventType = Union[type, str]
 
 RINGBUF = 27  # enum bpf_map_type BPF_MAP_TYPE_RINGBUF
@@ -57,6 +72,9 @@ def resolve_event_type(event_type: Optional[EventType], map: Map) -> Any:
     if isinstance(event_type, str):
         from ._dwarf import object_ctype
 
+        if not event_type.strip():
+            raise ValueError("event_type must name a type like 'struct event', not "
+                             f"{event_type!r}")
         # the object's BTF, else its DWARF; a MissingTypeError (a ValueError) says what to do
         return object_ctype(map._state, event_type, f"event_type={event_type!r} of map "
                             f"'{map.name}'")
@@ -132,6 +150,8 @@ class RingStats:
 _PEEK = 1024
 #: Runs (arrays) found per lbpy_ring_runs call by consume_array.
 _RUNS = 64
+#: array.array typecode of C unsigned long (the peek outputs; the size of size_t on Linux).
+_UL = "L"
 
 
 def _no_sample(_ctx: Any, _data: Any, _size: int) -> int:
@@ -144,70 +164,106 @@ _NO_SAMPLE = ring_buffer_sample_fn(_no_sample)
 
 
 class _Ring:
-    __slots__ = ("map", "ctype", "reader", "index", "dispatch")
+    __slots__ = ("map", "layout", "tail", "reader", "index", "dispatch", "area")
 
-    def __init__(self, map: Map, ctype: Any, index: int) -> None:
+    def __init__(self, map: Map, layout: Optional[EventLayout], tail: bool, index: int) -> None:
         self.map = map
-        self.ctype = ctype
+        self.layout = layout
+        self.tail = tail
         self.index = index
-        # LIFETIME: shim.c's own mapping of the ring, unmapped by RingBuffer.close().
+        # LIFETIME: shim.c's own mapping of the ring, freed by the RingBuffer's lease.
         self.reader: Any = None
+        #: The ring's data area (mapped twice), a root view of the lease: close() releases it.
+        self.area: Any = None
         self.dispatch: Optional[Callable[[], int]] = None
 
+    @property
+    def ctype(self) -> Any:
+        return self.layout.ctype if self.layout is not None else None
 
-def _make_dispatch(reader: Any, callback: Callback, ctype: Any, what: str) -> Callable[[], int]:
+
+def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callback,
+                   layout: Optional[EventLayout], tail: bool) -> Callable[[], int]:
     """A function that runs ``callback`` on every available record of one ring, in order, and
     returns how many it handled.
 
-    Per-event callbacks without a C-to-Python transition per record: lbpy_ring_peek lists up to
-    _PEEK records (offsets and lengths, nothing consumed), Python calls the callback with a
-    read-only slice of the ring's mapping (or an ``event_type`` instance over it), and
-    lbpy_ring_commit then consumes them. A callback that raises or returns a negative int stops
+    No C-to-Python transition per record: lbpy_ring_peek lists up to _PEEK records (their
+    offsets in the ring's data area, nothing consumed), Python calls the callback with a
+    read-only slice of ``area`` (released after the call) or an ``event_type`` copy, and
+    lbpy_ring_commit consumes them. A callback that raises or returns a negative int stops
     after its record (consumed, like libbpf's ring_buffer__consume); the exception propagates.
+    ``close()`` (lease.close()) releases ``area``: the next slice raises ValueError, which the
+    loop recognizes (closed_stop) and ends on, cleanly, after the closing callback's record.
+    LIFETIME: the closure holds ``lease``, so the ring stays mapped while it runs.
     """
-    size = ctypes.c_size_t()
-    data = lib.lbpy_ring_data(reader, ctypes.byref(size))
-    # LIFETIME: views into the reader's mapping; valid until lbpy_ring_close (RingBuffer.close()).
-    # cast("B"): a ctypes array exports format "<B", which memoryview can index only as "B"
-    area = memoryview((ctypes.c_ubyte * (2 * size.value)).from_address(data)).cast("B").toreadonly()
-    offs = (ctypes.c_size_t * _PEEK)()
-    lens = (ctypes.c_uint * _PEEK)()
-    ends = (ctypes.c_ulong * _PEEK)()
-    end = ctypes.c_ulong()
-    end_ref = ctypes.byref(end)
+    starts, stops, ends = (array(_UL, bytes(8 * _PEEK)) for _ in range(3))
+    s_addr, t_addr, e_addr = (a.buffer_info()[0] for a in (starts, stops, ends))
+    end, short = ctypes.c_ulong(), ctypes.c_uint()
+    end_ref, short_ref = ctypes.byref(end), ctypes.byref(short)
     peek, commit = lib.lbpy_ring_peek, lib.lbpy_ring_commit
-    if ctype is not None:
-        from_address, need = ctype.from_address, ctypes.sizeof(ctype)
-        name = getattr(ctype, "__name__", str(ctype))
+    min_len = 0
+    if layout is not None:
+        copy, size, min_len = layout.ctype.from_buffer_copy, layout.size, layout.fixed
+        variable = layout.variable
 
     def dispatch() -> int:
         count = 0
         while True:
-            n = peek(reader, offs, lens, ends, _PEEK, end_ref)
-            i = -1
+            n = peek(reader, s_addr, t_addr, e_addr, _PEEK, min_len, end_ref, short_ref)
+            if not n:
+                commit(reader, end.value)  # discarded records before the stop
+                if short.value and layout is not None:
+                    raise layout.too_short(short.value)
+                return count
+            s = starts[:n]
+            start = None
             try:
-                if ctype is None:
-                    for i, off, ln in zip(range(n), offs[:n], lens[:n]):
-                        rc = callback(area[off:off + ln])
+                if layout is None:
+                    for start, stop in zip(s, stops[:n]):
+                        v = area[start:stop]
+                        rc = callback(v)
+                        try:
+                            v.release()
+                        except BufferError:  # exported (a numpy array over it): it stays
+                            pass
                         if rc is not None and type(rc) is int and rc < 0:
-                            commit(reader, ends[i])
-                            return count + i + 1
+                            i = s.index(start) + 1
+                            commit(reader, ends[i - 1])
+                            return count + i
+                elif not variable:
+                    for start in s:
+                        rc = callback(copy(area, start))
+                        if rc is not None and type(rc) is int and rc < 0:
+                            i = s.index(start) + 1
+                            commit(reader, ends[i - 1])
+                            return count + i
                 else:
-                    for i, off, ln in zip(range(n), offs[:n], lens[:n]):
-                        if ln < need:
-                            raise ValueError(f"{what}: record of {ln} bytes is smaller than "
-                                             f"{name} ({need} bytes)")
-                        rc = callback(from_address(data + off))
+                    for start, stop in zip(s, stops[:n]):
+                        if stop - start >= size:
+                            e = copy(area, start)
+                        else:
+                            e = copy(area[start:stop].tobytes() + bytes(size - stop + start))
+                        rc = callback(e, area[start + layout.tail_at:stop].tobytes()) \
+                            if tail else callback(e)
                         if rc is not None and type(rc) is int and rc < 0:
-                            commit(reader, ends[i])
-                            return count + i + 1
-            except BaseException:
-                if i >= 0:
-                    commit(reader, ends[i])  # the failing record is consumed
+                            i = s.index(start) + 1
+                            commit(reader, ends[i - 1])
+                            return count + i
+            except BaseException as e:
+                # The record being handled when ``e`` came is consumed, unless ``e`` is the
+                # loop noticing close() before handing that record over.
+                stopped = closed_stop(e, lease)
+                i = 0 if start is None else s.index(start) + (not stopped)
+                if i:
+                    commit(reader, ends[i - 1])
+                if stopped:
+                    return count + i
                 raise
             commit(reader, end.value)  # also frees trailing discarded records
             count += n
             if n < _PEEK:
+                if short.value and layout is not None:
+                    raise layout.too_short(short.value)
                 return count
 
     return dispatch
@@ -216,82 +272,114 @@ def _make_dispatch(reader: Any, callback: Callback, ctype: Any, what: str) -> Ca
 class RingBuffer(PolledBuffer):
     """Events from one or more ring buffer maps, each with its own callback.
 
-    ``RingBuffer(map, callback, event_type=None)`` or ``RingBuffer()`` then ``add(...)``. Wraps
-    ``ring_buffer__new``/``ring_buffer__add`` (the epoll fd, ``ring__*`` statistics) and maps
-    each ring for shim.c's readers. Valid after load (needs the maps' fds; mapping a ring needs
-    no privilege beyond holding its fd). Keeps the maps (and so their object) and the callbacks
-    alive until ``close()``, which unmaps the rings: views handed out are then invalid.
+    ``RingBuffer(map, callback, event_type=None, tail=False)`` or ``RingBuffer()`` then
+    ``add(...)``. Wraps ``ring_buffer__new``/``ring_buffer__add`` (the epoll fd, ``ring__*``
+    statistics) and maps each ring for shim.c's readers. Valid after load (needs the maps' fds;
+    mapping a ring needs no privilege beyond holding its fd). Keeps the maps (and so their
+    object) and the callbacks alive until ``close()``; the rings stay mapped until the last
+    operation or kept view using them is gone (``_lease``). The object may close first: the
+    buffer keeps working on the rings it mapped.
     """
 
+    _what = "ring buffer"
+
     def __init__(self, map: Optional[Map] = None, callback: Optional[Callback] = None, *,
-                 event_type: Optional[EventType] = None) -> None:
-        self._ptr: Any = None
+                 event_type: Optional[EventType] = None, tail: bool = False) -> None:
+        super().__init__()
+        self._ptr: Any = None  # LIFETIME: libbpf's ring_buffer, freed by the lease
         self._rings: list[_Ring] = []
-        self._closed = False
-        self._poller: Any = None
+        # Two leases: the rings' memory (shim.c's mappings; views keep it) and the rest
+        # (libbpf's manager: the epoll fd and its own mappings; only operations keep it). The
+        # first lives at least as long as the second.
+        self._mem: Optional[Lease] = Lease("ring buffer memory")
+        self._lease = Lease("ring buffer")
+        self._lease.add(self._mem.close)
         self._dtypes: dict[Any, Any] = {}
         self._out: Any = None  # (out array, address, length, itemsize) of the last read_array
         self._runs: Any = None  # consume_array's lbpy_ring_runs arrays
-        self._areas: dict[int, memoryview] = {}
         pending = ctypes.c_uint()
         self._pending = (pending, ctypes.byref(pending))
         if map is not None:
-            self.add(map, callback, event_type=event_type)
+            self.add(map, callback, event_type=event_type, tail=tail)
         elif callback is not None:
+            self.close()
             raise TypeError("RingBuffer(map, callback): a callback needs a map")
 
     def add(self, map: Map, callback: Optional[Callback] = None, *,
-            event_type: Optional[EventType] = None) -> None:
+            event_type: Optional[EventType] = None, tail: bool = False) -> None:
         """Add a ring buffer map and the callback for its records (``ring_buffer__add``).
 
         ``event_type``: a ctypes type, or a BTF type name ("struct event") of the map's object:
-        the callback then gets that type laid over the record (zero-copy, valid during the
-        call), ``read_array()`` its dtype and ``async for`` copies of it. Without a callback the
-        map is read only by ``read()``/``read_array()``/``async for`` (``poll()`` raises).
+        the callback then gets a copy of each record as that type, ``read_array()`` its dtype
+        and ``async for`` instances of it; a record shorter than the type raises ValueError.
+        ``tail=True``, for variable-length records (a type ending in a flexible ``char args[]``
+        or in a maximum-size array that the producer truncates): records may stop anywhere in
+        that trailing array; the callback gets ``(event, tail)``: the fixed part (zero-filled
+        past the record's end) and the record's bytes from the trailing array on (``async
+        for`` yields such pairs).
+        Without a callback the map is read only by ``read()``/``read_array()``/``async for``
+        (``poll()`` raises).
         """
-        if self._closed:
-            raise ClosedError("ring buffer is closed")
+        lease = self._take()
+        mem = self._mem
+        assert mem is not None  # dropped by close(), like the lease
         if not isinstance(map, Map):
             raise TypeError(f"map must be a libbpf_py Map, not {type(map).__name__}")
         if map._type != RINGBUF:
             raise TypeError(f"map '{map.name}' is a {map.type.name}, not a RINGBUF")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        ctype = resolve_event_type(event_type, map)
         what = f"ring buffer '{map.name}'"
+        ctype = resolve_event_type(event_type, map)
+        layout = EventLayout(ctype, what, bool(tail)) if ctype is not None else None
+        if tail and layout is None:
+            raise ValueError(f"{what}: tail=True needs an event_type")
         fd = map.fd
-        ring = _Ring(map, ctype, len(self._rings))
+        self._acquire()
         try:
-            ring.reader = lib.lbpy_ring_open(fd)
-            if self._ptr is None:
-                opts = make_opts(ring_buffer_opts)
-                self._ptr = lib.ring_buffer__new(fd, _NO_SAMPLE, None, ctypes.byref(opts))
-            else:
-                lib.ring_buffer__add(self._ptr, fd, _NO_SAMPLE, None)
-        except BpfError as e:
-            if ring.reader is not None:
-                lib.lbpy_ring_close(ring.reader)
-            raise with_context(e, what) from None
-        if callback is not None:
-            ring.dispatch = _make_dispatch(ring.reader, callback, ctype, what)
-        self._rings.append(ring)
+            ring = _Ring(map, layout, bool(tail), len(self._rings))
+            try:
+                reader = lib.lbpy_ring_open(fd)
+            except BpfError as e:
+                raise with_context(e, what) from None
+            # LIFETIME: unmapped with the memory lease, after every user of the mapping is gone
+            mem.add(lib.lbpy_ring_close, reader)
+            ring.reader = reader
+            try:
+                if self._ptr is None:
+                    opts = make_opts(ring_buffer_opts)
+                    ptr = lib.ring_buffer__new(fd, _NO_SAMPLE, None, ctypes.byref(opts))
+                    lease.add(lib.ring_buffer__free, ptr)
+                    self._ptr = ptr
+                else:
+                    lib.ring_buffer__add(self._ptr, fd, _NO_SAMPLE, None)
+            except BpfError as e:
+                raise with_context(e, what) from None
+            size = ctypes.c_size_t()
+            data = lib.lbpy_ring_data(reader, ctypes.byref(size))
+            ring.area = mem.view(data, 2 * size.value)  # mapped twice: records never wrap
+            if callback is not None:
+                ring.dispatch = _make_dispatch(mem, reader, ring.area, callback, layout,
+                                               bool(tail))
+            self._rings.append(ring)
+        finally:
+            self._release()
 
-    def _handle(self) -> Any:
+    def _manager(self, lease: Lease) -> Any:
         if self._ptr is None:
-            if self._closed:
-                raise ClosedError("ring buffer is closed")
             raise ValueError("ring buffer has no map: add(map, callback) first")
         return self._ptr
 
     # --- per-event callbacks
 
-    def consume(self) -> int:
+    def _consume(self, lease: Lease) -> int:
         """Run the callbacks on every available record without waiting; returns how many.
 
         Rings in ``add()`` order, records in ring order. A callback returning a negative int
-        stops (its record is consumed); an exception from a callback stops and propagates.
+        stops (its record is consumed); an exception from a callback stops and propagates;
+        ``close()`` in a callback stops after it.
         """
-        self._handle()
+        self._manager(lease)
         total = 0
         for ring in self._rings:
             if ring.dispatch is None:
@@ -299,43 +387,61 @@ class RingBuffer(PolledBuffer):
                     raise TypeError(f"ring buffer '{ring.map.name}' has no callback: read it "
                                     "with read(), read_array() or async for")
                 continue
-            n = ring.dispatch()
-            total += n
+            total += ring.dispatch()
+            if lease.closed:
+                break
         return total
 
+    consume = PolledBuffer.consume  # for the docs: see _consume
+
     def fileno(self) -> int:
-        """The epoll fd (``ring_buffer__epoll_fd``), readable when records are ready."""
-        return lib.ring_buffer__epoll_fd(self._handle())
+        """The epoll fd (``ring_buffer__epoll_fd``), readable when records are ready. It stays
+        open while the buffer is (and while an operation still runs after close())."""
+        return self._epoll_fd(self._take())
+
+    def _epoll_fd(self, lease: Lease) -> int:
+        return lib.ring_buffer__epoll_fd(self._manager(lease))
 
     # --- batches (shim.c's lbpy_ring_read: one C call per ring, GIL released)
 
-    def _has_data(self) -> bool:
+    def _has_data(self, lease: Lease) -> bool:
         return any(self._avail(r) for r in self._rings)
 
     def _avail(self, ring: _Ring) -> int:
-        return lib.ring__avail_data_size(lib.ring_buffer__ring(self._handle(), ring.index))
+        return lib.ring__avail_data_size(lib.ring_buffer__ring(self._ptr, ring.index))
 
-    def read(self, timeout: float = 0, *, max_records: Optional[int] = None) -> list[bytes]:
-        """Every available record of every ring, as a list of ``bytes`` (copies).
+    def read(self, timeout: Optional[float] = 0, *,
+             max_records: Optional[int] = None) -> list[bytes]:
+        """Every available record of every ring (at most ``max_records``), as a list of
+        ``bytes`` (copies).
 
         ``timeout``: seconds to wait for data first (0: don't wait, None: until data comes).
         Discarded records are skipped. Callbacks are not called.
         """
-        self._handle()
-        self._wait(timeout)
-        left = (1 << 62) if max_records is None else max_records
+        timeout = check_timeout(timeout, "ring buffer: read")
+        left = 1 << 62 if max_records is None else min(
+            check_count(max_records, "max_records", "ring buffer: read"), 1 << 62)
+        lease = self._take()
+        self._manager(lease)
+        if not self._wait(lease, timeout):
+            return []
         out: list[bytes] = []
-        for ring in self._rings:
-            while left > 0:
-                got = self._read_ring(ring, left)
-                if not got:
-                    break
-                out += got
-                left -= len(got)
+        self._acquire()
+        try:
+            for ring in self._rings:
+                while left > 0 and not lease.closed:
+                    got = self._read_ring(ring, left)
+                    if not got:
+                        break
+                    out += got
+                    left -= len(got)
+        finally:
+            self._release()
         return out
 
     def _read_ring(self, ring: _Ring, limit: int) -> list[bytes]:
-        """Up to ``limit`` records of one ring, as bytes (one lbpy_ring_read call)."""
+        """Up to ``limit`` records of one ring, as bytes (one lbpy_ring_read call). The caller
+        holds the lease and the lock."""
         avail = self._avail(ring)
         if not avail:
             return []
@@ -346,7 +452,8 @@ class RingBuffer(PolledBuffer):
                   len(lens), 0, pending_ref)
         return split_records(buf, lens, n)
 
-    def read_array(self, dtype: Any = None, *, timeout: float = 0, map: Optional[Map] = None,
+    def read_array(self, dtype: Any = None, *, timeout: Optional[float] = 0,
+                   map: Optional[Map] = None,
                    out: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Every available fixed-size record as a numpy structured array, copied once.
 
@@ -356,9 +463,11 @@ class RingBuffer(PolledBuffer):
         stops before a record of another size, which stays in the ring (read it with
         ``read()``); ValueError when such a record comes first. ``out``: a C-contiguous 1-D
         array to fill (its dtype is used; at most ``len(out)`` records are read) instead of a
-        new one; the result is then ``out[:n]``. Needs numpy.
+        new one; the result is then ``out[:n]``. Needs numpy. The array is a copy: keep it.
         """
-        self._handle()
+        timeout = check_timeout(timeout, "ring buffer: read_array")
+        lease = self._take()
+        self._manager(lease)
         rings = self._rings if map is None else [r for r in self._rings if r.map is map]
         if not rings:
             raise ValueError(f"map '{map.name}' is not in this ring buffer")  # type: ignore
@@ -366,7 +475,8 @@ class RingBuffer(PolledBuffer):
         if out is not None and cached is not None and out is cached[0]:
             arr, base, cap, size = cached  # the same array again: already checked
             dt = arr.dtype
-            self._wait(timeout)
+            if not self._wait(lease, timeout):
+                return arr[:0]
         else:
             import numpy as np
 
@@ -385,7 +495,8 @@ class RingBuffer(PolledBuffer):
             size = dt.itemsize
             if size == 0:
                 raise ValueError(f"read_array: dtype {dt} has no size")
-            self._wait(timeout)
+            if not self._wait(lease, timeout):
+                return (out if out is not None else np.empty(0, dt))[:0]
             if out is None:
                 # Capacity: the records present now, each at least header + size rounded up.
                 slot = (size + _HDR + 7) & ~7
@@ -398,15 +509,19 @@ class RingBuffer(PolledBuffer):
             base, cap = arr.ctypes.data, len(arr)
         got = 0
         pending, pending_ref = self._pending
-        for ring in rings:
-            if got >= cap:
-                break
-            got += _read(ring.reader, base + got * size, (cap - got) * size, None, cap - got,
-                         size, pending_ref)
-            if pending.value and not got:
-                raise ValueError(f"ring buffer '{ring.map.name}': next record is "
-                                 f"{pending.value} bytes, not {size} (dtype {dt}); read it "
-                                 "with read()")
+        self._acquire()
+        try:
+            for ring in rings:
+                if got >= cap or lease.closed:
+                    break
+                got += _read(ring.reader, base + got * size, (cap - got) * size, None,
+                             cap - got, size, pending_ref)
+                if pending.value and not got:
+                    raise ValueError(f"ring buffer '{ring.map.name}': next record is "
+                                     f"{pending.value} bytes, not {size} (dtype {dt}); read it "
+                                     "with read()")
+        finally:
+            self._release()
         return arr[:got] if got < cap else arr
 
     def consume_array(self, callback: Callable[[numpy.ndarray], Any], dtype: Any = None, *,
@@ -419,12 +534,15 @@ class RingBuffer(PolledBuffer):
         discarded record starts a new array. Stops before a record of another size (it stays in
         the ring: ValueError if it comes first). Rings in ``add()`` order (or only ``map``'s).
         Returns the number of records handed over. An exception from the callback propagates;
-        the records of the array it was given are consumed. Copy what you keep
-        (``arr.copy()``, or ``read_array()``). Needs numpy.
+        the records of the array it was given are consumed; ``close()`` in the callback stops
+        after it. Copy what you keep (``arr.copy()``, or ``read_array()``): an array kept past
+        the call keeps the ring mapped (reading it never faults), but newer records overwrite
+        its memory. Needs numpy.
         """
         import numpy as np
 
-        self._handle()
+        lease = self._take()
+        self._manager(lease)
         rings = self._rings if map is None else [r for r in self._rings if r.map is map]
         if not rings:
             raise ValueError(f"map '{map.name}' is not in this ring buffer")  # type: ignore
@@ -440,86 +558,121 @@ class RingBuffer(PolledBuffer):
         if size == 0:
             raise ValueError(f"consume_array: dtype {dt} has no size")
         stride = (size + _HDR + 7) & ~7
-        runs = self._runs
-        if runs is None:
-            runs = self._runs = ((ctypes.c_size_t * _RUNS)(), (ctypes.c_size_t * _RUNS)(),
-                                 (ctypes.c_ulong * _RUNS)(), ctypes.c_ulong())
-        starts, counts, ends, end = runs
-        pending, pending_ref = self._pending
-        total = 0
-        for ring in rings:
-            area = self._area(ring)
-            while True:
-                n = lib.lbpy_ring_runs(ring.reader, size, starts, counts, ends, _RUNS, 1 << 62,
-                                       ctypes.byref(end), pending_ref)
-                i = -1
-                try:
-                    for i, start, count in zip(range(n), starts[:n], counts[:n]):  # noqa: B007
-                        callback(np.ndarray((count,), dt, area, start, (stride,)))
-                        total += count
-                except BaseException:
-                    if i >= 0:  # the array given to the failing call is consumed
-                        lib.lbpy_ring_commit(ring.reader, ends[i])
-                    raise
-                lib.lbpy_ring_commit(ring.reader, end.value)
-                if pending.value and not total:
-                    raise ValueError(f"ring buffer '{ring.map.name}': next record is "
-                                     f"{pending.value} bytes, not {size} (dtype {dt}); read "
-                                     "it with read()")
-                if n < _RUNS:
-                    break
+        mem = self._mem
+        self._acquire()
+        try:
+            runs = self._runs
+            if runs is None:
+                runs = self._runs = ((ctypes.c_size_t * _RUNS)(), (ctypes.c_size_t * _RUNS)(),
+                                     (ctypes.c_ulong * _RUNS)(), ctypes.c_ulong())
+            starts, counts, ends, end = runs
+            pending, pending_ref = self._pending
+            total = 0
+            for ring in rings:
+                area = ring.area
+                while not lease.closed:
+                    n = lib.lbpy_ring_runs(ring.reader, size, starts, counts, ends, _RUNS,
+                                           1 << 62, ctypes.byref(end), pending_ref)
+                    i = -1
+                    try:
+                        for i, start, count in zip(range(n), starts[:n], counts[:n]):  # noqa: B007
+                            # LIFETIME: the array holds a slice of the ring's root view, which
+                            # holds the lease: a kept array keeps the ring mapped.
+                            part = area[start:start + (count - 1) * stride + size]
+                            callback(np.ndarray((count,), dt, part, 0, (stride,)))
+                            total += count
+                    except BaseException as e:
+                        if mem is None or closed_stop(e, mem):  # close() in a callback
+                            if i > 0:
+                                lib.lbpy_ring_commit(ring.reader, ends[i - 1])
+                            return total
+                        if i >= 0:  # the array given to the failing call is consumed
+                            lib.lbpy_ring_commit(ring.reader, ends[i])
+                        raise
+                    lib.lbpy_ring_commit(ring.reader, end.value)
+                    if pending.value and not total:
+                        raise ValueError(f"ring buffer '{ring.map.name}': next record is "
+                                         f"{pending.value} bytes, not {size} (dtype {dt}); "
+                                         "read it with read()")
+                    if n < _RUNS:
+                        break
+        finally:
+            self._release()
         return total
-
-    def _area(self, ring: _Ring) -> memoryview:
-        """A read-only view of the ring's data area, mapped twice (shim.c's mapping).
-        LIFETIME: valid until close() unmaps it."""
-        area = self._areas.get(ring.index)
-        if area is None:
-            size = ctypes.c_size_t()
-            data = lib.lbpy_ring_data(ring.reader, ctypes.byref(size))
-            area = self._areas[ring.index] = memoryview(
-                (ctypes.c_ubyte * (2 * size.value)).from_address(data)).cast("B").toreadonly()
-        return area
 
     # --- asyncio (the event loop's reader on the epoll fd, no thread)
 
     async def __aiter__(self) -> AsyncIterator[Any]:
         """``async for event in rb``: copies of the records (``bytes``, or ``event_type``
-        instances), in ring order; waits in the event loop when the rings are empty."""
+        instances, ``(event, tail)`` with ``tail=True``), in ring order; waits in the event
+        loop when the rings are empty; ends when the buffer is closed."""
         while True:
-            self._handle()
             got = False
-            for ring in self._rings:
-                records = self._read_ring(ring, 1 << 62)
+            for ring in list(self._rings):
+                records = self._read_one(ring)
+                if records is None:
+                    return  # closed
                 got = got or bool(records)
-                ctype = ring.ctype
+                layout = ring.layout
                 for rec in records:
-                    yield rec if ctype is None else ctype.from_buffer_copy(rec)
+                    if layout is None:
+                        yield rec
+                    elif ring.tail:
+                        yield layout.decode(rec), layout.tail(rec)
+                    else:
+                        yield layout.decode(rec)
             if not got:
-                await wait_readable(self.fileno())
+                # LIFETIME: the lease is held while waiting only, not while suspended at a
+                # yield (a loop left with break would keep the buffer's memory until collected)
+                lease = self._lease
+                if lease is None:
+                    return
+                await wait_readable(self._epoll_fd(lease), lease.wakeup_fd())
+                del lease
+
+    def _read_one(self, ring: _Ring) -> Optional[list[bytes]]:
+        """Every record of one ring as bytes; None once the buffer is closed."""
+        lease = self._lease
+        if lease is None:
+            return None
+        self._manager(lease)
+        self._acquire()
+        try:
+            return None if lease.closed else self._read_ring(ring, 1 << 62)
+        finally:
+            self._release()
 
     # --- backpressure
 
     def stats(self) -> list[RingStats]:
         """Size, positions and fill level of each ring, in ``add()`` order (``ring__*``)."""
-        ptr = self._handle()
+        lease = self._take()
+        ptr = self._manager(lease)
         out = []
-        for r in self._rings:
-            ring = lib.ring_buffer__ring(ptr, r.index)
-            out.append(RingStats(r.map.name, lib.ring__size(ring), lib.ring__producer_pos(ring),
-                                 lib.ring__consumer_pos(ring), lib.ring__avail_data_size(ring)))
+        self._acquire()
+        try:
+            for r in self._rings:
+                ring = lib.ring_buffer__ring(ptr, r.index)
+                out.append(RingStats(r.map.name, lib.ring__size(ring),
+                                     lib.ring__producer_pos(ring), lib.ring__consumer_pos(ring),
+                                     lib.ring__avail_data_size(ring)))
+        finally:
+            self._release()
         return out
 
     def close(self) -> None:
-        """Free the ring buffer manager (``ring_buffer__free``) and the batch mappings;
-        idempotent. Views handed to callbacks must not be used after this."""
-        ptr, self._ptr = self._ptr, None
-        self._closed = True
-        self._areas.clear()
-        for r in self._rings:
-            reader, r.reader = r.reader, None
-            if reader is not None:
-                lib.lbpy_ring_close(reader)
-        if ptr is not None:
-            lib.ring_buffer__free(ptr)
-        self._rings = []
+        """Close the buffer (``ring_buffer__free`` and the rings' unmapping, once nothing uses
+        them); idempotent. Safe anywhere: inside one of its callbacks (polling stops after
+        it), from another thread or a signal handler (a running ``poll()`` returns 0, the next
+        call raises ClosedError). Views handed to callbacks are released; what was derived
+        from them keeps the rings mapped until it is gone."""
+        super().close()
+
+    def _closing(self) -> None:
+        mem, self._mem = self._mem, None
+        if mem is not None:
+            mem.close()
+        for ring in self._rings:
+            ring.dispatch = None
+            ring.area = None
+        self._out = None

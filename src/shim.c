@@ -242,27 +242,38 @@ LBPY_API void *lbpy_ring_data(struct lbpy_ring *r, size_t *size)
 	return r->data;
 }
 
-/* Find up to max committed records from the consumer position on, without consuming them: the
- * data of record i is lens[i] bytes at offset offs[i] of lbpy_ring_data's area, and ends[i] is
- * the consumer position just after it. *end: the position after the last record examined
+/* Find up to max committed records of at least min_len bytes from the consumer position on,
+ * without consuming them: the data of record i is at [starts[i], stops[i]) of lbpy_ring_data's
+ * area (offsets; the area is mapped twice, so a record never wraps), and ends[i] is the consumer
+ * position just after it. Stops before an uncommitted record, and before one shorter than
+ * min_len (*short_len = its length, else 0). *end: the position after the last record examined
  * (trailing discarded records included). Hand a position to lbpy_ring_commit once the records
- * before it are handled. Returns the number of records found. */
-LBPY_API size_t lbpy_ring_peek(struct lbpy_ring *r, size_t *offs, unsigned int *lens,
-			       unsigned long *ends, size_t max, unsigned long *end)
+ * before it are handled. Returns the number of records found. Mirrors libbpf's
+ * ringbuf_process_ring (ringbuf.c): the BUSY and DISCARD bits, the 8-byte header, rounding. */
+LBPY_API size_t lbpy_ring_peek(struct lbpy_ring *r, unsigned long *starts, unsigned long *stops,
+			       unsigned long *ends, size_t max, unsigned int min_len,
+			       unsigned long *end, unsigned int *short_len)
 {
 	unsigned long cons = __atomic_load_n(r->consumer_pos, __ATOMIC_ACQUIRE);
 	unsigned long prod = __atomic_load_n(r->producer_pos, __ATOMIC_ACQUIRE);
+	unsigned long at;
 	size_t n = 0;
 	__u32 hdr, len;
 
+	*short_len = 0;
 	while (cons < prod && n < max) {
-		hdr = __atomic_load_n((__u32 *)(r->data + (cons & r->mask)), __ATOMIC_ACQUIRE);
+		at = cons & r->mask;
+		hdr = __atomic_load_n((__u32 *)(r->data + at), __ATOMIC_ACQUIRE);
 		if (hdr & BPF_RINGBUF_BUSY_BIT)
 			break;
 		len = hdr & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 		if (!(hdr & BPF_RINGBUF_DISCARD_BIT)) {
-			offs[n] = (cons & r->mask) + BPF_RINGBUF_HDR_SZ;
-			lens[n] = len;
+			if (len < min_len) {
+				*short_len = len;
+				break;
+			}
+			starts[n] = at + BPF_RINGBUF_HDR_SZ;
+			stops[n] = at + BPF_RINGBUF_HDR_SZ + len;
 		}
 		cons += (len + BPF_RINGBUF_HDR_SZ + 7) & ~7UL;
 		if (!(hdr & BPF_RINGBUF_DISCARD_BIT))
@@ -410,17 +421,20 @@ LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, u
 	return out.count;
 }
 
-/* Find up to max samples of one per-CPU perf ring (as for lbpy_perf_read) from its tail on,
- * without consuming them, for callbacks that get zero-copy views: sample i is lens[i] bytes (raw
- * size) at offset offs[i] of the data area, and ends[i] the tail just after it; *end is the tail
- * after the last record examined. A sample that wraps around the end of the data area is copied
- * to scratch (scratch_cap bytes; a perf record is at most 64 KiB) and returned alone, with
- * offs[0] = size. A PERF_RECORD_LOST record is returned alone too: no samples, its count in
- * *lost (so lost counts and samples stay in order). Consume with lbpy_perf_commit. */
-LBPY_API size_t lbpy_perf_peek(void *base, size_t size, size_t *offs, unsigned int *lens,
-			       unsigned long long *ends, size_t max, void *scratch,
-			       size_t scratch_cap, unsigned long long *end,
-			       unsigned long long *lost)
+/* Find up to max samples of at least min_len bytes (raw size) in one per-CPU perf ring (as for
+ * lbpy_perf_read) from its tail on, without consuming them, for callbacks that get zero-copy
+ * views: sample i is at [starts[i], stops[i]) of the data area (offsets; the length is the raw
+ * size), and ends[i] the tail just after it; *end is the tail after the last record examined.
+ * A sample that wraps around the end of the data area is copied to scratch (scratch_cap bytes;
+ * a perf record is at most 64 KiB) and returned alone, with starts[0] = size (stops[0] = size +
+ * its length). A PERF_RECORD_LOST record is returned alone too: no samples, its count in *lost
+ * (so lost counts and samples stay in order). Stops before a sample shorter than min_len
+ * (*short_len = its length, else 0). Consume with lbpy_perf_commit. Mirrors libbpf's
+ * perf_buffer__process_record / perf_event_read_simple (libbpf.c). */
+LBPY_API size_t lbpy_perf_peek(void *base, size_t size, unsigned long *starts, unsigned long *stops,
+			       unsigned long long *ends, size_t max, unsigned int min_len,
+			       void *scratch, size_t scratch_cap, unsigned long long *end,
+			       unsigned long long *lost, unsigned int *short_len)
 {
 	struct perf_event_mmap_page *page = base;
 	unsigned char *data = (unsigned char *)base + sysconf(_SC_PAGESIZE);
@@ -431,6 +445,7 @@ LBPY_API size_t lbpy_perf_peek(void *base, size_t size, size_t *offs, unsigned i
 	__u32 raw;
 
 	*lost = 0;
+	*short_len = 0;
 	while (tail < head && n < max) {
 		at = (size_t)(tail & (size - 1));
 		memcpy(&eh, data + at, sizeof(eh)); /* 8-byte aligned: never wraps */
@@ -444,19 +459,23 @@ LBPY_API size_t lbpy_perf_peek(void *base, size_t size, size_t *offs, unsigned i
 		if (eh.type == PERF_RECORD_SAMPLE) {
 			lbpy_copy_wrapped((unsigned char *)&raw, data, size, tail + sizeof(eh),
 					  sizeof(raw));
+			if (raw < min_len) {
+				*short_len = raw;
+				break;
+			}
 			if (at + eh.size <= size) {
-				offs[n] = at + sizeof(eh) + sizeof(raw);
+				starts[n] = at + sizeof(eh) + sizeof(raw);
 			} else {
 				if (n || raw > scratch_cap)
 					break; /* alone, next time (raw > 64 KiB can't happen) */
 				lbpy_copy_wrapped(scratch, data, size, tail + sizeof(eh) + sizeof(raw),
 						  raw);
-				offs[n] = size;
+				starts[n] = size;
 			}
-			lens[n] = raw;
+			stops[n] = starts[n] + raw;
 			ends[n++] = tail + eh.size;
 			tail += eh.size;
-			if (offs[n - 1] == size)
+			if (starts[n - 1] == size)
 				break;
 			continue;
 		}

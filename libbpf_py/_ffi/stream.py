@@ -119,9 +119,10 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("lbpy_ring_open", lbpy_ring_p, [c_int], PTR),
     ("lbpy_ring_close", None, [lbpy_ring_p], NONE),
     ("lbpy_ring_data", c_void_p, [lbpy_ring_p, POINTER(c_size_t)], NONE),
+    # peek: starts, stops and ends are addresses of unsigned long arrays (array.array("L"))
     ("lbpy_ring_peek", c_size_t,
-     [lbpy_ring_p, POINTER(c_size_t), POINTER(c_uint), POINTER(c_ulong), c_size_t,
-      POINTER(c_ulong)], NONE),
+     [lbpy_ring_p, c_void_p, c_void_p, c_void_p, c_size_t, c_uint, POINTER(c_ulong),
+      POINTER(c_uint)], NONE),
     ("lbpy_ring_commit", None, [lbpy_ring_p, c_ulong], NONE),
     ("lbpy_ring_runs", c_size_t,
      [lbpy_ring_p, c_uint, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_ulong), c_size_t,
@@ -132,8 +133,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
      [c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_uint), c_size_t, c_uint, POINTER(c_uint),
       POINTER(c_ulonglong)], NONE),
     ("lbpy_perf_peek", c_size_t,
-     [c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_uint), POINTER(c_ulonglong), c_size_t,
-      c_void_p, c_size_t, POINTER(c_ulonglong), POINTER(c_ulonglong)], NONE),
+     [c_void_p, c_size_t, c_void_p, c_void_p, c_void_p, c_size_t, c_uint, c_void_p, c_size_t,
+      POINTER(c_ulonglong), POINTER(c_ulonglong), POINTER(c_uint)], NONE),
     ("lbpy_perf_commit", None, [c_void_p, c_ulonglong], NONE),
     ("lbpy_perf_buffer_new", pb_p, [c_int, c_size_t, c_uint, c_int], PTR),
 ]
