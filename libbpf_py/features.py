@@ -31,7 +31,8 @@ TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 # enum bpf_prog_type / bpf_attach_type / btf kinds (enums.py names them; not imported here so
 # that a probe costs no enum module import)
-_PROG_KPROBE, _PROG_TRACEPOINT, _PROG_RAW_TRACEPOINT, _PROG_TRACING = 2, 5, 17, 26
+_PROG_KPROBE, _PROG_TRACEPOINT, _PROG_PERF_EVENT = 2, 5, 7
+_PROG_RAW_TRACEPOINT, _PROG_TRACING = 17, 26
 _TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
 _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 8, 12
 _FUNC_GET_ATTACH_COOKIE = 174  # enum bpf_func_id: bpf_get_attach_cookie()
@@ -382,6 +383,8 @@ FEATURES: dict[str, Callable[[], bool]] = {
     # bpf_get_attach_cookie() and perf-link cookies (5.15): kprobes, tracepoints
     "kprobe_cookie": lambda: _kprobes() and helper(_PROG_KPROBE, _FUNC_GET_ATTACH_COOKIE),
     "tracepoint_cookie": lambda: helper(_PROG_TRACEPOINT, _FUNC_GET_ATTACH_COOKIE),
+    "uprobe_cookie": lambda: _uprobes() and helper(_PROG_KPROBE, _FUNC_GET_ATTACH_COOKIE),
+    "perf_event_cookie": lambda: helper(_PROG_PERF_EVENT, _FUNC_GET_ATTACH_COOKIE),
     "kprobe_multi": _kprobe_multi,  # kprobe.multi links (fprobe)
     "uprobe_multi": _uprobe_multi,  # uprobe.multi links
     "struct_ops": _prog(27),

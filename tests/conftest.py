@@ -124,7 +124,7 @@ def compile_bpf(src: Path, out_dir: Path = CACHE) -> Path:
     include = Path(libbpf_py.get_include())
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     h = hashlib.sha256(src.read_bytes())
-    for header in sorted((include / "bpf").glob("*.h")):
+    for header in [*sorted((include / "bpf").glob("*.h")), *sorted(BPF_SRC.glob("*.h"))]:
         h.update(header.read_bytes())
     h.update(subprocess.run([clang, "--version"], capture_output=True, check=True).stdout)
     out = out_dir / f"{src.name[:-2]}-{h.hexdigest()[:16]}.o"

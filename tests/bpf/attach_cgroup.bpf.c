@@ -18,7 +18,7 @@ static __always_inline void order(__u32 slot)
 	__u64 *seq = bpf_map_lookup_elem(&results, &seq_slot);
 
 	if (seq)
-		set(slot, __sync_fetch_and_add(seq, 1) + 1);
+		set(slot, bump(seq));
 }
 
 SEC("cgroup_skb/egress")

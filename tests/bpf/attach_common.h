@@ -4,6 +4,16 @@
 #pragma once
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "bump.h"
+
+/* bpf_get_attach_cookie(ctx) where the kernel has it (5.15), else 0: on older kernels libbpf's
+ * CO-RE enum check turns the call into dead code the verifier never sees (as libbpf-tools do). */
+enum bpf_func_id___local { BPF_FUNC_get_attach_cookie___local = 174 };
+#define attach_cookie(ctx)                                                                        \
+	(bpf_core_enum_value_exists(enum bpf_func_id___local, BPF_FUNC_get_attach_cookie___local) \
+		 ? bpf_get_attach_cookie(ctx)                                                     \
+		 : 0)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -33,19 +33,9 @@ struct pt_regs {
 } __attribute__((preserve_access_index));
 #endif
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 
 enum { KP_HITS, KP_COOKIE, KRET_HITS, KRET_COOKIE, KRET_RET, MULTI_HITS, MULTI_COOKIE_SUM,
        KSYS_HITS, KSYS_ARG, GONE_HITS };
-
-enum bpf_func_id___local { BPF_FUNC_get_attach_cookie___local = 174 };
-
-static __always_inline __u64 cookie(void *ctx)
-{
-	if (bpf_core_enum_value_exists(enum bpf_func_id___local, BPF_FUNC_get_attach_cookie___local))
-		return bpf_get_attach_cookie(ctx);
-	return 0;
-}
 
 /* targets set from Python: attach_kprobe(symbol), attach_kprobe_multi(...) */
 SEC("kprobe")
@@ -53,7 +43,7 @@ int on_kprobe(struct pt_regs *ctx)
 {
 	if (mine()) {
 		add(KP_HITS, 1);
-		set(KP_COOKIE, cookie(ctx));
+		set(KP_COOKIE, attach_cookie(ctx));
 	}
 	return 0;
 }
@@ -63,7 +53,7 @@ int on_kretprobe(struct pt_regs *ctx)
 {
 	if (mine()) {
 		add(KRET_HITS, 1);
-		set(KRET_COOKIE, cookie(ctx));
+		set(KRET_COOKIE, attach_cookie(ctx));
 		set(KRET_RET, PT_REGS_RC(ctx));
 	}
 	return 0;
@@ -74,7 +64,7 @@ int on_multi(struct pt_regs *ctx)
 {
 	if (mine()) {
 		add(MULTI_HITS, 1);
-		add(MULTI_COOKIE_SUM, cookie(ctx));
+		add(MULTI_COOKIE_SUM, attach_cookie(ctx));
 	}
 	return 0;
 }

@@ -63,7 +63,7 @@ static __always_inline void order(struct __sk_buff *skb, __u32 seq_slot, __u32 h
 		return;
 	seq = bpf_map_lookup_elem(&results, &slot);
 	if (seq)
-		set(seq_slot, __sync_fetch_and_add(seq, 1) + 1);
+		set(seq_slot, bump(seq));
 	add(hits_slot, 1);
 }
 

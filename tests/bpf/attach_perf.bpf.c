@@ -44,7 +44,7 @@ int on_sample(void *ctx)
 {
 	if (mine()) {
 		add(bpf_get_smp_processor_id() & 31, 1);
-		set(32, bpf_get_attach_cookie(ctx));
+		set(32, attach_cookie(ctx));
 	}
 	return 0;
 }

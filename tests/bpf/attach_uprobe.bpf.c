@@ -15,7 +15,7 @@ int BPF_KPROBE(on_add, int a, int b)
 	add(ADD_HITS, 1);
 	set(ADD_A, a);
 	set(ADD_B, b);
-	set(ADD_COOKIE, bpf_get_attach_cookie(ctx));
+	set(ADD_COOKIE, attach_cookie(ctx));
 	set(LAST_PID, bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
@@ -32,7 +32,7 @@ SEC("uprobe.multi")
 int on_multi(struct pt_regs *ctx)
 {
 	add(MULTI_HITS, 1);
-	add(MULTI_COOKIE_SUM, bpf_get_attach_cookie(ctx));
+	add(MULTI_COOKIE_SUM, attach_cookie(ctx));
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 /* Counts getppid() calls of one target process and streams one event per call. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "bump.h"
 
 struct event {
 	__u32 pid;
@@ -40,7 +41,7 @@ int on_getppid(void *ctx)
 		return 0;
 	count = bpf_map_lookup_elem(&counts, &tgid);
 	if (count)
-		n = __sync_fetch_and_add(count, 1) + 1;
+		n = bump(count);
 	else
 		bpf_map_update_elem(&counts, &tgid, &one, BPF_NOEXIST);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

@@ -14,6 +14,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include "bump.h"
 
 enum { CFG_TGID, CFG_K, CFG_DISCARD_EVERY, CFG_ODD_EVERY, CFG_RB_FAILS, CFG_PERF_FAILS, CFG_N };
 enum { RES_COUNT, RES_SUM_A, RES_WEIGHTED, RES_RET, RES_N };
@@ -179,7 +180,7 @@ static long drain_one(struct bpf_dynptr *dynptr, void *ctx)
 		return 1;
 	if (bpf_dynptr_read(&m, sizeof(m), dynptr, 0, 0))
 		return 1;
-	index = __sync_fetch_and_add(count, 1);
+	index = bump(count) - 1;
 	res_add(RES_SUM_A, m.a);
 	res_add(RES_WEIGHTED, m.b * (index + 1));
 	return 0;
