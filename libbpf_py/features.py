@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from .enums import MapType, ProgType
 
-__all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "tracefs_path",
+__all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "DESCRIPTIONS",
+           "tracefs_path",
            "kernel_version", "tracepoint", "tp_btf", "kernel_function", "fentry"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -398,6 +399,42 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "task_storage": _map(29),
     "cgrp_storage": _map(32),
     "arena": _map(33),
+}
+
+
+#: feature -> what it gives a user (``python -m libbpf_py features`` and docs/kernels.md's
+#: first column, written by scripts/vm/kernels_md.py, which reads this literal)
+DESCRIPTIONS: dict[str, str] = {
+    "bpf": "bpf() syscall works",
+    "btf": "kernel BTF (/sys/kernel/btf/vmlinux): CO-RE",
+    "tracefs": "tracefs: tracepoints",
+    "kprobes": "kprobe, kretprobe, ksyscall",
+    "kprobe_cookie": "cookies on kprobes (bpf_get_attach_cookie)",
+    "kprobe_multi": "kprobe.multi",
+    "uprobes": "uprobe, uretprobe, USDT",
+    "uprobe_cookie": "cookies on uprobes",
+    "uprobe_multi": "uprobe.multi",
+    "perf_event": "perf events (profile)",
+    "perf_event_cookie": "cookies on perf events",
+    "tracepoint_cookie": "cookies on tracepoints",
+    "tracing": "tp_btf, BPF iterators",
+    "raw_tp_cookie": "cookies on raw_tp/tp_btf",
+    "raw_tp_link_info_cookie": "raw_tp link info reports the cookie",
+    "trampolines": "fentry, fexit, fmod_ret, freplace",
+    "tracing_cookie": "cookies on fentry/fexit",
+    "bpf_lsm": "BPF LSM (lsm/ programs)",
+    "cgroup2": "cgroup v2 programs",
+    "struct_ops": "struct_ops",
+    "xdp": "XDP",
+    "sched_cls": "TC (cls_bpf)",
+    "sk_lookup": "sk_lookup",
+    "netfilter": "netfilter programs",
+    "ringbuf": "BPF ring buffer",
+    "user_ringbuf": "user ring buffer",
+    "bloom_filter": "bloom filter maps",
+    "task_storage": "task storage maps",
+    "cgrp_storage": "cgroup storage maps",
+    "arena": "arena maps",
 }
 
 

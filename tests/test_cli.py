@@ -382,6 +382,18 @@ def test_features_json() -> None:
     assert report["kernel"] == ".".join(map(str, libbpf_py.features.kernel_version()))
 
 
+@pytest.mark.root
+def test_features_text_names_the_rows_of_docs_kernels_md() -> None:
+    out = cli("features")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"kernel {'.'.join(map(str, libbpf_py.features.kernel_version()))}"
+    row = next(line for line in lines if line.split()[1:2] == ["kprobes"])
+    assert row.split() == ["no", "kprobes", "kprobe,", "kretprobe,", "ksyscall"]  # no CONFIG_KPROBES
+    assert next(line for line in lines if " btf " in line).split()[0] == "yes"
+    assert "docs/kernels.md" in lines[-2] and "degrades" in lines[-1]
+
+
 def test_no_command_prints_help() -> None:
     out = cli()
     assert out.returncode == 2 and "COMMAND" in out.stdout

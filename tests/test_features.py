@@ -113,3 +113,9 @@ def test_every_named_feature_answers() -> None:
     assert report["bpf"] and report["btf"]
     with pytest.raises(KeyError, match="unknown feature 'lbpy_nope'"):
         features.has("lbpy_nope")
+
+
+def test_every_named_feature_is_described() -> None:
+    """`python -m libbpf_py features` and docs/kernels.md say what each feature gives a user."""
+    assert sorted(features.DESCRIPTIONS) == sorted(features.FEATURES)  # (order: the table's)
+    assert all(features.DESCRIPTIONS.values())

@@ -32,9 +32,19 @@ def run(as_json: bool) -> int:
     if as_json:
         print(json.dumps(r, indent=2))
         return 0
+    from ..features import DESCRIPTIONS
+
     print(f"kernel {r['kernel']}")
+    width = max(map(len, r["features"]))
     for section in ("features", "program_types", "map_types"):
         print(f"\n{section.replace('_', ' ')}:")
         for name, ok in r[section].items():
-            print(f"  {'yes' if ok else 'no ':<4} {name}")
+            what = DESCRIPTIONS.get(name, "") if section == "features" else ""
+            print(f"  {'yes' if ok else 'no ':<4} {name:<{width}}  {what}".rstrip())
+    print(f"\n{FOOTER}")
     return 0
+
+
+#: the text report's last line: where the features' rows come from
+FOOTER = ("These features are the rows of docs/kernels.md (in libbpf_py's source): which kernels "
+          "have each one,\nmeasured by the test suite in VMs, and what degrades without it.")

@@ -14,6 +14,7 @@ that run needs it). Standard library only.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -22,39 +23,21 @@ import xml.etree.ElementTree as ET
 ORDER = ["5.10", "6.1", "6.12", "7", "host"]
 TITLES = {"7": "7.x"}
 
-#: feature -> what it means for a user (the table's first column)
-MEANING = {
-    "bpf": "bpf() syscall works",
-    "btf": "kernel BTF (/sys/kernel/btf/vmlinux): CO-RE",
-    "tracefs": "tracefs: tracepoints",
-    "kprobes": "kprobe, kretprobe, ksyscall",
-    "kprobe_cookie": "cookies on kprobes (bpf_get_attach_cookie)",
-    "kprobe_multi": "kprobe.multi",
-    "uprobes": "uprobe, uretprobe, USDT",
-    "uprobe_cookie": "cookies on uprobes",
-    "uprobe_multi": "uprobe.multi",
-    "perf_event": "perf events (profile)",
-    "perf_event_cookie": "cookies on perf events",
-    "tracepoint_cookie": "cookies on tracepoints",
-    "tracing": "tp_btf, BPF iterators",
-    "raw_tp_cookie": "cookies on raw_tp/tp_btf",
-    "raw_tp_link_info_cookie": "raw_tp link info reports the cookie",
-    "trampolines": "fentry, fexit, fmod_ret, freplace",
-    "tracing_cookie": "cookies on fentry/fexit",
-    "bpf_lsm": "BPF LSM (lsm/ programs)",
-    "cgroup2": "cgroup v2 programs",
-    "struct_ops": "struct_ops",
-    "xdp": "XDP",
-    "sched_cls": "TC (cls_bpf)",
-    "sk_lookup": "sk_lookup",
-    "netfilter": "netfilter programs",
-    "ringbuf": "BPF ring buffer",
-    "user_ringbuf": "user ring buffer",
-    "bloom_filter": "bloom filter maps",
-    "task_storage": "task storage maps",
-    "cgrp_storage": "cgroup storage maps",
-    "arena": "arena maps",
-}
+
+def meanings() -> dict[str, str]:
+    """libbpf_py.features.DESCRIPTIONS (feature -> what it gives a user), read from the source
+    without importing the package (it needs its built library)."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "libbpf_py",
+                       "features.py")
+    with open(src) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "DESCRIPTIONS":
+            return ast.literal_eval(node.value)
+    raise SystemExit(f"kernels_md: no DESCRIPTIONS in {src}")
+
+
+MEANING = meanings()
 
 
 def load_run(d: str) -> dict:
