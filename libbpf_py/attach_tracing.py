@@ -351,7 +351,8 @@ class TracingAttachMixin:
         ``binary``: a path, or a library name libbpf finds (``"libc.so.6"``); ``symbol``: a
         function name (``"malloc"``, ``"malloc@GLIBC_2.2.5"``), then ``offset`` is added to it;
         without ``symbol``, ``offset`` is the file offset of the probed instruction. ``pid``
-        limits it to one process (-1: all). Needs root.
+        (libbpf's meaning): -1 (the default) every process that runs the code, 0 this process,
+        N process N only (all its threads). Needs root.
         """
         what = (f"{'uretprobe' if retprobe else 'uprobe'} {binary}:"
                 f"{symbol or ''}{'+' if symbol and offset else ''}"
@@ -376,7 +377,8 @@ class TracingAttachMixin:
                             retprobe: bool = False, session: bool = False) -> Link:
         """Attach to many functions of ``binary`` at once (``bpf_program__attach_uprobe_multi``):
         by glob ``pattern`` (``"lib_*"``), by ``symbols`` or by file ``offsets``; ``cookies``
-        one per symbol/offset. Needs Linux 6.6, root."""
+        one per symbol/offset. ``pid``: -1 every process, 0 this process, N process N (as
+        ``attach_uprobe``). Needs Linux 6.6, root."""
         what = f"uprobe.multi {binary}:{pattern or ','.join(symbols or ()) or 'offsets'}"
         ctx = f"attach program '{self.name}' to {what}"
         _require_uprobes(ctx)
@@ -406,8 +408,8 @@ class TracingAttachMixin:
         the BPF side reads arguments with ``bpf_usdt_arg()`` (``<bpf/usdt.bpf.h>``) and
         ``cookie`` with ``bpf_usdt_cookie()``. The Link is a composite of uprobes kept in the
         object's memory (``Link.borrows``): it has no fd of its own, so ``fd``, ``info()``,
-        ``pin()`` and ``update_program()`` are refused. ``pid``: as ``attach_uprobe``'s. Needs
-        root."""
+        ``pin()`` and ``update_program()`` are refused. ``pid``: -1 every process, 0 this process,
+        N process N (as ``attach_uprobe``). Needs root."""
         what = f"usdt {binary}:{provider}:{name}"
         ctx = f"attach program '{self.name}' to {what}"
         _require_uprobes(ctx)

@@ -3,8 +3,10 @@ iterators (task iterator read as text, map-element iterator read as bytes)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
+import sys
 import threading
 import time
 
@@ -65,6 +67,36 @@ def test_cpu_clock_sampling_on_every_cpu(obj) -> None:
     before = [results[cpu] for cpu in cpus]
     sum(range(200000))
     assert [results[cpu] for cpu in cpus] == before
+
+
+@pytest.mark.kernel("perf_event")
+def test_named_software_event_counts() -> None:
+    """PerfType/PerfSWConfig name what the kernel counts: context switches of this process."""
+    from libbpf_py.perf_event import PERF_COUNT_SW_CONTEXT_SWITCHES, PerfSWConfig, PerfType
+
+    assert PERF_COUNT_SW_CONTEXT_SWITCHES is PerfSWConfig.CONTEXT_SWITCHES
+    fd = open_perf_event(PerfType.SOFTWARE, PerfSWConfig.CONTEXT_SWITCHES, pid=0, cpu=-1)
+    try:
+        for _ in range(5):
+            time.sleep(0.001)  # each sleep switches out
+        assert int.from_bytes(os.read(fd, 8), sys.byteorder) >= 5
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.kernel("perf_event")
+def test_missing_hardware_event_suggests_a_software_one() -> None:
+    from libbpf_py.perf_event import PerfHWConfig, PerfType
+
+    try:
+        fd = open_perf_event(PerfType.HARDWARE, PerfHWConfig.CPU_CYCLES, cpu=0, sample_freq=99)
+    except libbpf_py.BpfError as e:  # no PMU for it (this VM has none)
+        assert e.errno == errno.ENOENT
+        assert "config=PerfHWConfig.CPU_CYCLES" in str(e)
+        assert "no hardware PMU" in str(e)
+        assert "type=PerfType.SOFTWARE, config=PerfSWConfig.CPU_CLOCK" in str(e)
+    else:  # a machine with a PMU samples cycles
+        os.close(fd)
 
 
 @pytest.mark.kernel("perf_event")
