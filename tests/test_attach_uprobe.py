@@ -1,9 +1,11 @@
 """uprobe/uretprobe (by symbol and by offset, executable and libc, pid filter, cookie),
 uprobe_multi (glob, symbols with cookies) and USDT (arguments and cookie read in BPF), against a
-helper process built from tests/bin/uprobe_target.c with <sys/sdt.h>."""
+helper process built from tests/bin/uprobe_target.c with <sys/sdt.h>, and against a shared
+library the test builds (tests/bin/uprobe_lib.c), loaded by this process and by a child."""
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import os
@@ -25,18 +27,20 @@ TESTS = Path(__file__).resolve().parent
  USDT_COOKIE, LIBC_HITS, LAST_PID, MULTI_COOKIE_SUM) = range(14)
 
 
-def build_helper(name: str) -> Path:
-    """Compile tests/bin/<name>.c with gcc (cached by source hash under tests/.cache/)."""
+def build_helper(name: str, *, shared: bool = False) -> Path:
+    """Compile tests/bin/<name>.c with gcc (cached by source hash under tests/.cache/): an
+    executable, or with ``shared`` a shared library (lib<name>-<hash>.so)."""
     src = TESTS / "bin" / f"{name}.c"
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    out = CACHE / f"{name}-{digest}"
+    out = CACHE / (f"lib{name}-{digest}.so" if shared else f"{name}-{digest}")
     if out.is_file():
         return out
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed to build the uprobe test helper", pytrace=False)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["gcc", "-O1", "-g", "-o", f"{out}.tmp", str(src)], capture_output=True,
-                          text=True)
+    flags = ["-shared", "-fPIC"] if shared else []
+    done = subprocess.run(["gcc", "-O1", "-g", *flags, "-o", f"{out}.tmp", str(src)],
+                          capture_output=True, text=True)
     if done.returncode:
         hint = " (<sys/sdt.h>: apt-get install systemtap-sdt-dev)" if "sdt.h" in done.stderr else ""
         pytest.fail(f"building {src.name} failed{hint}:\n{done.stderr}", pytrace=False)
@@ -233,3 +237,77 @@ def test_missing_symbol_and_binary_are_named(obj, helper_path) -> None:
     assert e.value.errno == errno.ENOENT
     with pytest.raises(BpfError, match="pair_missing"):
         obj.programs["on_pair"].attach_usdt(str(helper_path), "libbpf_py", "pair_missing")
+
+
+# --- a shared library (what ported tools probe most: libc, libssl, libpthread ...)
+
+LIB_CHILD = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.lbpy_lib_add.argtypes = [ctypes.c_int, ctypes.c_long]
+print("ready", flush=True)
+for line in sys.stdin:
+    a, b = map(int, line.split())
+    print(lib.lbpy_lib_add(a, b), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def shared_lib() -> Path:
+    return build_helper("uprobe_lib", shared=True)
+
+
+def load_lib(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))
+    lib.lbpy_lib_add.argtypes = [ctypes.c_int, ctypes.c_long]
+    lib.lbpy_lib_mul.argtypes = [ctypes.c_int, ctypes.c_long]
+    lib.lbpy_lib_mul.restype = ctypes.c_long
+    return lib
+
+
+def test_uprobe_and_usdt_in_a_shared_library_of_this_process(obj, shared_lib) -> None:
+    """pid=0: this process. The probes are on the library's file; this process maps it."""
+    lib = load_lib(shared_lib)
+    path = str(shared_lib)
+    with obj.programs["on_add"].attach_uprobe(path, "lbpy_lib_add", pid=0, cookie=3), \
+            obj.programs["on_add_ret"].attach_uprobe(path, "lbpy_lib_add", pid=0,
+                                                     retprobe=True), \
+            obj.programs["on_pair"].attach_usdt(path, "libbpf_py_lib", "pair", pid=0, cookie=9):
+        assert lib.lbpy_lib_add(20, 1 << 33) == 20
+    assert (r(obj, ADD_HITS), r(obj, ADD_A), r(obj, ADD_B), r(obj, ADD_COOKIE)) == (1, 20, 0, 3)
+    assert (r(obj, RET_HITS), r(obj, ADD_RET), r(obj, LAST_PID)) == (1, 20, os.getpid())
+    assert (r(obj, USDT_HITS), r(obj, USDT_A), r(obj, USDT_B), r(obj, USDT_COOKIE)) == (
+        1, 20, 1 << 33, 9)
+    with obj.programs["on_multi"].attach_uprobe_multi(path, "lbpy_lib_*", pid=0):
+        lib.lbpy_lib_add(1, 1)
+        lib.lbpy_lib_mul(2, 2)
+    assert r(obj, MULTI_HITS) == 2
+
+
+def test_uprobe_in_a_shared_library_of_another_process(obj, shared_lib) -> None:
+    """pid=-1 sees every process that maps the library; pid=0 only this one."""
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", LIB_CHILD, str(shared_lib)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "ready\n"
+
+        def call(a: int, b: int) -> int:
+            child.stdin.write(f"{a} {b}\n")
+            child.stdin.flush()
+            return int(child.stdout.readline())
+
+        with obj.programs["on_add"].attach_uprobe(str(shared_lib), "lbpy_lib_add", pid=0):
+            assert call(1, 2) == 3  # another process: not seen
+        assert r(obj, ADD_HITS) == 0
+        with obj.programs["on_add"].attach_uprobe(str(shared_lib), "lbpy_lib_add"), \
+                obj.programs["on_pair"].attach_usdt(str(shared_lib), "libbpf_py_lib", "pair",
+                                                     pid=child.pid):
+            assert call(5, 6) == 11
+        assert (r(obj, ADD_HITS), r(obj, ADD_A), r(obj, LAST_PID)) == (1, 5, child.pid)
+        assert (r(obj, USDT_HITS), r(obj, USDT_A), r(obj, USDT_B)) == (1, 5, 6)
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
+        child.stdout.close()
