@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=("c", "raw"), default="c")
     d.set_defaults(func=_btf)
     g = sub.add_parser("gen", help="generate Python: `gen types HEADER...` (ctypes classes for "
-                       "the types a C header defines, through clang)")
+                       "the types a C header defines, through clang), `gen skeleton OBJ`")
     gsub = g.add_subparsers(dest="action", metavar="ACTION", required=True)
     gt = gsub.add_parser("types", help="ctypes classes for the structs, unions, enums and "
                          "typedefs of C headers (event structs a program's BTF leaves out)")
@@ -100,6 +100,20 @@ def _parser() -> argparse.ArgumentParser:
     gt.add_argument("--cflags", nargs=argparse.REMAINDER, default=[],
                     help="flags for clang, as for the BPF program (-I..., -D...): last")
     gt.set_defaults(func=_gen)
+    gs = gsub.add_parser("skeleton", help="a typed Python module embedding a BPF object: "
+                         "its programs, maps (key/value types) and globals, its lifecycle")
+    gs.add_argument("object", metavar="OBJECT", help="the BPF object (prog.bpf.o)")
+    gs.add_argument("-o", "--output", help="the module to write (default: stdout)")
+    gs.add_argument("--name", help="the skeleton's name (default: from the file, prog)")
+    gs.add_argument("-t", "--type", action="append", default=[], metavar="SPELLING",
+                    help="also write this type ('struct event'): from the object's BTF, its "
+                    "DWARF, or --header; repeatable")
+    gs.add_argument("--header", action="append", default=[], metavar="HEADER",
+                    help="a C header defining --type types (compiled by clang); repeatable")
+    gs.add_argument("--clang", default="clang", help="the clang to run (default: clang)")
+    gs.add_argument("--cflags", nargs=argparse.REMAINDER, default=[],
+                    help="flags for clang with --header (-I..., -D...): last")
+    gs.set_defaults(func=_gen)
     for noun, what in (("prog", "programs"), ("map", "maps"), ("link", "links")):
         n = sub.add_parser(noun, help=f"kernel-wide {what}: `{noun} list`"
                            + (", `map dump ID|PINNED_PATH`" if noun == "map" else ""))

@@ -46,6 +46,7 @@ class _BtfRecord:
 
     _btf_name_: str = ""
     _btf_enums_: dict[str, Any] = {}
+    _info_: dict[str, Any]  # field -> (type id, ctype): set on each generated class
 
     def _field_names(self) -> list[str]:
         return list(type(self)._names_)  # type: ignore[attr-defined]

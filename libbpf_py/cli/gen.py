@@ -21,6 +21,8 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "skeleton":
+        return _skeleton(args)
     from ..gen.pytypes import header_btf, python_source
 
     try:
@@ -33,6 +35,41 @@ def run(args: argparse.Namespace) -> int:
             text = python_source(btf, spellings, ", ".join(args.headers))
         except KeyError as e:
             raise CliError(f"{e.args[0]} is not a type the header defines") from None
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text)
+    return 0
+
+
+def _skeleton(args: argparse.Namespace) -> int:
+    """``gen skeleton OBJ [-o OUT.py] [--name NAME] [-t SPELLING]... [--header H]...``."""
+    import os
+
+    from ..errors import BpfError
+    from ..gen.skeleton import default_name, skeleton_source
+
+    name = args.name or default_name(args.object)
+    if not name.isidentifier():
+        raise CliError(f"--name {name!r}: a skeleton's name must be a Python identifier")
+    try:
+        with open(args.object, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CliError(f"{args.object}: {e.strerror}") from None
+    # the command written into the module: paths as given, relative to the output's directory
+    cmd = ["python -m libbpf_py gen skeleton", os.path.basename(args.object)]
+    if args.output not in (None, "-"):
+        cmd += ["-o", os.path.basename(args.output)]
+    if args.name:
+        cmd += ["--name", args.name]
+    cmd += [f"-t {t!r}" for t in args.type] + [f"--header {h}" for h in args.header]
+    try:
+        text = skeleton_source(data, name, " ".join(cmd), args.type, args.header, args.cflags,
+                               args.clang)
+    except (BpfError, LookupError, RuntimeError, OSError) as e:
+        raise CliError(f"{args.object}: {e}") from None
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:

@@ -1,0 +1,325 @@
+"""Python skeletons: one typed module per BPF object (``python -m libbpf_py gen skeleton``).
+
+``skeleton_source(data, name, ...)`` opens the object (nothing is loaded), and writes a module
+that embeds its bytes and defines, from its BTF:
+
+- ctypes classes for the types of its maps' keys and values, its globals and the ``--type``
+  names (``gen.pytypes``: annotated ``BtfStruct``s, enums as ``IntEnum``);
+- ``<Name>Open``: the open phase (``<Name>.open(**opts)``), rodata writable, ``load()``;
+- ``<Name>``: the loaded phase, ``attach()``/``detach()``/``close()``/``with``, ``.progs.<p>``,
+  ``.maps.<m>`` (key/value maps typed ``TypedMap[K, V]``), one class per data section with a
+  property per variable (``.rodata`` read-only, ``.data``/``.bss``/custom sections live).
+
+The text depends only on the object and the arguments (deterministic); its header says how to
+generate it again. The run-time side is ``gen.skeleton_runtime``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import keyword
+import re
+import textwrap
+
+from .. import _types
+from . import pytypes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+__all__ = ["skeleton_source", "default_name"]
+
+_PROPERTY = re.compile(r"    \w+ = rt\.(enum_member|chars|bitfield|int128)\(")
+_KV_MAPS = frozenset({"hash", "array", "lru_hash"})  # decoded as K -> V (not per-CPU lists)
+
+
+class _Writer(pytypes._Writer):
+    """``pytypes``' writer with Python class names: ``struct flow_key`` -> ``FlowKey``."""
+
+    def name_for(self, obj: Any, want: str) -> str:
+        return super().name_for(obj, _camel(_types._py_ident(want)))
+
+
+def _wrap_lists(block: str) -> str:
+    """One item a line for the ``_fields_``/``_info_`` lines ``pytypes`` writes on one."""
+    out = []
+    for line in block.split("\n"):
+        if _PROPERTY.match(line):  # a property where the class annotates the value's type
+            line += "  # type: ignore[assignment]"
+        if len(line) <= 100 or line.endswith("ignore[assignment]"):
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        head, _, rest = line.partition(" = ")
+        opener, closer = rest[0], rest[-1]
+        sep = "), (" if opener == "[" else "), '"
+        items = rest[1:-1].split(sep)
+        items = [(it + ")" if i < len(items) - 1 else it) if opener == "[" else
+                 (it + ")" if i < len(items) - 1 else it) for i, it in enumerate(items)]
+        items = [it if i == 0 else ("(" + it if opener == "[" else "'" + it)
+                 for i, it in enumerate(items)]
+        out.append(f"{head} = {opener}")
+        out += [f"{indent}    {it}," for it in items]
+        out.append(f"{indent}{closer}")
+    return "\n".join(out)
+
+
+def default_name(path: str) -> str:
+    """``prog`` for ``dir/prog.bpf.o``."""
+    import os
+
+    base = os.path.basename(path)
+    for suffix in (".bpf.o", ".o"):
+        if base.endswith(suffix):
+            base = base[: -len(suffix)]
+            break
+    return _types._py_ident(base)
+
+
+def _camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_") if p) or "Skel"
+
+
+def _ident(name: str, reserved: frozenset[str] = frozenset()) -> str:
+    ident = _types._py_ident(name)
+    if ident[0].isdigit():
+        ident = "_" + ident
+    if keyword.iskeyword(ident) or ident in reserved:
+        ident += "_"
+    return ident
+
+
+def _section_attr(sec: str) -> str:
+    return _ident(sec.lstrip(".").replace(".", "_"))
+
+
+def _var_annotation(var: Any, w: Any) -> str:
+    ct = var.ctype
+    if var.dims:
+        inner = ct
+        for _ in var.dims:
+            inner = inner._type_
+        ann = pytypes._annotation(inner, w)
+        for _ in var.dims:
+            ann = f"srt.Array[{ann}]"
+        return ann
+    return pytypes._annotation(ct, w)
+
+
+def skeleton_source(data: bytes, name: str, command: str, types: Sequence[str] = (),
+                    headers: Sequence[str] = (), cflags: Sequence[str] = (),
+                    clang: str = "clang") -> str:
+    """The module text of the skeleton of the object ``data``. ``command`` is how it was
+    generated (written into its header). ``types``: C spellings of more types to write (event
+    structs): from the object's BTF, else its DWARF, else ``headers`` compiled by clang."""
+    import libbpf_py
+
+    from ..object import Object
+    from .skeleton_runtime import FORMAT, btf_sha256
+
+    opened = Object.open(data, name=name)
+    extra_btf = None
+    try:
+        w = _Writer()
+        cls_name = _camel(name)
+        for reserved in (cls_name, f"{cls_name}Open", f"{cls_name}Maps", f"{cls_name}Progs",
+                         "srt", "libbpf_py", "TYPE_CHECKING"):
+            w.taken.add(reserved)
+        for attr in [*opened.maps, *opened.programs,
+                     *(v for sec in opened.sections.values() for v in sec._vars)]:
+            w.taken.add(_ident(attr))
+        btf = opened.btf
+        addr = _types.btf_addr(_types.as_btf_p(btf)) if btf is not None else None
+        state = opened._state
+
+        # maps: internal ones are the data sections
+        maps: list[tuple[str, str]] = []  # (map name, annotation)
+        for mname, m in sorted(opened.maps.items()):
+            if libbpf_py._ffi.lib.bpf_map__is_internal(m._ptr):
+                continue
+            ann = "libbpf_py.Map"
+            kid = libbpf_py._ffi.lib.bpf_map__btf_key_type_id(m._ptr)
+            vid = libbpf_py._ffi.lib.bpf_map__btf_value_type_id(m._ptr)
+            if btf is not None and kid and vid and m.type.name.lower() in _KV_MAPS:
+                kt = w.expr(_types.ctype_for(btf, kid))
+                vt = w.expr(_types.ctype_for(btf, vid))
+                del kt, vt
+                kann = pytypes._annotation(_types.ctype_for(btf, kid), w)
+                vann = pytypes._annotation(_types.ctype_for(btf, vid), w)
+                ann = f"srt.TypedMap[{kann}, {vann}]"
+            maps.append((mname, ann))
+
+        # data sections and their variables
+        sections: list[tuple[str, bool, list[tuple[str, str, str]]]] = []
+        for sname, sec in sorted(opened.sections.items()):
+            vars_ = []
+            for vname, var in sec._vars.items():
+                if var.ctype is not None and not (isinstance(var.ctype, type) and issubclass(
+                        var.ctype, ctypes.Array) and var.ctype._type_ is ctypes.c_char):
+                    w.expr(var.ctype)
+                vars_.append((vname, _ident(vname, frozenset({"section_"})),
+                              _var_annotation(var, w)))
+            read_only = sname.startswith(".rodata") or sname == ".kconfig"
+            sections.append((sname, read_only, vars_))
+
+        # more types by name: the object's BTF, its DWARF, or the headers
+        for spelling in types:
+            try:
+                ct = _object_type(state, spelling)
+            except LookupError:
+                if not headers:
+                    raise
+                if extra_btf is None:
+                    extra_btf, _ = pytypes.header_btf(headers, list(types), cflags, clang)
+                ct = _types.ctype_for_name(extra_btf, spelling)
+            w.expr(ct)
+
+        # which type ids the classes are (to register them at open)
+        reg = sorted((k[1], w.names[v]) for k, v in list(_types._ctype_cache.items())
+                     if k[0] == addr and v in w.names)
+        enums = sorted((k[1], w.names[v]) for k, v in list(_types._enum_cache.items())
+                       if k[0] == addr and v in w.names)
+        sha = btf_sha256(opened)
+        progs = sorted(opened.programs)
+    finally:
+        if extra_btf is not None:
+            extra_btf.close()
+        opened.close()
+
+    return _module(name, cls_name, command, libbpf_py.__version__, FORMAT, w, maps, sections,
+                   progs, reg, enums, sha, data)
+
+
+def _object_type(state: Any, spelling: str) -> Any:
+    from .._dwarf import object_ctype
+    from ..errors import BpfError
+
+    try:
+        return object_ctype(state, spelling, f"--type {spelling!r}")
+    except (BpfError, KeyError) as e:
+        raise LookupError(str(e)) from None
+
+
+def _module(name: str, cls: str, command: str, version: str, fmt: int, w: Any,
+            maps: list[tuple[str, str]], sections: list[tuple[str, bool, list[tuple[str, str, str]]]],
+            progs: list[str], reg: list[tuple[int, str]], enums: list[tuple[int, str]], sha: str,
+            data: bytes) -> str:
+    import binascii
+
+    out: list[str] = []
+    put = out.append
+    cmd = " \\\n        ".join(textwrap.wrap(command, 80, break_long_words=False,
+                                               break_on_hyphens=False))
+    put(f'r"""Skeleton of the BPF object {name!r}: a typed module embedding it.\n\n'
+        f"Generated by libbpf_py {version} with:\n\n    {cmd}\n\n"
+        "Do not edit: generate again. Use::\n\n"
+        f"    with {cls}.open() as opened:    # rodata, map sizes, autoload: before load\n"
+        f"        skel = opened.load()\n"
+        f"    with skel:\n"
+        f"        skel.attach()\n"
+        '"""\n')
+    put("from __future__ import annotations\n")
+    put("import ctypes  # noqa: F401\nimport enum  # noqa: F401\n\nimport libbpf_py\n"
+        "from libbpf_py.gen import runtime as rt  # noqa: F401\n\n"
+        "try:\n    from libbpf_py.gen import skeleton_runtime as srt\n"
+        "except ImportError as _e:  # a libbpf_py without skeletons\n"
+        f"    raise ImportError(\"{name} is a skeleton generated by libbpf_py {version}; the \"\n"
+        "                      f\"installed libbpf_py cannot serve it ({_e}): upgrade it\") "
+        "from None\n")
+    put("TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from typing import Any\n")
+    put(f"srt.require({fmt}, {name!r}, {version!r})\n")
+    exported = sorted(w.names.values())
+    put(f"__all__ = {[cls, cls + 'Open', *exported]!r}\n")
+    for block in w.blocks:
+        put(_wrap_lists(block) + "\n")
+
+    def props(kind: str, items: list[tuple[str, str]], getter: str) -> list[str]:
+        lines = []
+        for member, ann in items:
+            attr = _ident(member)
+            lines += ["    @property", f"    def {attr}(self) -> {ann}:",
+                      f"        v: {ann} = self.{getter}({member!r})", "        return v", ""]
+        return lines
+
+    # maps and programs
+    lines = [f"class {cls}Maps(srt.Maps):", f'    """The maps of {name}."""', "",
+             "    __slots__ = ()", ""]
+    lines += props("map", maps, "_get")
+    put("\n".join(lines).rstrip() + "\n")
+    lines = [f"class {cls}Progs(srt.Programs):", f'    """The programs of {name}."""', "",
+             "    __slots__ = ()", ""]
+    lines += props("program", [(p, "libbpf_py.Program") for p in progs], "_get")
+    put("\n".join(lines).rstrip() + "\n")
+
+    # one class per section and phase
+    sec_classes: list[tuple[str, str, str, str]] = []  # (section, attr, open class, loaded)
+    for sname, read_only, vars_ in sections:
+        base = _camel(_section_attr(sname))
+        loaded_cls = f"{cls}{base}"
+        open_cls = f"{cls}{base}Open"
+        for phase_cls, writable in ((open_cls, sname != ".kconfig"), (loaded_cls, not read_only)):
+            doc = f"{sname} of {name}: " + (
+                "initial values (before load)" if phase_cls == open_cls else
+                "read-only after load" if read_only else "live (the kernel's map, mmapped)")
+            lines = [f"class {phase_cls}(srt.Globals):", f'    """{doc}."""', "",
+                     "    __slots__ = ()", ""]
+            for vname, attr, ann in vars_:
+                lines += ["    @property", f"    def {attr}(self) -> {ann}:",
+                          f"        v: {ann} = self._s[{vname!r}]", "        return v", ""]
+                if writable and not ann.startswith("srt.Array["):
+                    lines += [f"    @{attr}.setter", f"    def {attr}(self, value: {ann}) -> None:",
+                              f"        self._s[{vname!r}] = value", ""]
+            if not vars_:
+                lines.append("    pass")
+            put("\n".join(lines).rstrip() + "\n")
+        sec_classes.append((sname, _section_attr(sname), open_cls, loaded_cls))
+
+    def phase(pcls: str, base: str, doc: str, open_phase: bool) -> str:
+        lines = [f"class {pcls}(srt.{base}):", f'    """{doc}"""', "", "    __slots__ = ()",
+                 f"    _BTF_SHA256 = {sha!r}"]
+        if open_phase:
+            for attr, pairs in (("_TYPES", reg), ("_ENUMS", enums)):
+                lines.append(f"    {attr} = (")
+                lines += [f"        ({t}, {n})," for t, n in pairs]
+                lines.append("    )")
+        lines.append("")
+        lines += ["    @property", f"    def maps(self) -> {cls}Maps:",
+                  f"        return {cls}Maps(self._obj)", "",
+                  "    @property", f"    def progs(self) -> {cls}Progs:",
+                  f"        return {cls}Progs(self._obj)", ""]
+        for sname, attr, open_cls, loaded_cls in sec_classes:
+            if open_phase and sname == ".kconfig":
+                continue
+            c = open_cls if open_phase else loaded_cls
+            lines += ["    @property", f"    def {attr}(self) -> {c}:",
+                      f"        return {c}(self._sec({sname!r}))", ""]
+        if open_phase:
+            lines += ["    def load(self) -> " + cls + ":",
+                      '        """``bpf_object__load``: the loaded skeleton (this one is spent)."""',
+                      "        skel: " + cls + " = self._load()", "        return skel", ""]
+        else:
+            lines += ["    @classmethod",
+                      f"    def open(cls, **open_options: Any) -> {cls}Open:",
+                      '        """``bpf_object__open_mem`` of the embedded object '
+                      '(``Object.open`` options)."""',
+                      f"        skel: {cls}Open = {cls}Open._open(object_bytes(), {name!r}, "
+                      "open_options)",
+                      "        return skel", "",
+                      "    @classmethod",
+                      f"    def open_and_load(cls, **open_options: Any) -> {cls}:",
+                      '        """``open()`` then ``load()``."""',
+                      "        return cls.open(**open_options).load()", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    put(phase(cls, "Skeleton", f"{name}, loaded: ``{cls}.open(...).load()`` or "
+              f"``{cls}.open_and_load(...)``.", False))
+    put(phase(f"{cls}Open", "OpenSkeleton", f"{name}, opened (before load).", True))
+    put(f"{cls}Open._LOADED = {cls}\n")
+    b64 = binascii.b2a_base64(data, newline=False).decode()
+    chunks = "\n".join(f"    {c!r}," for c in textwrap.wrap(b64, 88))
+    put(f"_OBJECT = (\n{chunks}\n)\n")
+    put("def object_bytes() -> bytes:\n    \"\"\"The embedded object (its ELF bytes).\"\"\"\n"
+        "    return srt.object_bytes(_OBJECT)")
+    return "\n\n\n".join(x.rstrip("\n") for x in out) + "\n"
