@@ -203,8 +203,9 @@ def _object_type(state: Any, spelling: str) -> Any:
 
 
 def _module(name: str, cls: str, command: str, version: str, fmt: int, w: Any,
-            maps: list[tuple[str, str]], sections: list[tuple[str, bool, list[tuple[str, str, str]]]],
-            progs: list[str], reg: list[tuple[int, str]], enums: list[tuple[int, str]], sha: str,
+            maps: list[tuple[str, str]],
+            sections: list[tuple[str, bool, list[tuple[str, str, str]]]], progs: list[str],
+            reg: list[tuple[int, str]], enums: list[tuple[int, str]], sha: str,
             data: bytes) -> str:
     import binascii
 
@@ -297,7 +298,8 @@ def _module(name: str, cls: str, command: str, version: str, fmt: int, w: Any,
                       f"        return {c}(self._sec({sname!r}))", ""]
         if open_phase:
             lines += ["    def load(self) -> " + cls + ":",
-                      '        """``bpf_object__load``: the loaded skeleton (this one is spent)."""',
+                      '        """``bpf_object__load``: the loaded skeleton (this one is '
+                      'spent)."""',
                       "        skel: " + cls + " = self._load()", "        return skel", ""]
         else:
             lines += ["    @classmethod",

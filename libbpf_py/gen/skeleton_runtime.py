@@ -48,7 +48,8 @@ if TYPE_CHECKING:
         def pop(self, key: K, default: Any = ...) -> V: ...  # type: ignore[override]
         def keys(self) -> Iterator[K]: ...  # type: ignore[override]
         def values(self) -> Iterator[V]: ...  # type: ignore[override]
-        def items(self, *, numpy: bool = False) -> Iterator[tuple[K, V]]: ...
+        def items(  # type: ignore[override]
+            self, *, numpy: bool = False) -> Iterator[tuple[K, V]]: ...
         def pop_all(self) -> dict[K, V]: ...
 
     class Array(Generic[E]):
