@@ -12,12 +12,15 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # Tests: iproute2 (netns/veth, tc), bpftool (BTF cross-checks), mount (losetup for biolatency),
 # systemtap-sdt-dev (USDT probes in test binaries), prometheus (the server the exporter's
 # end-to-end test scrapes it with, on loopback). The kernel matrix (scripts/vmtest.sh):
-# qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. A Python with
-# venv: the machine's python3 when it has one.
+# qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. The release
+# wheels (scripts/build-wheels.sh, wheel-chroot.sh, wheel-arm64.sh): mmdebstrap makes Debian
+# roots; arm64's asm/ headers, qemu-system-arm, qemu-user-static and arch-test for the arm64
+# guest. A Python with venv: the machine's python3 when it has one.
 packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 bpftool mount
-    systemtap-sdt-dev ca-certificates kmod prometheus)
+    systemtap-sdt-dev ca-certificates kmod prometheus mmdebstrap)
 case "$(uname -m)" in
-    x86_64) packages+=(qemu-system-x86) ;;
+    x86_64) packages+=(qemu-system-x86 linux-libc-dev-arm64-cross qemu-system-arm qemu-user-static
+        arch-test) ;;
 esac
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null || ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
