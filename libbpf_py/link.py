@@ -216,6 +216,19 @@ class Link:
             ptr = lib.bpf_link__open(raw)
         return cls(ptr, None, f"pinned at {p}")
 
+    @staticmethod
+    def from_id(link_id: int) -> Link:
+        """Open the kernel link with id ``link_id`` (``bpf_link_get_fd_by_id``: an id from
+        ``LinkInfo.id``, ``bpftool link`` ...); needs root (CAP_SYS_ADMIN).
+
+        The Link owns itself (its own fd): ``close()`` drops this process's reference, and the
+        link stays attached while its creator or a pin holds it. ``info()``, ``pin()``,
+        ``update_program()`` work on it; left unclosed, it warns (ResourceWarning).
+        """
+        with error_context(f"open link id {link_id}"):
+            fd = lib.bpf_link_get_fd_by_id(_args.u32(link_id, "link id"))
+        return _FdLink(fd, None, f"id {link_id}")
+
     def _handle(self) -> Any:
         if self._ptr is None:
             raise ClosedError(f"link ({self.description}) is closed: it was detached")
@@ -255,12 +268,15 @@ class Link:
     def fd(self) -> int:
         """The link's file descriptor (``bpf_link__fd``); owned by the Link. A link without an
         fd of its own (``has_fd`` False) raises ``BpfError(EOPNOTSUPP)`` saying why."""
-        return lib.bpf_link__fd(self._fd_handle("fd of"))
+        return self._link_fd("fd of")
+
+    def _link_fd(self, what: str) -> int:
+        return lib.bpf_link__fd(self._fd_handle(what))
 
     def info(self) -> LinkInfo:
         """The kernel's view of the link (``bpf_link_get_info_by_fd``): type, id, program id
         and the per-type details (see ``LinkInfo``). Needs CAP_BPF (root)."""
-        fd = lib.bpf_link__fd(self._fd_handle("info of"))
+        fd = self._link_fd("info of")
         try:
             return _link_info(fd)
         except BpfError as e:
@@ -354,8 +370,58 @@ class Link:
         elif self._borrows:
             state = f"no fd (borrows {self._borrows})"
         else:
-            state = f"fd={lib.bpf_link__fd(self._ptr)}"
+            state = f"fd={self._link_fd('repr of')}"
         return f"<Link {self.description} {state}>"
+
+
+class _FdLink(Link):
+    """A link known by its fd only (``Link.from_id``): libbpf has no ``struct bpf_link`` for
+    an fd it did not make, so the fd-based calls are made here. ``_ptr`` is the fd (None once
+    closed), ``_keep`` the path it was pinned at by ``pin()``."""
+
+    __slots__ = ()
+
+    def _link_fd(self, what: str) -> int:
+        return self._fd_handle(what)  # type: ignore[no-any-return]
+
+    def pin(self, path: str | os.PathLike[str]) -> None:
+        fd = self._link_fd(f"pin at '{path}'")
+        raw = _args.bpffs_path(path)
+        with error_context(f"pin link at '{os.fsdecode(raw)}'"):
+            lib.bpf_obj_pin(fd, raw)
+        self._keep = os.fsdecode(raw)
+
+    def unpin(self) -> None:
+        self._link_fd("unpin")
+        if self._keep is None:
+            raise BpfError(errno.EINVAL, "this Link did not pin it", f"unpin link "
+                           f"({self.description})")
+        path, self._keep = self._keep, None
+        os.unlink(path)
+
+    @property
+    def pin_path(self) -> Optional[str]:
+        self._handle()
+        return self._keep  # type: ignore[no-any-return]
+
+    def update_program(self, program: Any) -> None:
+        fd = self._link_fd(f"update program '{program.name}' of")
+        with error_context(f"update link ({self.description}) to program '{program.name}'"):
+            lib.bpf_link_update(fd, program.fd, None)
+
+    def update_map(self, map: Map) -> None:
+        fd = self._link_fd(f"update map '{map.name}' of")
+        with error_context(f"update link ({self.description}) to map '{map.name}'"):
+            lib.bpf_link_update(fd, map.fd, None)
+
+    def detach(self) -> None:
+        """Close this process's fd of the link; idempotent. The kernel link stays while another
+        fd or a pin holds it."""
+        fd, self._ptr = self._ptr, None
+        if fd is not None:
+            os.close(fd)
+
+    close = detach
 
 
 def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: str,

@@ -70,6 +70,23 @@ def test_dropped_link_stays_attached_until_its_object_closes(bpf_path) -> None:
         os.close(counts_fd)
 
 
+def test_collected_object_detaches_its_links(bpf_path) -> None:
+    """An object dropped without close() (the safety net): collected with its links, which it
+    detaches, USDT-like borrowers first; nothing is left attached or open."""
+    obj = libbpf_py.load(bpf_path("getppid"))
+    obj.maps["config"][0] = os.getpid()
+    counts_fd = os.dup(obj.maps["counts"].fd)
+    try:
+        obj.programs["on_getppid"].attach()
+        os.getppid()
+        del obj
+        gc.collect()
+        os.getppid()
+        assert _lookup_fd(counts_fd, os.getpid()) == 1
+    finally:
+        os.close(counts_fd)
+
+
 def test_object_attach_links_close_with_object(bpf_path) -> None:
     obj = libbpf_py.load(bpf_path("getppid"))
     obj.maps["config"][0] = os.getpid()
@@ -138,6 +155,27 @@ def test_pin_and_reopen(traced, bpffs) -> None:
         again.unpin()
     assert not os.path.exists(path)
     assert calls(traced, 2) == 2  # closing the last reference detached it
+
+
+def test_link_from_id_owns_its_own_fd(traced, bpffs) -> None:
+    path = os.path.join(bpffs, "by_id")
+    with traced.programs["on_getppid"].attach() as link:
+        link_id = link.info().id
+        with Link.from_id(link_id) as again:
+            assert again.fd != link.fd
+            assert (again.info().id, again.info().prog_id) == (
+                link_id, traced.programs["on_getppid"].info().id)
+        assert again.closed and calls(traced, 1) == 1  # our reference only: still attached
+        pinned = Link.from_id(link_id)
+        pinned.pin(path)
+        assert pinned.pin_path == path and os.path.exists(path)
+    assert calls(traced, 1) == 2  # the object's Link is closed; our fd and the pin hold it
+    pinned.unpin()
+    pinned.close()
+    assert not os.path.exists(path) and calls(traced, 1) == 2  # detached now
+    with pytest.raises(libbpf_py.BpfError, match=f"open link id {link_id}") as e:
+        Link.from_id(link_id)
+    assert e.value.errno == 2
 
 
 def test_from_pinned_missing_path(bpffs) -> None:
