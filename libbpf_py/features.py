@@ -356,6 +356,26 @@ def _cgroup2() -> bool:
     return False
 
 
+def _bpf_token() -> bool:
+    """BPF tokens (6.9): bpffs takes delegation options (as root), and user namespaces can be
+    made (``user.max_user_namespaces`` > 0)."""
+    from ._ffi import libc
+
+    if _read("/proc/sys/user/max_user_namespaces").strip() in ("", "0"):
+        return False
+    try:
+        fd = libc.fsopen(b"bpf", libc.FSOPEN_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        libc.fsconfig(fd, libc.FSCONFIG_SET_STRING, b"delegate_cmds", b"any", 0)
+        return True
+    except OSError:  # EINVAL: an older bpffs without delegation; EPERM: not root
+        return False
+    finally:
+        os.close(fd)
+
+
 def _prog(number: int) -> Callable[[], bool]:
     return lambda: program_type(number)
 
@@ -399,6 +419,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "task_storage": _map(29),
     "cgrp_storage": _map(32),
     "arena": _map(33),
+    "bpf_token": _bpf_token,  # delegation to user namespaces (token.delegate())
 }
 
 
@@ -435,6 +456,7 @@ DESCRIPTIONS: dict[str, str] = {
     "task_storage": "task storage maps",
     "cgrp_storage": "cgroup storage maps",
     "arena": "arena maps",
+    "bpf_token": "BPF tokens: unprivileged BPF in a user namespace through a delegated bpffs",
 }
 
 

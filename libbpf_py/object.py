@@ -491,6 +491,11 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
         better = explain_load_error(obj, err, text, label)
         if better is not None:
             return better
+        from .token import explain_load_error as explain_token
+
+        better = explain_token(obj, err, label)
+        if better is not None:
+            return better
     # Not a verifier rejection: keep libbpf's last warning as the reason.
     warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
     if warnings:

@@ -68,6 +68,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_object__kversion", c_uint, [obj_p], NONE),
     ("bpf_object__btf", btf_p, [obj_p], NONE),
     ("bpf_object__btf_fd", c_int, [obj_p], NONE),
+    ("bpf_object__token_fd", c_int, [obj_p], NONE),
     ("bpf_object__next_program", prog_p, [obj_p, prog_p], NONE),
     ("bpf_object__next_map", map_p, [obj_p, map_p], NONE),
     ("bpf_object__find_program_by_name", prog_p, [obj_p, c_char_p], NONE),
