@@ -13,11 +13,11 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # systemtap-sdt-dev (USDT probes in test binaries), prometheus (the server the exporter's
 # end-to-end test scrapes it with, on loopback). The kernel matrix (scripts/vmtest.sh):
 # qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. The release
-# wheels (scripts/build-wheels.sh, wheel-chroot.sh, wheel-arm64.sh): mmdebstrap makes Debian
-# roots; arm64's asm/ headers, qemu-system-arm, qemu-user-static and arch-test for the arm64
-# guest. A Python with venv: the machine's python3 when it has one.
+# wheels (scripts/build-wheels.sh, wheel-chroot.sh, wheel-musl.sh, wheel-arm64.sh): mmdebstrap
+# makes Debian roots, musl-tools runs the musl library; arm64's asm/ headers, qemu-system-arm,
+# qemu-user-static and arch-test for the arm64 guest. A Python with venv: the machine's python3 when it has one.
 packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 bpftool mount
-    systemtap-sdt-dev ca-certificates kmod prometheus mmdebstrap)
+    systemtap-sdt-dev ca-certificates kmod prometheus mmdebstrap musl-tools)
 case "$(uname -m)" in
     x86_64) packages+=(qemu-system-x86 linux-libc-dev-arm64-cross qemu-system-arm qemu-user-static
         arch-test) ;;

@@ -17,13 +17,15 @@ fi
 # Exit status 5 (no test ran) fails like any other non-zero status.
 (cd tests && ../.venv/bin/pytest -v -p no:cacheprovider "$@")
 bash scripts/check-wheel.sh
-# The release wheel (docs/install.md): the x86_64 manylinux2014 wheel built with zig and checked
-# by auditwheel, the same wheel from cibuildwheel's configuration, and the wheel pip-installed and
-# run in a Debian 11 userspace (glibc 2.31, Python 3.9) in a chroot.
+# The release wheels (docs/install.md): the x86_64 manylinux2014 and musllinux_1_2 wheels built
+# with zig and checked by auditwheel, the same manylinux wheel from cibuildwheel's configuration,
+# the manylinux wheel pip-installed and run in a Debian 11 userspace (glibc 2.31, Python 3.9) in
+# a chroot, and the musllinux wheel's library run under Debian's musl.
 wheels=$(mktemp -d "${TMPDIR:-/tmp}/libbpf_py-ci-wheels.XXXXXX")
-bash scripts/build-wheels.sh --arch "$(uname -m)" --libc glibc --out "$wheels"
+bash scripts/build-wheels.sh --arch "$(uname -m)" --libc all --out "$wheels"
 bash scripts/check-cibuildwheel.sh --against "$wheels"
 bash scripts/wheel-chroot.sh --suite bullseye --wheel "$(ls "$wheels"/libbpf_py-*manylinux*.whl)"
+bash scripts/wheel-musl.sh --wheel "$(ls "$wheels"/libbpf_py-*musllinux*.whl)"
 # The aarch64 wheel in an arm64 guest on Debian's 6.1 kernel (qemu, TCG). Opt-in
 # (LIBBPF_PY_ARM64_CI=1): about 10 minutes with empty caches on an idle machine, 25 on a busy one
 # (the arm64 root is made under qemu-user), on top of the x86 kernel matrix's VMs.
