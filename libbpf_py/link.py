@@ -30,7 +30,14 @@ from types import SimpleNamespace
 from . import log
 from . import _args
 from ._ffi import lib
-from .errors import BpfError, ClosedError, error_context, with_context
+from .errors import (
+    BpfError,
+    ClosedError,
+    capabilities_needed,
+    error_context,
+    explain_permission,
+    with_context,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -442,6 +449,7 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
         except BpfError as e:
             err = e
     if err is not None:
+        explain_permission(err, capabilities_needed([lib.bpf_program__type(ptr)], attach=True))
         warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
                     if lvl == 0 and m.strip()]
         if warnings:

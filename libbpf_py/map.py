@@ -28,7 +28,7 @@ from ._ffi import lib
 from . import _args
 from ._args import text
 from ._codecs import Codec, IntCodec, codec_for
-from .errors import BpfError, ClosedError
+from .errors import BpfError, ClosedError, closed_instead
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -232,12 +232,13 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         """The map's file descriptor (after load). Owned by the object (or by this standalone
         Map): don't close it."""
         if self._fd < 0:
-            self._state.require_loaded(f"map '{self.name}' has no fd")
-            ptr = self._handle()
-            if not lib.bpf_map__autocreate(ptr):  # libbpf left a placeholder (a memfd)
-                raise BpfError(errno.ENOENT, "it was not created (autocreate was turned off "
-                               "before load)", f"map '{self.name}' has no fd")
-            self._fd = _ffi.check(lib.bpf_map__fd(ptr), f"map '{self.name}' fd")
+            with self._state.lock:  # no close() from another thread between check and read
+                self._state.require_loaded(f"map '{self.name}' has no fd")
+                ptr = self._handle()
+                if not lib.bpf_map__autocreate(ptr):  # libbpf left a placeholder (a memfd)
+                    raise BpfError(errno.ENOENT, "it was not created (autocreate was turned "
+                                   "off before load)", f"map '{self.name}' has no fd")
+                self._fd = _ffi.check(lib.bpf_map__fd(ptr), f"map '{self.name}' fd")
         elif self._state.ptr is None:
             self._handle()
         return self._fd
@@ -376,7 +377,10 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         flags, BTF ids. After load; root."""
         from .map_admin import map_info
 
-        return map_info(self.fd, self.name)
+        try:
+            return map_info(self.fd, self.name)
+        except BpfError as e:
+            raise closed_instead(e, self._state, f"info of map '{self.name}'") from None
 
     def freeze(self) -> None:
         """Make the map read-only for user space (``bpf_map_freeze``); irreversible."""
@@ -419,7 +423,12 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     # --- codecs
 
     def _setup(self) -> int:
-        """Set up the codecs on first element access; returns the fd for the hot paths."""
+        """Set up the codecs on first element access; returns the fd for the hot paths. Under
+        the owner's lock: a close() from another thread waits (the codecs read its BTF)."""
+        with self._state.lock:
+            return self._setup_codecs()
+
+    def _setup_codecs(self) -> int:
         fd = self.fd
         if self._kc is None:
             self._check_elements()
@@ -525,6 +534,9 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     def _error(self, rc: int, op: str, key: Any) -> Exception:
         if rc == -errno.ENOENT:
             return KeyError(key)
+        if -rc in (errno.EBADF, errno.EBADFD) and self._state.ptr is None:
+            return ClosedError(f"{op} in map '{self.name}': {self._closed_what()} was closed "
+                               "(by another thread) during the call")
         if -rc in (ENOTSUPP, errno.EOPNOTSUPP):
             return TypeError(f"map '{self.name}' ({_type_name(self._type)}) does not support "
                              f"{op} from user space")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+from _thread import RLock
 import weakref
 from enum import IntFlag
 
@@ -21,7 +22,14 @@ from ._ffi.maps import bpf_map_info
 from ._ffi.maps import bpf_map_create_opts
 from ._ffi.types import make_opts
 from ._codecs import Codec, IntCodec
-from .errors import BpfError, ClosedError, error_context, with_context
+from .errors import (
+    BpfError,
+    ClosedError,
+    capabilities_needed,
+    error_context,
+    explain_permission,
+    with_context,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,9 +117,11 @@ def map_info(fd: int, name: str = "") -> MapInfo:
 class _FdState:
     """Owner of a standalone map's fd; stands where an object's ``_ObjectState`` would."""
 
-    __slots__ = ("fd", "ptr", "info", "pin_path", "loaded", "label", "btf", "__weakref__")
+    __slots__ = ("lock", "fd", "ptr", "info", "pin_path", "loaded", "label", "btf",
+                 "__weakref__")
 
     def __init__(self, fd: int, info: MapInfo) -> None:
+        self.lock = RLock()  # held by close() and by the codec setup (which reads self.btf)
         self.fd = fd
         self.ptr: Any = True  # None once closed (the hot paths test this)
         self.info = info
@@ -141,7 +151,9 @@ class _FdState:
             raise ClosedError(f"{what}: the map is closed")
 
     def close(self) -> None:
-        if self.ptr is not None:
+        with self.lock:  # the codec setup of another thread reads self.btf: it finishes first
+            if self.ptr is None:
+                return
             self.ptr = None
             release_mmaps(self)
             os.close(self.fd)
@@ -266,9 +278,12 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     opts = make_opts(bpf_map_create_opts, map_flags=flags,
                      map_extra=_args.u64(map_extra, "map_extra"), numa_node=numa_node or 0,
                      inner_map_fd=inner_map.fd if inner_map is not None else 0)
-    with error_context(f"create map '{name}'" if name else "create map"):
-        fd = lib.bpf_map_create(t, raw_name or None, key_size, value_size, max_entries,
-                                ctypes.byref(opts))
+    try:
+        with error_context(f"create map '{name}'" if name else "create map"):
+            fd = lib.bpf_map_create(t, raw_name or None, key_size, value_size, max_entries,
+                                    ctypes.byref(opts))
+    except BpfError as e:
+        raise explain_permission(e, capabilities_needed(maps=[t])) from None
     return _wrap(fd, key_type, value_type)
 
 
@@ -286,8 +301,12 @@ def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> M
 
 
 def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map:
-    with error_context(f"open map id {map_id}"):
-        fd = lib.bpf_map_get_fd_by_id(_args.u32(map_id, "map_id"))
+    map_id = _args.u32(map_id, "map_id")
+    try:
+        with error_context(f"open map id {map_id}"):
+            fd = lib.bpf_map_get_fd_by_id(map_id)
+    except BpfError as e:
+        raise explain_permission(e, ["CAP_SYS_ADMIN"]) from None
     return _wrap(fd, key_type, value_type)
 
 

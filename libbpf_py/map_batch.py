@@ -13,12 +13,11 @@ import ctypes
 import errno
 import struct
 
-from . import _ffi
 from ._ffi import lib
 from ._ffi.maps import bpf_map_batch_opts
 from ._ffi.types import make_opts
 from ._codecs import IntCodec
-from .errors import BpfError
+from .errors import BpfError, closed_instead
 from .map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
 
 TYPE_CHECKING = False
@@ -70,7 +69,8 @@ def read_batch(m: Map, fn: Any = _lookup_batch) -> Optional[tuple[Any, Any, int]
                 m._batch = False
                 return None
             if rc != -errno.ENOSPC:  # ENOSPC: a bucket larger than the room left: grow
-                raise BpfError(-rc, _ffi.strerror(-rc), f"batch lookup in map '{m.name}'")
+                raise closed_instead(BpfError(-rc, None, f"batch lookup in map '{m.name}'"),
+                                     m._state, f"batch lookup in map '{m.name}'")
         else:
             total += count.value
             if rc == -errno.ENOENT:

@@ -21,6 +21,7 @@ import ctypes
 import errno
 import os
 import sys
+from _thread import RLock
 # collections.abc's Mapping without importing the collections package (cold start).
 from _collections_abc import Mapping
 
@@ -35,6 +36,8 @@ from .errors import (
     ClosedError,
     CoreRelocationError,
     VerifierError,
+    capabilities_needed,
+    explain_permission,
     with_context,
 )
 from .link import Link, attach_program, borrows_for_section, require_section_attachable
@@ -62,6 +65,7 @@ class _ObjectState:
     """Owner of one ``struct bpf_object``; shared by OpenObject/Object and their children."""
 
     def __init__(self, ptr: Any, label: str, buffer: Optional[Any]) -> None:
+        self.lock = RLock()  # held by close() and by whoever reads libbpf's structures
         self.ptr = ptr
         self.label = label
         # LIFETIME: libbpf reads the ELF image in place until load: keep open_mem's buffer.
@@ -152,19 +156,24 @@ class _ObjectState:
             raise first
 
     def close(self) -> None:
-        try:
-            self.detach_all()  # before the memory and fds they borrow are freed
-        finally:
-            self._free()
+        # Under the lock: a thread reading libbpf's structures through a child (Program.fd,
+        # Map codecs) finishes first, and then sees the object closed.
+        with self.lock:
+            try:
+                self.detach_all()  # before the memory and fds they borrow are freed
+            finally:
+                self._free()
 
     def _free(self) -> None:
-        admin = sys.modules.get("libbpf_py.map_admin")  # None: no map was ever mmapped
-        if admin is not None and self.ptr is not None:
-            admin.release_mmaps(self)
+        # None: no map was ever mmapped. (A module another thread is still importing has no
+        # functions yet: nothing was mmapped through it either.)
+        release_mmaps = getattr(sys.modules.get("libbpf_py.map_admin"), "release_mmaps", None)
+        if release_mmaps is not None and self.ptr is not None:
+            release_mmaps(self)
         ptr, self.ptr = self.ptr, None
         if ptr is not None:
             types = sys.modules.get("libbpf_py._types")  # None: nothing was typed from BTF
-            if types is not None:
+            if types is not None and hasattr(types, "forget"):  # (not while still imported)
                 btf = lib.bpf_object__btf(ptr)
                 if btf:  # types cached for this struct btf die with it
                     types.forget(types.btf_addr(btf))
@@ -367,6 +376,7 @@ class OpenObject(_ObjectBase):
             except BpfError as e:
                 err = e
         if err is not None:
+            explain_permission(err, _capabilities_needed(ptr))
             exc = _load_error(err, state.label, messages, obj=ptr)
             state.close()
             raise exc from None
@@ -419,6 +429,21 @@ def _check_opened(ptr: Any) -> None:
                            "SEC(\".maps\"): declare struct_ops maps as a struct in "
                            "SEC(\".struct_ops\") or SEC(\".struct_ops.link\") (libbpf would "
                            "crash loading it)")
+
+
+def _capabilities_needed(ptr: Any) -> list[str]:
+    """What loading this object needs, from its programs' and maps' types."""
+    progs, maps = [], []
+    cur = lib.bpf_object__next_program(ptr, None)
+    while cur:
+        if lib.bpf_program__autoload(cur):
+            progs.append(lib.bpf_program__type(cur))
+        cur = lib.bpf_object__next_program(ptr, cur)
+    cur = lib.bpf_object__next_map(ptr, None)
+    while cur:
+        maps.append(lib.bpf_map__type(cur))
+        cur = lib.bpf_object__next_map(ptr, cur)
+    return capabilities_needed(progs, maps)
 
 
 def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:

@@ -20,7 +20,7 @@ from ._args import text
 from ._ffi import lib
 from .attach_net import NetAttachMixin
 from .attach_tracing import TracingAttachMixin
-from .errors import BpfError, ClosedError, error_context, with_context
+from .errors import BpfError, ClosedError, closed_instead, error_context, with_context
 from .link import (
     KPROBE_SECTIONS,
     Link,
@@ -188,8 +188,12 @@ class _FdProgramMixin:
         (XDP, TC, socket filter, tracing, raw_tp, syscall, flow_dissector, sk_lookup, struct_ops
         ...). Needs root (CAP_BPF/CAP_SYS_ADMIN).
         """
-        return _test_run(self.fd, self.name, data, ctx, repeat, cpu, flags, data_size_out,
-                         ctx_size_out, batch_size, int(self.type))
+        try:
+            return _test_run(self.fd, self.name, data, ctx, repeat, cpu, flags, data_size_out,
+                             ctx_size_out, batch_size, int(self.type))
+        except BpfError as e:
+            raise closed_instead(e, getattr(self, "_state", None), f"test_run program "
+                                 f"'{self.name}'") from None
 
     def info(self) -> ProgramInfo:
         """The kernel's view of the program (``bpf_prog_get_info_by_fd``); see ProgramInfo.
@@ -200,7 +204,9 @@ class _FdProgramMixin:
         try:
             return _prog_info(self.fd)
         except BpfError as e:
-            raise with_context(e, f"info of program '{self.name}'") from None
+            what = f"info of program '{self.name}'"
+            raise closed_instead(with_context(e, what), getattr(self, "_state", None), what
+                                 ) from None
 
 
 class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
@@ -329,7 +335,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
     @property
     def fd(self) -> int:
         """The program's fd after load (``bpf_program__fd``); owned by the object."""
-        return lib.bpf_program__fd(self._loaded_handle())
+        with self._state.lock:  # a close() from another thread waits: no read of freed memory
+            return lib.bpf_program__fd(self._loaded_handle())
 
     # --- pinning
 

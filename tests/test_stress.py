@@ -60,3 +60,32 @@ def test_unknown_map_types_are_members() -> None:
     assert libbpf_py.MapType(4096).name == "UNKNOWN_4096"
     with pytest.raises(ValueError):
         libbpf_py.MapType(2 ** 40)
+
+
+@pytest.mark.root
+def test_short_fuzz_run_is_clean() -> None:
+    """The command's short run (the big one's figures are in bench/RESULTS.md): every family
+    without a crash, a hang or an unclear error, and mutated objects that still load and walk."""
+    import json
+
+    done = stress("fuzz", "--cases", "100", "--seed", "7", "--json")
+    summary = json.loads(done.stdout)
+    for family in ("object", "btf", "value"):
+        s = summary[family]
+        assert (s["crash"], s["hang"], s["unclear"]) == (0, 0, 0), (family, summary["findings"])
+        assert s["cases"] == s["clean"] + s["load"]
+    assert summary["object"]["loaded"] > 0 and summary["object"]["load"] > 0
+    assert done.returncode == 0
+
+
+@pytest.mark.root
+def test_short_soak_keeps_fds_and_rss_flat() -> None:
+    import json
+
+    done = stress("soak", "--cycles", "100", "--sample", "25", "--json")
+    result = json.loads(done.stdout)
+    for phase in result["phases"]:
+        assert phase["cycles"] == 100 and len(phase["samples"]) == 4
+        assert phase["fd_growth"] == 0, phase
+        assert phase["rss_growth"] <= 1 << 20, phase
+    assert result["ok"] and done.returncode == 0

@@ -40,7 +40,7 @@ CORPUS = HERE / "corpus"
 #: Seeds: our own (CO-RE relocations of every kind, map-in-map, subprograms, four program
 #: types) and the test suite's objects with maps, globals, struct_ops, CO-RE, many programs.
 SEED_SOURCES = [SEEDS / "fuzz_seed.bpf.c"] + [TESTS / "bpf" / f"{n}.bpf.c" for n in (
-    "maps", "globals_rw", "map_kinds", "cli_inspect", "btf_types", "stream_events",
+    "maps", "globals_rw", "map_kinds", "attach_net", "btf_types", "stream_events",
     "prog_testrun", "attach_struct_ops", "attach_perf", "obj_kconfig")]
 
 OUTCOMES = ("crash", "hang", "unclear", "clean", "load")
@@ -348,7 +348,7 @@ def classify(e: BaseException) -> tuple[bool, str]:
         raised_here = line.startswith("raise ") or " raise " in line
     if isinstance(e, BpfError):
         return True, where
-    if type(e) in (ValueError, TypeError, KeyError, OverflowError) or (
+    if type(e) in (ValueError, TypeError, KeyError, IndexError, OverflowError) or (
             isinstance(e, (ValueError, TypeError)) and type(e).__module__.startswith("libbpf_py")):
         # KeyError: a name or id that is not there (the message names it).
         return in_pkg and raised_here and bool(str(e)), where
@@ -375,13 +375,14 @@ def walk_type(w: Walk, t: Any, stage: str) -> None:
                                        for m in t.members])
     elif kind in (6, 19):
         p(stage + ".enumerators", lambda: (t.enumerators, t.signed))
-    elif kind in (2, 7, 8, 9, 10, 11, 12, 17, 18):
+    elif kind in (2, 8, 9, 10, 11, 12, 14, 17, 18):  # PTR TYPEDEF modifiers FUNC VAR tags
         p(stage + ".target", lambda: t.target)
-        p(stage + ".resolve", lambda: t.resolve())
+        if kind != 12:
+            p(stage + ".resolve", lambda: t.resolve())
+        if kind == 14:
+            p(stage + ".linkage", lambda: t.linkage)
     elif kind in (13,):
         p(stage + ".params", lambda: (t.params, t.return_type))
-    elif kind == 14:
-        p(stage + ".linkage", lambda: t.linkage)
     elif kind == 15:
         p(stage + ".variables", lambda: t.variables)
     if kind in (1, 3, 4, 5, 6, 8, 19):
@@ -407,6 +408,8 @@ def walk_btf(w: Walk, btf: Any, stage: str, limit: int = 400) -> None:
 
 
 def walk_open(w: Walk, obj: Any) -> None:
+    from libbpf_py._ffi import lib
+
     p = w.probe
     p("obj.name", lambda: (obj.name, repr(obj)))
     progs = p("obj.programs", lambda: dict(obj.programs)) or {}
@@ -420,7 +423,8 @@ def walk_open(w: Walk, obj: Any) -> None:
         p("map.attrs", lambda: (m.name, repr(m), m.key_size, m.value_size, m.max_entries,
                                 m.flags, m.numa_node, m.map_extra, m.pin_path))
         p("map.type", lambda: m.type)
-        p("map.initial_value", lambda: m.initial_value)
+        if lib.bpf_map__is_internal(m._ptr):  # global data: the others have no initial value
+            p("map.initial_value", lambda: m.initial_value)
     secs = p("obj.sections", lambda: dict(obj.sections)) or {}
     for sec in secs.values():
         walk_section(w, sec, "open")
@@ -448,14 +452,22 @@ def walk_loaded(w: Walk, obj: Any) -> None:
     for m in (p("loaded.maps", lambda: dict(obj.maps)) or {}).values():
         p("loaded.map.fd", lambda: m.fd)
         p("loaded.map.info", lambda: m.info())
-        if hasattr(m, "items"):
+        if m._type not in NOT_LISTED:
             items = p("loaded.map.items", lambda: list(m.items())) or []
+            frozen = m.flags & (RDONLY | RDONLY_PROG)  # .rodata, .kconfig: read-only after load
             for k, v in items[:4]:  # read back, and written back as read
                 p("loaded.map.getitem", lambda: m[k] == v)
-                p("loaded.map.setitem", lambda: m.__setitem__(k, v))
+                if not frozen:
+                    p("loaded.map.setitem", lambda: m.__setitem__(k, v))
     for sec in (p("loaded.sections", lambda: dict(obj.sections)) or {}).values():
         walk_section(w, sec, "loaded")
     p("loaded.load_log", lambda: obj.load_log)
+
+
+RDONLY, RDONLY_PROG = 1 << 3, 1 << 7  # BPF_F_RDONLY, BPF_F_RDONLY_PROG
+#: Map types without listable elements (buffers, struct_ops, local storage, queue/stack/bloom,
+#: arena): they refuse items() by design.
+NOT_LISTED = {4, 22, 23, 24, 26, 27, 28, 29, 30, 31, 32, 33}
 
 
 def run_object(data: bytes) -> dict[str, Any]:
