@@ -30,8 +30,9 @@ bash scripts/wheel-musl.sh --wheel "$(ls "$wheels"/libbpf_py-*musllinux*.whl)"
 # (LIBBPF_PY_ARM64_CI=1): about 10 minutes with empty caches on an idle machine, 25 on a busy one
 # (the arm64 root is made under qemu-user), on top of the x86 kernel matrix's VMs.
 if [ -n "${LIBBPF_PY_ARM64_CI:-}" ] && [ "$(uname -m)" = x86_64 ]; then
-    bash scripts/build-wheels.sh --arch aarch64 --libc glibc --out "$wheels"
-    bash scripts/wheel-arm64.sh --wheel "$(ls "$wheels"/libbpf_py-*manylinux*_aarch64*.whl)"
+    bash scripts/build-wheels.sh --arch aarch64 --libc all --out "$wheels"
+    bash scripts/wheel-arm64.sh --wheel "$(ls "$wheels"/libbpf_py-*manylinux*_aarch64*.whl)" \
+        --musl-wheel "$(ls "$wheels"/libbpf_py-*musllinux*_aarch64.whl)"
 else
     echo "test.sh: arm64 wheel guest not run (LIBBPF_PY_ARM64_CI=1 runs it)"
 fi

@@ -4,7 +4,12 @@
 # ring buffer, a tracepoint and a uprobe firing with exact counts, the tools opensnoop,
 # execsnoop and syscount), with BPF objects compiled for arm64.
 #
-#   bash scripts/wheel-arm64.sh --wheel WHEEL [--kernel 6.1] [--suite bookworm] [--timeout 1800]
+#   bash scripts/wheel-arm64.sh --wheel WHEEL [--musl-wheel WHEEL] [--kernel 6.1]
+#                               [--suite bookworm] [--timeout 1800]
+#
+# --musl-wheel: also run the aarch64 musllinux wheel's library under musl in the guest
+# (scripts/wheel_musl_check.c, built with zig for aarch64-linux-musl, with Debian's arm64 `musl`
+# package unpacked into the root): no musl Python exists here, so this is its native half only.
 #
 # The parts, all from Debian's archive through this machine's mirror (no host name written here):
 #   - kernel: scripts/vm/kernel.sh --arch arm64 SERIES (linux-image-<series>-*-arm64, unpacked
@@ -34,14 +39,16 @@ series=6.1
 suite=bookworm
 limit=1800
 wheel=""
+musl_wheel=""
 tools=opensnoop,execsnoop,syscount
 
 say() { printf 'wheel-arm64: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
-usage() { sed -n '7p' "$0" | sed 's/^#  *//' >&2; exit 2; }
+usage() { sed -n '7,8p' "$0" | sed 's/^#  *//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --wheel) wheel=${2:-}; shift 2 ;;
+    --musl-wheel) musl_wheel=${2:-}; shift 2 ;;
     --kernel) series=${2:-}; shift 2 ;;
     --suite) suite=${2:-}; shift 2 ;;
     --timeout) limit=${2:-}; shift 2 ;;
@@ -121,6 +128,20 @@ cp "$top/scripts/wheel_smoke.py" "$smoke/"
 (cd "$work/whl" && python3 -m zipfile -e "$wheel" .)
 python3 "$top/scripts/wheel_smoke.py" compile --arch aarch64 --include "$work/whl/libbpf_py/include" \
     --out "$smoke/obj" >/dev/null
+musl_run=":"
+if [ -n "$musl_wheel" ]; then
+    case "$(basename "$musl_wheel")" in *musllinux*_aarch64.whl) ;; *) die "$musl_wheel is not a musllinux aarch64 wheel" ;; esac
+    deb_apt_setup "$work/apt-arm64" deb "$suite" arm64 || die "no apt mirror URI"
+    (cd "$work" && apt-get "${DEB_APT[@]}" download musl >/dev/null) || die "apt-get download musl (arm64) failed"
+    # (keeping the root's merged-/usr symlinks /lib -> usr/lib: dpkg-deb -x would replace them)
+    dpkg-deb --fsys-tarfile "$(ls "$work"/musl_*_arm64.deb)" | tar -x -C "$root" --keep-directory-symlink
+    mkdir -p "$smoke/musl" "$work/mwhl"
+    (cd "$work/mwhl" && python3 -m zipfile -e "$musl_wheel" .)
+    cp "$work/mwhl/libbpf_py/_ffi/_libbpf.so" "$smoke/musl/"
+    $zig cc -target aarch64-linux-musl -dynamic -O2 -Wall -o "$smoke/musl/check" "$top/scripts/wheel_musl_check.c"
+    musl_run="/opt/smoke/musl/check /opt/smoke/musl/_libbpf.so /opt/smoke/obj/wheel_smoke.bpf.o"
+    say "musl: $(basename "$musl_wheel")'s library, under Debian's arm64 musl $(dpkg-deb -f "$(ls "$work"/musl_*_arm64.deb)" Version)"
+fi
 cat >"$smoke/guest.sh" <<EOF
 # PID 1 in the arm64 guest (exec'd by scripts/vm/init.c on the 9p root, read-only).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8
@@ -141,6 +162,7 @@ echo "guest: \$(uname -srm), \$(python3 --version), \$(ldd --version | head -n 1
     cd /tmp
     /tmp/venv/bin/python -I /opt/smoke/wheel_smoke.py run --objects /opt/smoke/obj --tools "$tools"
     echo "guest: smoke: \$((\$(date +%s) - t1)) s"
+    $musl_run
 )
 echo "WHEEL-SMOKE-STATUS: \$?"
 sync
@@ -159,7 +181,7 @@ timeout -k 5 "$limit" qemu-system-aarch64 -M virt -cpu max,pauth-impdef=on -smp 
     -virtfs "local,path=$root,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
     </dev/null >"$log" 2>&1 &
 qemu_pid=$!
-tail -n +1 -f --pid="$qemu_pid" "$log" 2>/dev/null | grep --line-buffered -E '^(guest|wheel-smoke|WHEEL-SMOKE|Processing|Successfully|Traceback|AssertionError|lbpy-init)|Error' >&2 || true
+tail -n +1 -f --pid="$qemu_pid" "$log" 2>/dev/null | grep --line-buffered -E '^(guest|wheel-smoke|WHEEL-SMOKE|Processing|Successfully|Traceback|AssertionError|lbpy-init|libbpf .* under musl|FAIL)|Error' >&2 || true
 rc=0
 wait "$qemu_pid" || rc=$?
 qemu_pid=""
@@ -168,4 +190,6 @@ if [ "$status" != 0 ]; then
     tail -n 60 "$log" >&2
     die "the guest did not pass (status '${status:-none}', qemu exit $rc)"
 fi
-say "PASS: $(basename "$wheel") on $KERNEL_RELEASE (arm64, TCG) in $(($(date +%s) - start)) s"
+extra=""
+[ -n "$musl_wheel" ] && extra=" (and the library of $(basename "$musl_wheel") under musl)"
+say "PASS: $(basename "$wheel")$extra on $KERNEL_RELEASE (arm64, TCG) in $(($(date +%s) - start)) s"
