@@ -36,8 +36,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from .btf import Btf
     from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
     from .link import Link
-    from .map import Map
-    from .map_admin import MapFlags, MapInfo
+    from .maps import Map
+    from .maps import MapFlags, MapInfo
     from .object import Object, OpenObject, load
     from .perfbuf import PerfBuffer
     from .program import Program
@@ -49,10 +49,10 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
 # maps to None is a submodule.
 _LAZY = {
     "Object": "object", "OpenObject": "object", "load": "object", "Program": "program",
-    "Link": "link", "Map": "map", "features": None,
+    "Link": "link", "Map": "maps", "features": None,
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
     "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf",
-    "UserRingBuffer": "userringbuf", "MapFlags": "map_admin", "MapInfo": "map_admin",
+    "UserRingBuffer": "userringbuf", "MapFlags": "maps", "MapInfo": "maps",
 }
 
 

@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-    from .map import Map
+    from .maps import Map
 
 __all__ = ["NetAttachMixin", "Attachment", "xdp_query", "tc_query", "tc_hook_destroy",
            "query_programs", "XDP_MODES", "NF_HOOKS", "CGROUP_FLAGS"]

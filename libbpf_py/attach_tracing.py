@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Optional
 
-    from .map import Map
+    from .maps import Map
 
 __all__ = ["TracingAttachMixin", "IterLink", "KPROBE_SECTIONS"]
 

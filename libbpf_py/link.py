@@ -43,7 +43,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from .map import Map
+    from .maps import Map
 
 __all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "KPROBE_SECTIONS",
            "BORROWS_OBJECT_MEMORY", "BORROWS_MAP_FD"]

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
     from .btf import Btf
-    from .map import Map
+    from .maps import Map
     from .program import Program
     from .variables import Section
 
@@ -98,7 +98,7 @@ class _ObjectState:
     @property
     def maps(self) -> _Named:
         if self._maps is None:
-            from .map import Map
+            from .maps import Map
 
             self._maps = self._children("map", lib.bpf_object__next_map, Map)
         return self._maps
@@ -167,7 +167,7 @@ class _ObjectState:
     def _free(self) -> None:
         # None: no map was ever mmapped. (A module another thread is still importing has no
         # functions yet: nothing was mmapped through it either.)
-        release_mmaps = getattr(sys.modules.get("libbpf_py.map_admin"), "release_mmaps", None)
+        release_mmaps = getattr(sys.modules.get("libbpf_py.maps._admin"), "release_mmaps", None)
         if release_mmaps is not None and self.ptr is not None:
             release_mmaps(self)
         ptr, self.ptr = self.ptr, None

@@ -26,7 +26,7 @@ from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, clo
 from ._ffi import lib
 from ._lease import Lease
 from .errors import BpfError, with_context
-from .map import Map
+from .maps import Map
 from .ringbuf import _UL, as_dtype, dtype_for, resolve_event_type, split_records
 
 __all__ = ["PerfBuffer"]

@@ -41,7 +41,7 @@ from ._ffi import lib
 from ._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
 from ._ffi.types import make_opts
 from .errors import BpfError, with_context
-from .map import Map
+from .maps import Map
 
 __all__ = ["RingBuffer", "RingStats"]
 

@@ -23,7 +23,7 @@ from ._ffi.stream import user_ring_buffer_opts
 from ._ffi.types import make_opts
 from ._lease import Lease
 from .errors import BpfError, ClosedError, with_context
-from .map import Map
+from .maps import Map
 
 __all__ = ["UserRingBuffer", "Reservation"]
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Optional
 
-    from .map import Map
+    from .maps import Map
     from .object import _ObjectState
 
 __all__ = ["Section", "GlobalArray", "ReadOnlyError"]

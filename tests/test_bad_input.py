@@ -14,7 +14,7 @@ import pytest
 
 import libbpf_py
 from libbpf_py import BpfError, MapType, UpdateFlags
-from libbpf_py.map import Map
+from libbpf_py.maps import Map
 
 pytestmark = pytest.mark.root
 

@@ -23,7 +23,7 @@ from libbpf_py import (
     _ffi,
 )
 from libbpf_py.errors import ERRNO_CLASSES, BpfFileNotFoundError, error_context, message
-from libbpf_py.map import Map
+from libbpf_py.maps import Map
 
 
 @pytest.mark.parametrize("err", sorted(ERRNO_CLASSES), ids=errno.errorcode.get)

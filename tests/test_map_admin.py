@@ -15,8 +15,8 @@ import pytest
 import libbpf_py
 from libbpf_py import BpfError, ClosedError, MapType, UpdateFlags
 from libbpf_py._ffi.maps import bpf_map_info
-from libbpf_py.map import Map
-from libbpf_py.map_admin import MapFlags, MapInfo
+from libbpf_py.maps import Map
+from libbpf_py.maps import MapFlags, MapInfo
 
 pytestmark = pytest.mark.root
 

@@ -15,9 +15,9 @@ import pytest
 
 import libbpf_py
 from libbpf_py import BpfError, MapType
-from libbpf_py.map import Map
-from libbpf_py.map_admin import MapFlags
-from libbpf_py.map_kinds import (BloomFilter, CgroupStorageMap, CpuMap, DevMap, EventMap,
+from libbpf_py.maps import Map
+from libbpf_py.maps import MapFlags
+from libbpf_py.maps import (BloomFilter, CgroupStorageMap, CpuMap, DevMap, EventMap,
                                  LocalStorageMap, LpmTrie, MapOfMaps, ProgArray, QueueMap,
                                  StackMap, StackTraceMap)
 
@@ -324,7 +324,7 @@ def test_stream_maps_are_not_dicts(kinds) -> None:
 
 
 def test_struct_ops_map_refuses_element_access(bpf_path) -> None:
-    from libbpf_py.map_kinds import StructOpsMap
+    from libbpf_py.maps import StructOpsMap
 
     with libbpf_py.load(bpf_path("map_struct_ops")) as o:
         cc = o.maps["lbpy_cc"]

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from libbpf_py import MapType, UpdateFlags
-from libbpf_py.map import Map
+from libbpf_py.maps import Map
 
 pytestmark = pytest.mark.root
 

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> None:
     import numpy  # noqa: F401 - fail early when missing
 
     from libbpf_py import MapType
-    from libbpf_py.map import Map
+    from libbpf_py.maps import Map
 
     # bare ctypes: the same library, loaded directly, preallocated buffers
     bare = ctypes.CDLL(SO, use_errno=True)

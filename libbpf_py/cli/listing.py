@@ -72,7 +72,7 @@ def programs() -> list[dict[str, Any]]:
 
 def maps() -> list[dict[str, Any]]:
     """Every map's info (``MapInfo`` fields, ``flags`` as an int), JSON-ready."""
-    from ..map_admin import map_info
+    from ..maps._admin import map_info
 
     def info(fd: int) -> dict[str, Any]:
         m = map_info(fd)
@@ -146,8 +146,8 @@ def dump_map(spec: str) -> tuple[Any, list[dict[str, Any]], list[tuple[bytes, li
                                  Optional[Btf]]:
     """Read every entry of the map ``spec`` (id or pinned path): (info, JSON-ready entries,
     raw (key, [value per CPU]) pairs, the map's BTF or None). The caller closes the BTF."""
-    from ..map import INDEX_KEY_TYPES, PERCPU_TYPES
-    from ..map_admin import map_info
+    from ..maps._map import INDEX_KEY_TYPES, PERCPU_TYPES
+    from ..maps._admin import map_info
 
     fd, label = _open_map(spec)
     btf = None
@@ -214,7 +214,7 @@ def dump_map(spec: str) -> tuple[Any, list[dict[str, Any]], list[tuple[bytes, li
 
 
 def _print_dump(info: Any, raw: list[tuple[bytes, list[bytes]]], btf: Optional[Btf]) -> None:
-    from ..map import INDEX_KEY_TYPES, PERCPU_TYPES
+    from ..maps._map import INDEX_KEY_TYPES, PERCPU_TYPES
 
     index_keys = info.key_size == 4 and int(info.type) in INDEX_KEY_TYPES
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Optional, Union
 
     from ..btf import Btf, Type
-    from ..map import Map
+    from ..maps import Map
     from ._decoders import Decoder
 
 __all__ = ["MapMetric", "Label", "Log2Buckets", "LinearBuckets", "KINDS"]

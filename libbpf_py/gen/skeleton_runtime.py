@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any, Generic, Optional, TypeVar
 
     from ..link import Link
-    from ..map import Map
+    from ..maps import Map
     from ..program import Program
     from ..variables import Section
 

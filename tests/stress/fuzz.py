@@ -547,7 +547,7 @@ def prepare() -> None:
     from libbpf_py import _ffi
 
     PKG = os.path.dirname(libbpf_py.__file__) + os.sep
-    for mod in ("object", "program", "map", "map_kinds", "map_admin", "map_batch", "btf",
+    for mod in ("object", "program", "maps", "btf",
                 "variables", "_types", "enums", "link", "ringbuf", "perfbuf"):
         __import__(f"libbpf_py.{mod}")
     _ffi._bind_areas()

@@ -55,7 +55,7 @@ def soak(cycles: int, sample: int) -> dict[str, Any]:
 
     import libbpf_py
     from libbpf_py import MapType, PerfBuffer, RingBuffer
-    from libbpf_py.map import Map
+    from libbpf_py.maps import Map
 
     sys.path.insert(0, str(TESTS))
     from conftest import compile_bpf

@@ -8,10 +8,10 @@ are accepted everywhere. Per-CPU maps read and write one value per possible CPU,
 ``obj.maps["x"]`` (and ``Map.create``/``from_pinned``/``from_id``) return the class that fits the
 map type: ``Map`` for key/value maps, ``QueueMap``/``StackMap`` (push/pop/peek), ``BloomFilter``
 (add/in), ``ProgArray``, ``MapOfMaps``, ``StackTraceMap``, ``LocalStorageMap`` (keyed by fd),
-``LpmTrie``, ``EventMap`` (ring/perf buffers: no elements) ... (``map_kinds.py``). Whole-map
+``LpmTrie``, ``EventMap`` (ring/perf buffers: no elements) ... (``_kinds.py``). Whole-map
 operations (``items()``, ``values()``, ``clear()``, bulk ``update()``, numpy) use the kernel's
-batch calls where the map type has them (``map_batch.py``); creation, pinning and ``info()`` are
-in ``map_admin.py``.
+batch calls where the map type has them (``_batch.py``); creation, pinning and ``info()`` are
+in ``_admin.py``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from itertools import chain, repeat
 # collections.abc's classes without importing the collections package (cold start).
 from _collections_abc import ItemsView, MutableMapping, ValuesView
 
-from . import _ffi
-from ._ffi import lib
-from . import _args
-from ._args import text
-from ._codecs import Codec, IntCodec, codec_for
-from .errors import BpfError, ClosedError, closed_instead
+from .. import _ffi
+from .._ffi import lib
+from .. import _args
+from .._args import text
+from .._codecs import Codec, IntCodec, codec_for
+from ..errors import BpfError, ClosedError, closed_instead
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any, Optional
 
-    from .enums import MapType, UpdateFlags
-    from .map_admin import MapInfo
+    from ..enums import MapType, UpdateFlags
+    from ._admin import MapInfo
 
 __all__ = ["Map"]
 
@@ -65,7 +65,7 @@ _INT_FORMATS = {(1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
 
 
 def _type_name(map_type: int) -> str:
-    from .enums import MapType
+    from ..enums import MapType
 
     try:
         return MapType(map_type).name
@@ -99,7 +99,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     def __new__(cls, state: Any = None, ptr: Any = None) -> Map:
         if cls is Map and ptr is not None:
-            from .map_kinds import class_for
+            from ._kinds import class_for
 
             cls = class_for(lib.bpf_map__type(ptr))
         return object.__new__(cls)
@@ -152,7 +152,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         a RINGBUF map becomes a PERF_EVENT_ARRAY where ring buffers are missing; set
         ``key_size``/``value_size`` to what the new type needs). The Map's class follows the
         type (``QueueMap``, ``EventMap`` ...)."""
-        from .enums import MapType
+        from ..enums import MapType
 
         return MapType(self._type)
 
@@ -161,7 +161,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         t = int(map_type)
         lib.bpf_map__set_type(self._open_handle("type"), t)
         self._type = t
-        from .map_kinds import class_for
+        from ._kinds import class_for
 
         # Every kind has the same layout (__slots__ = ()): the object keeps its identity.
         self.__class__ = class_for(t)
@@ -211,7 +211,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
 
     @property
     def flags(self) -> int:
-        """``map_flags`` (``bpf_map__map_flags``, see ``map_admin.MapFlags``); settable before
+        """``map_flags`` (``bpf_map__map_flags``, see ``MapFlags``); settable before
         load (``bpf_map__set_map_flags``)."""
         return self._def(lib.bpf_map__map_flags, "map_flags")
 
@@ -252,7 +252,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
             state = "loaded" if self._state.loaded else "open"
         return f"<{type(self).__name__} '{self.name}' {_type_name(self._type)} ({state})>"
 
-    # --- before load (object maps only): see map_admin for the implementations
+    # --- before load (object maps only): see _admin for the implementations
 
     @property
     def numa_node(self) -> int:
@@ -293,13 +293,13 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         """Initial contents of a global-data map (``bpf_map__initial_value``), or of a
         struct_ops map's struct (its data fields, e.g. a ``tcp_congestion_ops``' name);
         settable before load."""
-        from .map_admin import initial_value
+        from ._admin import initial_value
 
         return initial_value(self)
 
     @initial_value.setter
     def initial_value(self, data: bytes) -> None:
-        from .map_admin import set_initial_value
+        from ._admin import set_initial_value
 
         set_initial_value(self, data)
 
@@ -315,7 +315,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         fd = _args.bpf_fd(other, "map", "fd") if isinstance(other, int) else other.fd
         lib.bpf_map__reuse_fd(self._open_handle("reuse_fd"), fd)
 
-    # --- kernel object management: see map_admin
+    # --- kernel object management: see _admin
 
     @classmethod
     def create(cls, map_type: MapType | int, *, key_size: Optional[int] = None,
@@ -331,7 +331,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         to them. ``inner_map`` is the template of a map-of-maps; ``map_extra`` is the bloom
         filter's number of hash functions. Needs root (CAP_BPF). ``close()`` or ``with``.
         """
-        from .map_admin import create
+        from ._admin import create
 
         return create(cls, map_type, key_size=key_size, value_size=value_size,
                       key_type=key_type, value_type=value_type, max_entries=max_entries,
@@ -341,7 +341,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     @classmethod
     def from_fd(cls, fd: int, *, key_type: Any = None, value_type: Any = None) -> Map:
         """Wrap a map fd; the Map takes ownership of ``fd`` (closes it on ``close()``)."""
-        from .map_admin import from_fd
+        from ._admin import from_fd
 
         return from_fd(fd, key_type=key_type, value_type=value_type)
 
@@ -349,33 +349,33 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     def from_pinned(cls, path: str | os.PathLike[str], *, key_type: Any = None,
                     value_type: Any = None) -> Map:
         """Open a map pinned in bpffs (``bpf_obj_get``); the returned Map owns the new fd."""
-        from .map_admin import from_pinned
+        from ._admin import from_pinned
 
         return from_pinned(path, key_type=key_type, value_type=value_type)
 
     @classmethod
     def from_id(cls, map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map:
         """Open a map by kernel id (``bpf_map_get_fd_by_id``; root); the Map owns the new fd."""
-        from .map_admin import from_id
+        from ._admin import from_id
 
         return from_id(map_id, key_type=key_type, value_type=value_type)
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the map in bpffs (``bpf_map__pin`` / ``bpf_obj_pin``); after load."""
-        from .map_admin import pin
+        from ._admin import pin
 
         pin(self, path)
 
     def unpin(self, path: Optional[str | os.PathLike[str]] = None) -> None:
         """Remove the pin made by ``pin()`` (or ``path``) (``bpf_map__unpin`` / unlink)."""
-        from .map_admin import unpin
+        from ._admin import unpin
 
         unpin(self, path)
 
     def info(self) -> MapInfo:
         """The kernel's view of the map (``bpf_obj_get_info_by_fd``): id, name, type, sizes,
         flags, BTF ids. After load; root."""
-        from .map_admin import map_info
+        from ._admin import map_info
 
         try:
             return map_info(self.fd, self.name)
@@ -400,7 +400,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         which using it raises ``ValueError``; a numpy array or memoryview made from it keeps
         the mapping (and the kernel map) alive until it is released.
         """
-        from .map_admin import map_mmap
+        from ._admin import map_mmap
 
         return map_mmap(self, writable)
 
@@ -441,7 +441,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
                 kc = codec_for(btf, key_id, ks, "key")
                 vc = codec_for(btf, value_id, vs, "value")
             else:
-                from .map_admin import ctypes_codec
+                from ._admin import ctypes_codec
 
                 info = self._state.info
                 ks, vs = info.key_size, info.value_size
@@ -669,7 +669,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         del self[key]
         return value
 
-    # --- iteration and whole-map operations (batched: map_batch)
+    # --- iteration and whole-map operations (batched: _batch)
 
     def _raw_keys(self) -> Iterator[bytes]:
         """Keys as bytes, one ``bpf_map_get_next_key`` per key (lazy)."""
@@ -691,14 +691,14 @@ class Map(MutableMapping):  # type: ignore[type-arg]
                 self._handle()
 
     def __iter__(self) -> Iterator[Any]:
-        from .map_batch import snapshot
+        from ._batch import snapshot
 
         return iter(snapshot(self, values=False)[0])
 
     def __len__(self) -> int:
         if self._type in ARRAY_TYPES:
             return self.max_entries
-        from .map_batch import snapshot
+        from ._batch import snapshot
 
         return len(snapshot(self, values=False)[0])
 
@@ -728,7 +728,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         ``_types.numpy_dtype`` gives; per-CPU values have shape ``(n, ncpu)``. numpy is
         imported here only.
         """
-        from .map_batch import to_numpy
+        from ._batch import to_numpy
 
         return to_numpy(self)
 
@@ -740,7 +740,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         if self._type in NO_DELETE_TYPES:
             raise TypeError(f"map '{self.name}' is a {_type_name(self._type)}: its elements "
                             "can't be deleted")
-        from .map_batch import clear
+        from ._batch import clear
 
         self._gen += 1
         clear(self)
@@ -759,7 +759,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
         """Remove every element and return them as a dict: ``bpf_map_lookup_and_delete_batch``
         where the kernel has it (hash and LRU maps: each element is read and deleted
         atomically, none is lost to a concurrent BPF update), else ``pop`` per key."""
-        from .map_batch import pop_all
+        from ._batch import pop_all
 
         self._gen += 1
         return pop_all(self)
@@ -767,7 +767,7 @@ class Map(MutableMapping):  # type: ignore[type-arg]
     def update(self, other: Any = (), /, **kwds: Any) -> None:
         """Like ``dict.update``; many elements go in one ``bpf_map_update_batch`` call where the
         kernel has it (an error names the first key that failed)."""
-        from .map_batch import update
+        from ._batch import update
 
         self._gen += 1
         update(self, other, kwds)
@@ -784,7 +784,7 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         self._snap: Any = None
 
     def _take(self) -> tuple[list[Any], list[Any]]:
-        from .map_batch import snapshot
+        from ._batch import snapshot
 
         m = self._mapping
         snap, self._snap = self._snap, None

@@ -16,13 +16,13 @@ import weakref
 from enum import IntFlag
 
 
-from . import _args
-from ._ffi import lib
-from ._ffi.maps import bpf_map_info
-from ._ffi.maps import bpf_map_create_opts
-from ._ffi.types import make_opts
-from ._codecs import Codec, IntCodec
-from .errors import (
+from .. import _args
+from .._ffi import lib
+from .._ffi.maps import bpf_map_info
+from .._ffi.maps import bpf_map_create_opts
+from .._ffi.types import make_opts
+from .._codecs import Codec, IntCodec
+from ..errors import (
     BpfError,
     ClosedError,
     capabilities_needed,
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     import mmap
     from typing import Any, Optional
 
-    from .enums import MapType
-    from .map import Map
+    from ..enums import MapType
+    from ._map import Map
 
 __all__ = ["MapFlags", "MapInfo"]
 
@@ -76,7 +76,7 @@ class MapInfo:
                  "btf_vmlinux_value_type_id", "map_extra")
 
     def __init__(self, raw: bpf_map_info) -> None:
-        from .enums import MapType
+        from ..enums import MapType
 
         try:
             self.type: Any = MapType(raw.type)
@@ -159,7 +159,7 @@ class _FdState:
             os.close(self.fd)
             btf, self.btf = self.btf, None
             if btf:
-                from . import _types
+                from .. import _types
 
                 forget = getattr(_types, "forget", None)
                 if forget is not None:
@@ -213,7 +213,7 @@ class _CtypesCodec(Codec):
     def decode(self, data: bytes) -> Any:
         value = self.ctype.from_buffer_copy(data)
         if self.what == "key":  # hashable: a read-only variant of records, arrays as tuples
-            from ._types import freeze
+            from .._types import freeze
 
             return freeze(value)
         return value.value if isinstance(value, ctypes._SimpleCData) else value
@@ -227,7 +227,7 @@ _VALUE_SIZES = {3: 4, 4: 4, 12: 4, 13: 4, 14: 4, 16: 4, 25: 4, 8: 4}
 def _wrap(fd: int, key_type: Any = None, value_type: Any = None,
           pin_path: Optional[str] = None) -> Map:
     """A standalone Map owning ``fd`` (closed here if anything fails)."""
-    from .map_kinds import class_for
+    from ._kinds import class_for
 
     try:
         info = map_info(fd)
@@ -260,7 +260,7 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     if value_size is None:
         value_size = ctypes.sizeof(value_type) if value_type is not None else _VALUE_SIZES.get(t)
     if key_size is None or value_size is None:
-        from .map import _type_name
+        from ._map import _type_name
 
         missing = "key_size/key_type" if key_size is None else "value_size/value_type"
         raise TypeError(f"Map.create({_type_name(t)}): give {missing}")
@@ -341,7 +341,7 @@ def map_mmap(m: Map, writable: bool) -> mmap.mmap:
     import mmap as _mmap
 
     if m._type not in (2,):  # ARRAY (arena maps have their own API)
-        from .map import _type_name
+        from ._map import _type_name
 
         raise TypeError(f"map '{m.name}' is a {_type_name(m._type)}: only ARRAY maps created "
                         "with MapFlags.MMAPABLE can be mmapped")

@@ -13,18 +13,18 @@ import ctypes
 import errno
 import struct
 
-from ._ffi import lib
-from ._ffi.maps import bpf_map_batch_opts
-from ._ffi.types import make_opts
-from ._codecs import IntCodec
-from .errors import BpfError, closed_instead
-from .map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
+from .._ffi import lib
+from .._ffi.maps import bpf_map_batch_opts
+from .._ffi.types import make_opts
+from .._codecs import IntCodec
+from ..errors import BpfError, closed_instead
+from ._map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-    from .map import Map
+    from ._map import Map
 
 _lookup_batch = lib.bpf_map_lookup_batch
 _lookup_and_delete_batch = lib.bpf_map_lookup_and_delete_batch
@@ -319,7 +319,7 @@ def _dtype(np: Any, codec: Any) -> Any:
     fmt = _int_format(codec)
     if fmt is not None:
         return np.dtype("=" + fmt)
-    from . import _types
+    from .. import _types
 
     ctype = getattr(codec, "ctype", None)
     fn: Optional[Callable[[Any], Any]] = getattr(_types, "numpy_dtype", None)

@@ -11,10 +11,10 @@ import ctypes
 import errno
 import struct
 
-from . import _args
-from ._ffi import lib
-from ._codecs import Codec, IntCodec
-from .map import _INT_FORMATS, Map, _type_name
+from .. import _args
+from .._ffi import lib
+from .._codecs import Codec, IntCodec
+from ._map import _INT_FORMATS, Map, _type_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class StructOpsMap(_NotKeyValue):
         """Register the struct with the kernel (``bpf_map__attach_struct_ops``) and return the
         ``Link`` that unregisters it, owned by the map's object (detached by ``close()`` or
         when the object closes). After load; needs root. See ``link.attach_struct_ops``."""
-        from .link import attach_struct_ops
+        from ..link import attach_struct_ops
 
         return attach_struct_ops(self)
 
