@@ -20,6 +20,7 @@ import struct
 
 from ._ffi import lib
 from ._ffi.functions import btf_p
+from .errors import BpfError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class MalformedBtfError(TypeError):
 #: How many by-value references (typedef -> const -> array -> struct member ...) a type may
 #: chain. Real BTF (vmlinux) stays under 30; libbpf recurses once per level.
 MAX_DEPTH = 256
+#: How many lines a dump of a BTF not from the kernel may have (``_Checker.dump_lines``); the
+#: whole vmlinux of a distribution kernel is about 150,000.
+MAX_DUMP_LINES = 2_000_000
 
 
 # --- raw BTF records
@@ -325,6 +329,76 @@ class _Checker:
             stack.append((nxt, self._refs(nxt, by_value)))
             on_path.add(nxt)
 
+    def padding_lines(self, t: RawType) -> int:
+        """The padding lines ``btf_dump`` writes in a struct: one ``long: 64;`` per 8 bytes of
+        gap before a member and after the last (a member offset at 4 GiB: 67 million lines)."""
+        if t.kind != BTF_KIND_STRUCT:
+            return 0
+        end = lines = 0
+        for _name, mtype, bit_off, bits in t.extra:
+            if bit_off > end:
+                lines += (bit_off - end) // 64
+            if bits:
+                size = bits
+            else:
+                try:
+                    size = 8 * lib.btf__resolve_size(self.p, mtype)
+                except BpfError:
+                    size = 0
+            end = max(end, bit_off + size)
+        if 8 * t.size_or_type > end:
+            lines += (8 * t.size_or_type - end) // 64
+        return lines
+
+    def dump_lines(self) -> int:
+        """An upper estimate of the lines ``btf_dump`` writes for every type: anonymous
+        structs, unions and enums are written out in full wherever they are used, and gaps
+        between members as padding, so a small malformed BTF can make gigabytes of C. Capped at
+        ``MAX_DUMP_LINES + 1``."""
+        memo: dict[int, int] = {}
+        on_path: set[int] = set()
+        cap = MAX_DUMP_LINES + 1
+
+        def inline(tid: int) -> int:  # lines written where type tid is used
+            if tid < self.first:
+                return 1
+            got = memo.get(tid)
+            if got is not None:
+                return got
+            if tid in on_path:
+                raise self.fail(tid, "an anonymous type contains itself")
+            on_path.add(tid)
+            t = self.raw(tid)
+            k = t.kind
+            if k == BTF_KIND_ARRAY:
+                n = inline(t.extra[0])
+            elif k == BTF_KIND_PTR or (k in _MODIFIERS and k != BTF_KIND_TYPEDEF):
+                n = inline(t.size_or_type)
+            elif k in (BTF_KIND_STRUCT, BTF_KIND_UNION) and not t.name:
+                n = 1 + sum(inline(m[1]) for m in t.extra) + self.padding_lines(t)
+            elif k in (BTF_KIND_ENUM, BTF_KIND_ENUM64) and not t.name:
+                n = 1 + t.vlen
+            elif k == BTF_KIND_FUNC_PROTO:
+                n = 1 + inline(t.size_or_type) + sum(inline(a[1]) for a in t.extra)
+            else:
+                n = 1
+            on_path.discard(tid)
+            memo[tid] = n = min(n, cap)
+            return n
+
+        total = 0
+        for tid in range(self.first, self.count):
+            t = self.raw(tid)
+            if t.kind in (BTF_KIND_STRUCT, BTF_KIND_UNION) and t.name:
+                total += 1 + sum(inline(m[1]) for m in t.extra) + self.padding_lines(t)
+            elif t.kind == BTF_KIND_TYPEDEF:
+                total += 1 + inline(t.size_or_type)
+            else:
+                total += 1
+            if total > MAX_DUMP_LINES:
+                return cap
+        return total
+
     def order(self, type_id: int, through_ptr: bool, depth: int) -> int:
         """libbpf's ``btf_dump_order_type`` (btf_dump.c), replayed for its recursion depth."""
         if type_id < self.first:
@@ -393,11 +467,22 @@ def check_types(p: Any, type_id: int = 0) -> None:
         chk = _checked[addr] = _Checker(p)
     if type_id >= chk.count:
         raise KeyError(f"no BTF type id {type_id}")
-    for i in (range(chk.first, chk.count) if type_id == 0 else (type_id,)):
-        chk.walks(i)
-    if type_id == 0:  # what dump_c does: btf_dump__dump_type for every id, states kept
-        for i in range(chk.first, chk.count):
-            chk.order(i, False, 0)
+    try:
+        for i in (range(chk.first, chk.count) if type_id == 0 else (type_id,)):
+            chk.walks(i)
+        if type_id == 0:  # what dump_c does: btf_dump__dump_type for every id, states kept
+            for i in range(chk.first, chk.count):
+                chk.order(i, False, 0)
+            if chk.dump_lines() > MAX_DUMP_LINES:
+                raise MalformedBtfError(f"its C dump would be longer than {MAX_DUMP_LINES:,} "
+                                        "lines (anonymous types written inline at each use, "
+                                        "gaps between members written as padding: malformed "
+                                        "BTF, refused before libbpf writes it)")
+    except MalformedBtfError:
+        # A walk cut short leaves types marked as seen that were never checked: the next
+        # check (dump_c after a refused format()) starts over, and refuses again.
+        _checked.pop(addr, None)
+        raise
 
 
 def forget_checks(addr: int) -> None:

@@ -218,6 +218,36 @@ def _py_ident(name: str) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "anon"
 
 
+class _F(ctypes.Structure):
+    _fields_ = [("a", ctypes.c_int)]
+
+
+_CFIELD = type(_F.a)  # what ctypes puts in a record class for each of its fields
+
+
+def _promoted_property(anon: str, name: str) -> property:
+    """Member ``name`` of the anonymous struct/union field ``anon``, reached from the record
+    that holds it (ctypes' ``_anonymous_`` promotes only plain fields)."""
+    return property(lambda self: getattr(getattr(self, anon), name),
+                    lambda self, value: setattr(getattr(self, anon), name, value))
+
+
+def _enum_members(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Enumerator names Python's enum accepts: BTF's may be empty, repeated or reserved
+    (``_sunder_``) in a malformed BTF; such names get a suffix, values are kept."""
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for i, (n, v) in enumerate(pairs):
+        name = _py_ident(n) if n else f"_{i}"
+        if name.startswith("_") and name.endswith("_") or name[0].isdigit():
+            name = f"m{name}"
+        while name in seen:
+            name = f"{name}_{i}"
+        seen.add(name)
+        out.append((name, v))
+    return out
+
+
 def enum_for(btf: Any, type_id: int) -> Any:
     """The ``IntEnum`` of a BTF enum (cached per (BTF, id))."""
     p = as_btf_p(btf)
@@ -228,7 +258,11 @@ def enum_for(btf: Any, type_id: int) -> Any:
 
         t = raw_type(p, type_id)
         members = [(n, v) for n, v in t.extra] if t.extra else []
-        cls = enum.IntEnum(_py_ident(t.name or f"enum_{type_id}"), members)  # type: ignore
+        ident = _py_ident(t.name or f"enum_{type_id}")
+        try:
+            cls = enum.IntEnum(ident, members)  # type: ignore
+        except (ValueError, TypeError):  # names a malformed BTF repeats or leaves empty
+            cls = enum.IntEnum(ident, _enum_members(members))  # type: ignore
         _enum_cache[key] = cls
     return cls
 
@@ -373,6 +407,11 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
         if bitsize or bitoff % 8:
             if not mname:
                 continue  # unnamed bitfield: padding
+            if not bitsize and rt.kind in (BTF_KIND_INT, BTF_KIND_ENUM, BTF_KIND_ENUM64):
+                bitsize = 8 * rt.size_or_type  # a whole integer at a bit offset
+            if bitsize <= 0:
+                raise MalformedBtfError(f"{label}: member {mname} starts at bit {bitoff} but "
+                                        "is not an integer bitfield")
             byte_off = bitoff // 8
             shift = bitoff % 8
             nbytes = (shift + bitsize + 7) // 8
@@ -424,10 +463,14 @@ def _record(p: Any, type_id: int, t: RawType) -> Any:
         elif fname not in anonymous:  # an unnamed non-record member (malformed): skipped
             continue
         else:
-            # members of an anonymous struct/union are reached directly
+            # members of an anonymous struct/union are reached directly: ctypes promotes its
+            # fields, not the properties of its enum, char array, bitfield ... members
             sub = getattr(ct, "_names_", [])
             names.extend(sub)
             info.update(getattr(ct, "_info_", {}))
+            for n in sub:
+                if not isinstance(getattr(ct, n, None), _CFIELD):
+                    extras[n] = _promoted_property(fname, n)
     if not is_union and pos < size:
         fields.append((f"_pad{npad}", ctypes.c_char * (size - pos)))
     if is_union:

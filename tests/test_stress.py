@@ -13,7 +13,8 @@ import pytest
 import libbpf_py
 
 TESTS = Path(__file__).resolve().parent
-CORPUS = sorted((TESTS / "stress" / "corpus").iterdir())
+CORPUS = sorted(p for p in (TESTS / "stress" / "corpus").iterdir()
+                if p.suffix in (".o", ".btf"))
 
 
 def stress(*args: str) -> subprocess.CompletedProcess[str]:
@@ -89,3 +90,18 @@ def test_short_soak_keeps_fds_and_rss_flat() -> None:
         assert phase["fd_growth"] == 0, phase
         assert phase["rss_growth"] <= 1 << 20, phase
     assert result["ok"] and done.returncode == 0
+
+
+def test_anonymous_members_read_and_write_from_the_outer_record(bpf_path) -> None:
+    """Members of an anonymous struct/union that are enums, char arrays or bitfields (ctypes
+    promotes only plain fields) are attributes of the record that holds them."""
+    with libbpf_py.Object.open(bpf_path("anon_members")) as o:
+        held = o.data.held
+        assert (held.x, held.lvl, held.tag, held.small, held.neg, held.as_level) == \
+            (1, 2, b"ab", 5, -3, 2)
+        assert held.lvl.name == "HIGH" and held.as_level.name == "HIGH"
+        held.lvl, held.tag, held.small, held.neg = 1, b"xyz", 7, -16
+        o.data.held = held
+        again = o.data.held
+        assert (again.lvl, again.tag, again.small, again.neg) == (1, b"xyz", 7, -16)
+        assert "lvl=" in repr(again) and "tag=" in repr(again)
