@@ -12,7 +12,9 @@
 # no registry host is ever written here. Every suite is tried on every mirror: a mirror that does
 # not carry a suite (a security mirror and "sid", say) only makes `apt-get update` complain,
 # which is ignored; what matters is what apt-cache finds afterwards. ARCH (default: the
-# machine's) selects the binary architecture, e.g. arm64 for an arm64 guest's kernel.
+# machine's) selects the binary architecture, e.g. arm64 for an arm64 guest's kernel. Release
+# files are accepted past their Valid-Until date: a mirror may be a frozen snapshot, whose sid
+# and testing Release files expire while their packages (and our pinned versions) stay right.
 
 # Print the URIs of the machine's enabled 'deb' entries, one-line and deb822 formats.
 deb_apt_mirror_uris() {
@@ -57,7 +59,7 @@ deb_apt_setup() {
     DEB_APT=(-o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
         -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
         -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root"
-        -o "Acquire::Languages=none")
+        -o "Acquire::Languages=none" -o "Acquire::Check-Valid-Until=false")
     if [ -n "$arch" ]; then
         DEB_APT+=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch")
     fi
