@@ -8,7 +8,9 @@ One command builds what is needed into bench/.build/, runs every column in the s
 
 Columns: ``c`` (C against a static libbpf built from libbpf/src), ``ctypes floor`` (the thinnest
 ctypes calls into libbpf_py's bundled _libbpf.so, loaded with ctypes.CDLL; libbpf_py is not
-imported), ``libbpf_py``, and interpreter references. Ratios are computed within each round and
+imported), ``libbpf_py``, ``libbpf_py skeleton`` (W1: the same object through a skeleton
+generated into bench/.build/ by ``python -m libbpf_py gen skeleton``), and interpreter
+references. Ratios are computed within each round and
 the median over rounds is reported. Needs root, a BPF-capable kernel with BTF, tracefs, clang,
 gcc, make, libelf-dev and zlib. Not part of the test suite.
 
@@ -133,6 +135,11 @@ def build() -> dict[str, Path]:
             run([clang, "-g", "-O2", "-target", "bpf", f"-D__TARGET_ARCH_{BPF_ARCH}",
                  f"-I{BPF_INCLUDE}", *multiarch_include(), "-c", str(src), "-o", str(obj)])
         out[f"bpf_{name}"] = obj
+    # W1's skeleton column: generated from the same object by the libbpf_py under test (every
+    # run: it must match that libbpf_py's skeleton format)
+    run([sys.executable, "-m", "libbpf_py", "gen", "skeleton", str(out["bpf_coldstart"]), "-o",
+         str(BUILD / "coldstart_skel.py")], env=child_env())
+    out["skel_coldstart"] = BUILD
     return out
 
 
@@ -272,6 +279,8 @@ def rotated(items: list, r: int) -> list:
 
 # ----------------------------------------------------------------------------- W1 cold start
 
+#: The column importing a skeleton generated from W1's object (bench/py/coldstart_skeleton.py).
+SKELETON = "libbpf_py skeleton"
 SPAWN_RE = re.compile(r"^SPAWNSTAT (.*)$", re.M)
 PHASES_RE = re.compile(r"^PHASES (.*)$", re.M)
 
@@ -302,6 +311,7 @@ def cold_columns(b: dict[str, Path], py: str, peers: dict[str, list[str]],
         "libbpf_py": [py, str(BENCH / "py" / "coldstart_libbpf_py.py"), str(b["bpf_coldstart"])],
         **{f"libbpf_py [{c}]": [py, str(BENCH / "py" / "coldstart_libbpf_py.py"),
                                 str(b["bpf_coldstart"])] for c in CANDIDATES},
+        SKELETON: [py, str(BENCH / "py" / "coldstart_skeleton.py"), str(b["skel_coldstart"])],
         **peers,
         "ref: python -c pass": [py, "-c", "pass"],
         "ref: python -c 'import ctypes'": [py, "-c", "import ctypes"],
@@ -316,6 +326,8 @@ def sanity_checks(b: dict[str, Path], py: str, env: dict[str, str],
     Returns the peers that pass (a failing peer is left out, a failing own column exits)."""
     for cmd in ([str(b["c_coldstart"]), str(b["bpf_coldstart"]), "--check"],
                 [py, str(BENCH / "py" / "coldstart_libbpf_py.py"), str(b["bpf_coldstart"]),
+                 "--check"],
+                [py, str(BENCH / "py" / "coldstart_skeleton.py"), str(b["skel_coldstart"]),
                  "--check"]):
         p = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if p.returncode or "check ok" not in p.stdout:
@@ -380,10 +392,17 @@ def bench_cold(b, py, env, rounds: int, phase_rounds: int, peers: dict[str, list
         out.append(f"Targets ({col} vs ctypes floor): CPU {fmt(cpu_ratio)}x (target <= 1.3x): "
                    f"**{'met' if cpu_ratio <= 1.3 else 'MISSED'}**; peak RSS {fmt(rss_ratio)}x "
                    f"(target <= 1.2x): **{'met' if rss_ratio <= 1.2 else 'MISSED'}**.  ")
+    sk, lb = res[SKELETON], res["libbpf_py"]
+    sk_ratio = med([cpu(a) / cpu(c) for a, c in zip(sk, lb)])
+    out.append(f"Skeleton (issue 15: import a generated skeleton + load through it vs "
+               f"`libbpf_py.load()` of the same object): CPU {fmt(sk_ratio)}x, "
+               f"{med([cpu(a) - cpu(c) for a, c in zip(sk, lb)]):+.2f} ms per run (median of "
+               f"per-round differences); peak RSS "
+               f"{fmt(med([rss(a) / rss(c) for a, c in zip(sk, lb)]))}x.  ")
     out += [peer_summary(name, res, cpu, rss) for name in peers]
 
     # Phase breakdown: CPU time (process clock) between checkpoints inside each process.
-    pcols = {n: cols[n] + ["--phases"] for n in ("c", "ctypes floor", "libbpf_py")}
+    pcols = {n: cols[n] + ["--phases"] for n in ("c", "ctypes floor", "libbpf_py", SKELETON)}
     pcols.update({n: cols[n] + ["--phases"] for n in cols if n.startswith("libbpf_py [")})
     pcols.update({n: cols[n] + ["--phases"] for n in peers})
     log(f"W1 phases: {len(pcols)} columns x {phase_rounds} rounds")

@@ -39,6 +39,7 @@ def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     found = blocks(page)
     runnable = [(lang, code) for lang, code in found if lang in ("c", "python", "yaml")]
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # modules a page generates (skeletons) import
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
     for lang, code in runnable:
         if lang == "c":

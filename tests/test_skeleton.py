@@ -175,13 +175,13 @@ def test_deterministic_and_lint_clean(bpf_path, skel_dir: Path, tmp_path: Path) 
 def test_btf_hash_and_format_are_checked(skel_dir: Path) -> None:
     text = (skel_dir / "skeleton_skel.py").read_text()
     bad = skel_dir / "bad_hash.py"
-    bad.write_text(text.replace("_BTF_SHA256 = '", "_BTF_SHA256 = '0"))
+    bad.write_text(text.replace("_BTF_CHECKSUM = '", "_BTF_CHECKSUM = '1"))
     mod = import_skeleton(bad)
     with pytest.raises(ValueError, match="not the one the skeleton was generated from"):
         mod.Skeleton.open()
     future = skel_dir / "future.py"
-    future.write_text(text.replace("srt.require(1, ", "srt.require(99, "))
-    with pytest.raises(ImportError, match="format 99.*serves format 1: upgrade libbpf_py"):
+    future.write_text(text.replace("srt.require(2, ", "srt.require(99, "))
+    with pytest.raises(ImportError, match="format 99.*serves format 2: upgrade libbpf_py"):
         import_skeleton(future)
 
 

@@ -78,7 +78,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("btf__base_btf", btf_p, [btf_p], NONE),
     ("btf__pointer_size", c_size_t, [btf_p], NONE),
     ("btf__fd", c_int, [btf_p], NONE),
-    ("btf__raw_data", c_void_p, [btf_p, POINTER(c_uint32)], PTR),
     ("btf__str_by_offset", c_char_p, [btf_p, c_uint32], NONE),
     ("btf__find_by_name", c_int, [btf_p, c_char_p], NONE),
     ("btf_dump__free", None, [dump_p], NONE),

@@ -67,6 +67,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_object__name", c_char_p, [obj_p], NONE),
     ("bpf_object__kversion", c_uint, [obj_p], NONE),
     ("bpf_object__btf", btf_p, [obj_p], NONE),
+    # core: a skeleton hashes its object's BTF at open (no area tables on a cold start)
+    ("btf__raw_data", c_void_p, [btf_p, POINTER(c_uint32)], PTR),
     ("bpf_object__btf_fd", c_int, [obj_p], NONE),
     ("bpf_object__token_fd", c_int, [obj_p], NONE),
     ("bpf_object__next_program", prog_p, [obj_p, prog_p], NONE),

@@ -8,25 +8,23 @@ two: a module generated for a newer format than this libbpf_py serves fails at i
 ``ImportError`` saying what to do.
 
 At open, the skeleton checks that the object's BTF is the one the module was generated from (a
-SHA-256 of libbpf's view of it) and registers the module's classes as the object's types, so
+checksum of libbpf's view of it) and registers the module's classes as the object's types, so
 maps, globals and ring buffers of the object decode into the module's own classes
 (``isinstance(skel.bss.cfg, Config)`` holds) and nothing is built from BTF at run time.
 """
 
 from __future__ import annotations
 
-import binascii
+from ..object import Object
 
-from .. import _types
-from ..object import Object, OpenObject
-
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # nothing more at run time: a skeleton's cold start is libbpf_py.load()'s
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Generic, Optional, TypeVar
 
     from ..link import Link
     from ..maps import Map
+    from ..object import OpenObject
     from ..program import Program
     from ..variables import Section
 
@@ -67,7 +65,7 @@ __all__ = ["FORMAT", "require", "Globals", "Maps", "Programs", "OpenSkeleton", "
            "object_bytes"]
 
 #: The skeleton format this libbpf_py serves (what generated modules ask for).
-FORMAT = 1
+FORMAT = 2
 
 
 def require(fmt: int, module: str, generated_by: str) -> None:
@@ -82,28 +80,34 @@ def require(fmt: int, module: str, generated_by: str) -> None:
                           f"{FORMAT}: {newer} (python -m libbpf_py gen skeleton OBJ)")
 
 
-def object_bytes(chunks: tuple[str, ...]) -> bytes:
-    """The embedded object: base64 lines back into bytes."""
-    return binascii.a2b_base64("".join(chunks))
+def object_bytes(hex_text: str) -> bytes:
+    """The embedded object: hex text back into bytes (``bytes.fromhex``: no module to import,
+    unlike base64's binascii; the compiled module keeps the text as one constant)."""
+    return bytes.fromhex(hex_text)
 
 
-def _sha256(data: bytes) -> str:
-    try:  # the builtin module: hashlib would load OpenSSL (milliseconds of cold start)
-        from _sha2 import sha256  # type: ignore[import-not-found]
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found, no-redef]
-        except ImportError:
-            from hashlib import sha256
-    return sha256(data).hexdigest()  # type: ignore[no-any-return]
+#: The checksum's modulus: the largest prime below 2**128.
+_PRIME = (1 << 128) - 159
 
 
-def btf_sha256(obj: Any) -> str:
-    """SHA-256 of the BTF libbpf holds for an opened object (what generation recorded)."""
-    btf = obj.btf
-    if btf is None:
+def btf_checksum(obj: Any) -> str:
+    """A checksum of the BTF libbpf holds for an opened object (what generation recorded):
+    ``btf__raw_data`` of ``bpf_object__btf`` read as one little-endian integer, modulo a 128-bit
+    prime, with its length. It catches a module and an object that do not belong together (an
+    edit, a libbpf whose BTF differs at open), not an adversary (who can edit the module can edit
+    the checksum); unlike a SHA-256 it imports nothing (``_sha256``/``hashlib`` are shared
+    libraries: a fraction of a millisecond of cold start)."""
+    import ctypes
+
+    from .._ffi import lib
+
+    ptr = lib.bpf_object__btf(obj._ptr())
+    if not ptr:
         return ""
-    return _sha256(btf.raw_data())
+    size = ctypes.c_uint32()
+    # LIFETIME: libbpf's buffer belongs to the object's BTF; copied before the object can close
+    raw = ctypes.string_at(lib.btf__raw_data(ptr, ctypes.byref(size)), size.value)
+    return f"{len(raw)}:{int.from_bytes(raw, 'little') % _PRIME:032x}"
 
 
 class Globals:
@@ -149,7 +153,7 @@ class Programs:
 
 class _Base:
     __slots__ = ("_obj",)
-    _BTF_SHA256 = ""
+    _BTF_CHECKSUM = ""
     _TYPES: tuple[tuple[int, Any], ...] = ()
     _ENUMS: tuple[tuple[int, Any], ...] = ()
 
@@ -183,11 +187,11 @@ class OpenSkeleton(_Base):
         opts.setdefault("name", module)
         obj = Object.open(data, **opts)
         try:
-            got = btf_sha256(obj)
-            if got != cls._BTF_SHA256:
-                raise ValueError(f"{module}: the embedded object's BTF (sha256 {got[:16]}) is not "
+            got = btf_checksum(obj)
+            if got != cls._BTF_CHECKSUM:
+                raise ValueError(f"{module}: the embedded object's BTF (checksum {got}) is not "
                                  f"the one the skeleton was generated from "
-                                 f"({cls._BTF_SHA256[:16]}): generate it again")
+                                 f"({cls._BTF_CHECKSUM}): generate it again")
             _register(obj, cls._TYPES, cls._ENUMS)
         except BaseException:
             obj.close()
@@ -247,7 +251,10 @@ def _register(obj: Any, types: tuple[tuple[int, Any], ...],
     decoded values are instances of them. Dropped when the object frees its BTF."""
     if not types and not enums:
         return
-    addr = _types.btf_addr(_types.as_btf_p(obj.btf))
+    from .. import _types  # the module's classes imported it already (rt)
+    from .._ffi import lib
+
+    addr = _types.btf_addr(lib.bpf_object__btf(obj._ptr()))
     for tid, cls in types:
         _types._ctype_cache[(addr, tid)] = cls
     for tid, cls in enums:
