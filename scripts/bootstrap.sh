@@ -47,6 +47,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 say "building and installing libbpf_py into .venv"
+# pip builds in the tree: a stale build/ would ship files since moved or deleted from the package.
+rm -rf build
 .venv/bin/python -m pip install -q ".[test]"
 # From outside the tree: there, `import libbpf_py` would find the unbuilt source package.
 version=$(cd / && "$top/.venv/bin/python" -m libbpf_py version)
