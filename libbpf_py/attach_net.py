@@ -317,7 +317,12 @@ def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> Si
         cap = 64
         ids = (ctypes.c_uint32 * cap)()
         link_ids = (ctypes.c_uint32 * cap)()
-        opts = make_opts(bpf_prog_query_opts, prog_ids=ids, link_ids=link_ids, prog_cnt=cap)
+        # link_ids came with multi-program attachment (6.6, with tcx): older kernels refuse a
+        # query that sets it (EINVAL)
+        from . import features
+
+        opts = make_opts(bpf_prog_query_opts, prog_ids=ids, prog_cnt=cap,
+                         **({"link_ids": link_ids} if features.has("tcx") else {}))
         try:
             lib.bpf_prog_query_opts(fd, at, ctypes.byref(opts))
         except BpfError as e:

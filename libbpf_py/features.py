@@ -34,9 +34,12 @@ VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 # that a probe costs no enum module import)
 _PROG_KPROBE, _PROG_TRACEPOINT, _PROG_PERF_EVENT = 2, 5, 7
 _PROG_RAW_TRACEPOINT, _PROG_TRACING = 17, 26
+_PROG_SOCKET_FILTER, _PROG_SCHED_CLS = 1, 3
 _TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
-_BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 8, 12
-_FUNC_GET_ATTACH_COOKIE = 174  # enum bpf_func_id: bpf_get_attach_cookie()
+_MODIFY_RETURN, _PERF_EVENT, _TCX_INGRESS = 26, 41, 46
+_MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
+_BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 6, 8, 12
+_FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
@@ -347,6 +350,82 @@ def _kprobe_multi() -> bool:
                                                          ctypes.byref(opts))) is not None
 
 
+def _fmod_ret() -> bool:
+    """An fmod_ret program loads on ``bpf_modify_return_test`` (the kernel lets BPF change that
+    function's return: 5.10 kernels built without error injection refuse it, "is not
+    modifiable")."""
+    btf_id = _btf_id("bpf_modify_return_test", _BTF_KIND_FUNC)
+    return btf_id > 0 and _loads(_PROG_TRACING, _MODIFY_RETURN, btf_id)
+
+
+def _tracing_link_info_target() -> bool:
+    """An fentry link's info names its target (``target_obj_id``/``target_btf_id``: 5.13)."""
+    btf_id = _btf_id("bpf_modify_return_test", _BTF_KIND_FUNC)
+    prog = _load(_PROG_TRACING, _TRACE_FENTRY, btf_id) if btf_id else -1
+    if prog < 0:
+        return False
+    from .link import _link_info
+
+    try:
+        fd = lib.bpf_link_create(prog, 0, _TRACE_FENTRY, None)
+    except OSError:
+        return False
+    finally:
+        os.close(prog)
+    try:
+        return int(getattr(_link_info(fd), "target_btf_id", 0)) == btf_id
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _link_create_errno(prog_fd: int, target: int, attach_type: int) -> int:
+    """``bpf_link_create(prog_fd, target, attach_type)``'s errno (0: it made a link, closed)."""
+    try:
+        os.close(lib.bpf_link_create(prog_fd, target, attach_type, None))
+        return 0
+    except OSError as e:
+        return e.errno or 0
+    finally:
+        os.close(prog_fd)
+
+
+def _perf_link() -> bool:
+    """BPF perf links (5.15): as libbpf's own probe, a link on perf event fd -1 is refused with
+    EBADF by kernels that have them, EINVAL by older ones (where a perf event attachment is an
+    ioctl, with no link info)."""
+    import errno
+
+    prog = _load(_PROG_TRACEPOINT)
+    return prog >= 0 and _link_create_errno(prog, -1, _PERF_EVENT) == errno.EBADF
+
+
+def _tcx() -> bool:
+    """tcx links (6.6): a link on a missing interface is refused with ENODEV by kernels that
+    have them, EINVAL by older ones."""
+    import errno
+
+    prog = _load(_PROG_SCHED_CLS, _TCX_INGRESS)
+    return prog >= 0 and _link_create_errno(prog, 0x7FFFFFFF, _TCX_INGRESS) == errno.ENODEV
+
+
+def _struct_ops_link() -> bool:
+    """struct_ops maps with BPF_F_LINK (``SEC(".struct_ops.link")``, 6.4): older kernels refuse
+    the flag with EINVAL before looking at the (here invalid) type, newer ones say ENOTSUPP."""
+    import ctypes
+
+    from ._ffi.maps import bpf_map_create_opts
+    from ._ffi.types import make_opts
+
+    opts = make_opts(bpf_map_create_opts, map_flags=_F_LINK, btf_vmlinux_value_type_id=1)
+    try:
+        os.close(lib.bpf_map_create(_MAP_STRUCT_OPS, None, 4, 4, 1, ctypes.byref(opts)))
+        return True
+    except OSError as e:
+        return e.errno == 524  # ENOTSUPP (kernel-internal, no errno module name)
+
+
 def _cgroup2() -> bool:
     """A cgroup v2 hierarchy is mounted (cgroup.controllers exists at its root)."""
     for line in _read("/proc/self/mounts").splitlines():
@@ -408,7 +487,15 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "perf_event_cookie": lambda: helper(_PROG_PERF_EVENT, _FUNC_GET_ATTACH_COOKIE),
     "kprobe_multi": _kprobe_multi,  # kprobe.multi links (fprobe)
     "uprobe_multi": _uprobe_multi,  # uprobe.multi links
+    "fmod_ret": _fmod_ret,  # fmod_ret programs change a function's return
+    "tracing_link_info_target": _tracing_link_info_target,  # fentry/freplace link info target
+    "perf_link": _perf_link,  # kprobe/uprobe/tracepoint/perf event attachments are BPF links
+    "bpf_loop": lambda: helper(_PROG_TRACEPOINT, _FUNC_LOOP),  # the bpf_loop() helper (5.17)
+    # iter/task links filtered to one task or process (5.19)
+    "task_iter_filter": lambda: _btf_id("bpf_iter_task_type", _BTF_KIND_ENUM) > 0,
     "struct_ops": _prog(27),
+    "struct_ops_link": _struct_ops_link,  # SEC(".struct_ops.link"): struct_ops as a BPF link
+    "tcx": _tcx,  # tcx links (TC without qdiscs, ordering)
     "xdp": _prog(6),
     "sched_cls": _prog(3),
     "sk_lookup": _prog(30),
@@ -443,9 +530,16 @@ DESCRIPTIONS: dict[str, str] = {
     "raw_tp_link_info_cookie": "raw_tp link info reports the cookie",
     "trampolines": "fentry, fexit, fmod_ret, freplace",
     "tracing_cookie": "cookies on fentry/fexit",
+    "fmod_ret": "fmod_ret (change a function's return)",
+    "tracing_link_info_target": "fentry/freplace link info names the target",
+    "perf_link": "kprobe/uprobe/perf attachments are BPF links (link info)",
+    "bpf_loop": "bpf_loop() helper",
+    "task_iter_filter": "iter/task filtered to one task or process",
     "bpf_lsm": "BPF LSM (lsm/ programs)",
     "cgroup2": "cgroup v2 programs",
     "struct_ops": "struct_ops",
+    "struct_ops_link": "struct_ops as a BPF link (.struct_ops.link)",
+    "tcx": "tcx links (TC without qdiscs)",
     "xdp": "XDP",
     "sched_cls": "TC (cls_bpf)",
     "sk_lookup": "sk_lookup",

@@ -37,6 +37,7 @@ def open_unique(path) -> tuple[libbpf_py.OpenObject, str]:
     return opened, name
 
 
+@pytest.mark.kernel("struct_ops_link")  # SEC(".struct_ops.link"): 6.4
 def test_tcp_congestion_control_from_bpf(bpf_path) -> None:
     opened, name = open_unique(bpf_path("attach_struct_ops"))
     with opened.load() as obj:
@@ -66,6 +67,7 @@ def test_tcp_congestion_control_from_bpf(bpf_path) -> None:
     assert info.map_id > 0
 
 
+@pytest.mark.kernel("struct_ops_link")  # SEC(".struct_ops.link"): 6.4
 def test_struct_ops_link_is_the_objects(bpf_path) -> None:
     opened, name = open_unique(bpf_path("attach_struct_ops"))
     obj = opened.load()

@@ -19,7 +19,8 @@ from libbpf_py.perfbuf import PerfBuffer
 
 from conftest import python_child
 
-pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
+# stream_events.bpf.c produces with bpf_loop() (5.17)
+pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs"), pytest.mark.kernel("bpf_loop")]
 
 CFG_TGID, CFG_K, CFG_PERF_FAILS = 0, 1, 5
 EVENT = struct.Struct("=IIQ")  # struct event { u32 pid; u32 seq; u64 val; }

@@ -21,7 +21,8 @@ from libbpf_py.userringbuf import UserRingBuffer
 
 from conftest import python_child
 
-pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
+pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs"),
+              pytest.mark.kernel("user_ringbuf", "bpf_loop")]
 
 CFG_TGID = 0
 RES_COUNT, RES_SUM_A, RES_WEIGHTED, RES_RET = range(4)
