@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Event streaming throughput, the one producer of both ring buffer benchmarks (bench/run.py's
  * W2 and bench/stream/run.py): every getppid() of the target process emits cfg[CFG_K] 64-byte
- * events with bpf_loop() into the ring buffer `rb`, every getpgid() the same into the perf
- * buffer `pb`. Event i (0-based) of a trigger carries val = i + 1, so one trigger's values sum
- * to K * (K + 1) / 2, and seq = the trigger's number (1-based, counted in cfg[CFG_TRIGGERS]).
- * Failed reservations and outputs are counted in cfg[CFG_DROPS]. */
+ * events with bpf_loop() into the ring buffer `rb` (program ring_producer; ring_producer_16,
+ * _256 and _4096 emit events of that many bytes instead: attach one), every getpgid() 64-byte
+ * events into the perf buffer `pb`. Event i (0-based) of a trigger carries val = i + 1 at
+ * offset 8, so one trigger's values sum to K * (K + 1) / 2, and seq = the trigger's number
+ * (1-based, counted in cfg[CFG_TRIGGERS]) at offset 0. Failed reservations and outputs are
+ * counted in cfg[CFG_DROPS]. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -98,6 +100,35 @@ int ring_producer(void *ctx)
 	bpf_loop(start_trigger(&lc), emit_rb, &lc, 0);
 	return 0;
 }
+
+/* The same at other event sizes: struct { __u64 seq, val; __u8 pad[SIZE - 16]; }. */
+#define RING_PRODUCER(SIZE)								\
+static long emit_rb_##SIZE(__u64 i, struct loop_ctx *lc)				\
+{											\
+	__u64 *e = bpf_ringbuf_reserve(&rb, SIZE, 0);					\
+											\
+	if (!e) {									\
+		drop();									\
+		return 0;								\
+	}										\
+	e[0] = lc->seq;									\
+	e[1] = i + 1;									\
+	bpf_ringbuf_submit(e, 0);							\
+	return 0;									\
+}											\
+											\
+SEC("tracepoint/syscalls/sys_enter_getppid")						\
+int ring_producer_##SIZE(void *ctx)							\
+{											\
+	struct loop_ctx lc = { .ctx = ctx };						\
+											\
+	bpf_loop(start_trigger(&lc), emit_rb_##SIZE, &lc, 0);				\
+	return 0;									\
+}
+
+RING_PRODUCER(16)
+RING_PRODUCER(256)
+RING_PRODUCER(4096)
 
 SEC("tracepoint/syscalls/sys_enter_getpgid")
 int perf_producer(void *ctx)

@@ -2,14 +2,15 @@
 /* C reference consumers for bench/stream and bench/run.py's W2: libbpf's ring buffer or perf
  * buffer with a C callback summing event.val.
  *
- *   consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall]
+ *   consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall [SIZE]]
  *
  * Loads OBJ, sets cfg = {tgid: getpid(), K}, attaches, then WARMUP untimed and TRIGGERS timed
  * rounds of: trigger (getppid for ring, getpgid for perf: the kernel emits K events), then one
  * ring_buffer__consume() / perf_buffer__consume(). PAGES: perf pages per CPU. Prints one JSON
  * line: events, sum, drops, trigger_ns and drain_ns, wall_ns (the whole timed loop).
  * trigger_ns and drain_ns are CPU time of the thread with `cpu` (the default, bench/stream's),
- * CLOCK_MONOTONIC with `wall` (W2's, like its Python columns' perf_counter_ns). */
+ * CLOCK_MONOTONIC with `wall` (W2's, like its Python columns' perf_counter_ns). SIZE: the ring's
+ * event size (64, the default, or 16, 256, 4096: program ring_producer_SIZE). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -77,13 +78,17 @@ int main(int argc, char **argv)
 	 * adds. */
 	clockid_t clk = CLOCK_THREAD_CPUTIME_ID;
 
-	if (argc != 7 && argc != 8) {
+	char prog[32] = "ring_producer";
+
+	if (argc < 7 || argc > 9) {
 		fprintf(stderr,
-			"usage: consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall]\n");
+			"usage: consumer OBJ ring|perf K TRIGGERS WARMUP PAGES [cpu|wall [SIZE]]\n");
 		return 2;
 	}
-	if (argc == 8 && strcmp(argv[7], "wall") == 0)
+	if (argc >= 8 && strcmp(argv[7], "wall") == 0)
 		clk = CLOCK_MONOTONIC;
+	if (argc == 9 && atoi(argv[8]) != 64)
+		snprintf(prog, sizeof(prog), "ring_producer_%d", atoi(argv[8]));
 	ring = strcmp(argv[2], "ring") == 0;
 	sysno = ring ? SYS_getppid : SYS_getpgid;
 	k = strtoull(argv[3], NULL, 0);
@@ -100,7 +105,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	link = bpf_program__attach(bpf_object__find_program_by_name(
-		obj, ring ? "ring_producer" : "perf_producer"));
+		obj, ring ? prog : "perf_producer"));
 	if (ring)
 		rb = ring_buffer__new(bpf_object__find_map_fd_by_name(obj, "rb"), on_ring, NULL, NULL);
 	else

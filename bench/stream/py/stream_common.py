@@ -33,19 +33,34 @@ class Event(ctypes.Structure):
     _fields_ = [("seq", ctypes.c_uint64), ("val", ctypes.c_uint64), ("pad", ctypes.c_uint64 * 6)]
 
 
+def event_type(size: int) -> type:
+    """The ring producer's event of ``size`` bytes (16, 64, 256 or 4096): seq, val, padding."""
+    if size == 64:
+        return Event
+    fields = [("seq", ctypes.c_uint64), ("val", ctypes.c_uint64)]
+    if size > 16:
+        fields.append(("pad", ctypes.c_uint8 * (size - 16)))
+    return type(f"Event{size}", (ctypes.Structure,), {"_fields_": fields})
+
+
+def ring_program(size: int) -> str:
+    """The ring producer program emitting events of ``size`` bytes."""
+    return PROGRAM["ring"] if size == 64 else f"{PROGRAM['ring']}_{size}"
+
+
 def trigger_for(kind: str) -> Callable[[], object]:
     """The syscall whose tracepoint makes the producer emit K events: getppid for the ring
     buffer, getpgid for the perf buffer."""
     return os.getppid if kind == "ring" else (lambda: os.getpgid(0))
 
 
-def start(obj: Object, kind: str, k: int) -> Link:
+def start(obj: Object, kind: str, k: int, size: int = 64) -> Link:
     """cfg <- {this process, K}, then attach kind's producer only (not Object.attach(): the
-    other program would fire on its own syscall). Returns the link."""
+    other programs would fire on their own syscalls). Returns the link."""
     cfg = obj.maps["cfg"]
     cfg[CFG_TGID] = os.getpid()
     cfg[CFG_K] = k
-    return obj.programs[PROGRAM[kind]].attach()
+    return obj.programs[ring_program(size) if kind == "ring" else PROGRAM[kind]].attach()
 
 
 def timed(trigger: Callable[[], object], drain: Callable[[], int], rounds: int,

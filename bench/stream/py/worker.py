@@ -1,13 +1,14 @@
 """One bench/stream column: load, attach, then the same trigger/drain loop as c/consumer.c.
 
-    python worker.py MODE OBJ K TRIGGERS WARMUP PAGES [WAKEUP]
+    python worker.py MODE OBJ K TRIGGERS WARMUP PAGES [WAKEUP [SIZE]]
 
 MODE: ring:floor | ring:callback | ring:typed | ring:read | ring:read_array | ring:consume_array
       perf:floor | perf:callback | perf:typed | perf:read_array
 Times are CPU time of the consuming thread (user + kernel, CLOCK_THREAD_CPUTIME_ID), plus the
 wall time of the whole timed loop. ``floor``: the bare-ctypes reference (libbpf's ring_buffer/perf_buffer with a CFUNCTYPE callback
 reading event.val with c_uint64.from_address; libbpf_py only loads the object, untimed). WAKEUP:
-PerfBuffer(wakeup_events=WAKEUP) for the perf modes (default 1, libbpf's). Prints one JSON line.
+PerfBuffer(wakeup_events=WAKEUP) for the perf modes (default 1, libbpf's); SIZE: the ring's event
+size (64, 16, 256 or 4096). Prints one JSON line.
 The layout, configuration and timed loop are stream_common's (shared with bench/run.py's W2).
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from libbpf_py._ffi import lib
 from libbpf_py._ffi import stream as t
 from libbpf_py.perfbuf import PerfBuffer
 from libbpf_py.ringbuf import RingBuffer
-from stream_common import CFG_DROPS, Event, report, start, timed, trigger_for
+from stream_common import CFG_DROPS, Event, event_type, report, start, timed, trigger_for
 
 Drain = Callable[[], int]
 Close = Callable[[], None]
@@ -61,11 +62,11 @@ def on_array(arr: Any) -> None:
     total += int(arr["val"].sum())
 
 
-def array_drain(read_array: Callable[..., Any], k: int) -> Drain:
+def array_drain(read_array: Callable[..., Any], k: int, ev: type = Event) -> Drain:
     """read_array() into one numpy array made here, summing val; returns the events read."""
     import numpy as np
 
-    out = np.empty(4 * k, np.dtype(Event))  # reused: no allocation per drain
+    out = np.empty(4 * k, np.dtype(ev))  # reused: no allocation per drain
 
     def drain() -> int:
         arr = read_array(out=out)
@@ -101,14 +102,15 @@ def perf_floor(obj: libbpf_py.Object, pages: int) -> tuple[Drain, Close]:
     return drain, close
 
 
-def ring_consumer(obj: libbpf_py.Object, how: str, k: int) -> tuple[Drain, Close]:
+def ring_consumer(obj: libbpf_py.Object, how: str, k: int, size: int) -> tuple[Drain, Close]:
     if how == "floor":
         return ring_floor(obj)
+    ev = event_type(size)
     if how in ("callback", "typed"):
         buf = RingBuffer(obj.maps["rb"], on_view if how == "callback" else on_typed,
-                         event_type=Event if how == "typed" else None)
+                         event_type=ev if how == "typed" else None)
         return buf.consume, buf.close
-    buf = RingBuffer(obj.maps["rb"], event_type=Event)
+    buf = RingBuffer(obj.maps["rb"], event_type=ev)
     if how == "read":
         read = buf.read
 
@@ -120,7 +122,7 @@ def ring_consumer(obj: libbpf_py.Object, how: str, k: int) -> tuple[Drain, Close
         def drain() -> int:
             return consume_array(on_array)
     else:
-        drain = array_drain(buf.read_array, k)
+        drain = array_drain(buf.read_array, k, ev)
     return drain, buf.close
 
 
@@ -148,11 +150,12 @@ def main() -> None:
     mode, path = sys.argv[1], sys.argv[2]
     k, triggers, warmup, pages = map(int, sys.argv[3:7])
     wakeup = int(sys.argv[7]) if len(sys.argv) > 7 else 1
+    size = int(sys.argv[8]) if len(sys.argv) > 8 else 64
     kind, how = mode.split(":")
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     with libbpf_py.load(path) as obj:
-        link = start(obj, kind, k)
-        drain, close = (ring_consumer(obj, how, k) if kind == "ring"
+        link = start(obj, kind, k, size)
+        drain, close = (ring_consumer(obj, how, k, size) if kind == "ring"
                         else perf_consumer(obj, how, k, pages, wakeup))
         trigger = trigger_for(kind)
         timed(trigger, drain, warmup)  # warm-up
