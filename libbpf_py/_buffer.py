@@ -277,7 +277,8 @@ def trailing_array(ctype: Any) -> Optional[tuple[str, int]]:
         if names is not None and name not in names and name.startswith("_pad"):
             continue
         if len(field) == 2 and issubclass(ftype, ctypes.Array):
-            return name, getattr(ctype, name).offset
+            shown = name[5:] if names is not None and name.startswith("_raw_") else name
+            return shown, getattr(ctype, name).offset  # BTF char arrays: "_raw_<name>"
         return None
     return None
 

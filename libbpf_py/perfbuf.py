@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 
 from array import array
+from itertools import repeat
 
 from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
                       release, wait_readable)
@@ -27,7 +28,8 @@ from ._ffi import lib
 from ._lease import Lease
 from .errors import BpfError, with_context
 from .maps import Map
-from .ringbuf import _UL, as_dtype, dtype_for, resolve_event_type, split_records
+from .ringbuf import (_UL, _position, as_dtype, dtype_for, resolve_event_type,
+                      split_records)
 
 __all__ = ["PerfBuffer"]
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     LostCallback = Callable[[int, int], Any]
 
 PERF_EVENT_ARRAY = 4  # enum bpf_map_type BPF_MAP_TYPE_PERF_EVENT_ARRAY
-_read = lib.lbpy_perf_read
+_read_all = lib.lbpy_perf_read_all
 _PEEK = 1024  # samples found per lbpy_perf_peek call by the callback path
 _SCRATCH = 65536  # a perf record (so a sample) is at most 64 KiB: its u16 header size
 
@@ -104,8 +106,8 @@ class PerfBuffer(PolledBuffer):
         self._lost_callback = lost_callback
         self._dtype: Any = None
         self._out: Any = None  # (out array, address, length, itemsize) of the last read_array
-        pending, lost = ctypes.c_uint(), ctypes.c_ulonglong()
-        self._refs = (pending, ctypes.byref(pending), lost, ctypes.byref(lost))
+        pending = ctypes.c_uint()
+        self._refs = (pending, ctypes.byref(pending))  # lbpy_perf_read_all's first pending
         #: Samples reported lost by the kernel since creation (all CPUs).
         self.lost = 0
         # libbpf's perf_buffer keeps the map fd it was given and, when freed, deletes the
@@ -130,6 +132,16 @@ class PerfBuffer(PolledBuffer):
         lease.add(lib.perf_buffer__free, ptr)
         self._ptr = ptr
         self._buffers = self._map_buffers()
+        # lbpy_perf_read_all's inputs and outputs: one C call reads every CPU ring
+        nb = len(self._buffers)
+        if nb and len({size for _, _, size in self._buffers}) != 1:
+            raise RuntimeError(f"{what}: per-CPU rings of different sizes")  # libbpf: never
+        self._ring_size = self._buffers[0][2] if nb else 0
+        self._bases = array(_UL, [base for _, base, _ in self._buffers])
+        self._counts = array(_UL, bytes(8 * nb))
+        self._losts = array("Q", bytes(8 * nb))
+        self._all = (self._bases.buffer_info()[0], nb, self._counts.buffer_info()[0],
+                     self._losts.buffer_info()[0])
         self._dispatch = [self._make_dispatch(lease, *b) for b in self._buffers] \
             if callback is not None else None
         self._lease = lease
@@ -171,7 +183,7 @@ class PerfBuffer(PolledBuffer):
         min_len = 0
         if layout is not None:
             copy, rec_size, min_len = layout.ctype.from_buffer_copy, layout.size, layout.fixed
-            variable = layout.variable
+            variable = layout.variable or tail  # tail: every record takes the slower path
 
         def deliver(view: Any, ln: int) -> Any:
             """Call the callback on one sample (a view of the ring or of scratch)."""
@@ -196,6 +208,8 @@ class PerfBuffer(PolledBuffer):
 
         def dispatch() -> tuple[int, bool]:
             count = 0
+            # LIFETIME: locals, not the closure's cells (faster), for the loop's duration
+            cb, view = callback, area
             while True:
                 n = peek(base, size, s_addr, t_addr, ends, _PEEK, min_len, scratch, _SCRATCH,
                          end_ref, lost_ref, short_ref)
@@ -211,7 +225,7 @@ class PerfBuffer(PolledBuffer):
                         raise layout.too_short(short.value)
                     return count, False
                 s = starts[:n]
-                start = None
+                start = it = None
                 try:
                     if s[0] == size:
                         start = size
@@ -223,8 +237,8 @@ class PerfBuffer(PolledBuffer):
                             return count + 1, True
                     elif layout is None:
                         for start, stop in zip(s, stops[:n]):
-                            v = area[start:stop]
-                            rc = callback(cpu, v)
+                            v = view[start:stop]
+                            rc = cb(cpu, v)
                             try:
                                 v.release()
                             except BufferError:  # exported (a numpy array over it): it stays
@@ -234,15 +248,17 @@ class PerfBuffer(PolledBuffer):
                                 commit(base, ends[i - 1])
                                 return count + i, True
                     elif not variable:
-                        for start in s:
-                            rc = callback(cpu, copy(area, start))
-                            if rc is not None and type(rc) is int and rc < 0:
-                                i = s.index(start) + 1
+                        # The loop runs in C (map, filter): see RingBuffer's
+                        it = iter(s)
+                        for rc in filter(None, map(cb, repeat(cpu),
+                                                   map(copy, repeat(view), it))):
+                            if type(rc) is int and rc < 0:
+                                i = _position(it, n)
                                 commit(base, ends[i - 1])
                                 return count + i, True
                     else:
                         for start, stop in zip(s, stops[:n]):
-                            rc = deliver(area[start:stop], stop - start)
+                            rc = deliver(view[start:stop], stop - start)
                             if rc is not None and type(rc) is int and rc < 0:
                                 i = s.index(start) + 1
                                 commit(base, ends[i - 1])
@@ -251,7 +267,10 @@ class PerfBuffer(PolledBuffer):
                     # The sample being handled when ``e`` came is consumed, unless ``e`` is the
                     # loop noticing close() before handing that sample over.
                     stopped = closed_stop(e, lease)
-                    i = 0 if start is None else s.index(start) + (not stopped)
+                    if it is not None:
+                        i = _position(it, n) - stopped
+                    else:
+                        i = 0 if start is None else s.index(start) + (not stopped)
                     if i:
                         commit(base, ends[i - 1])
                     if stopped:
@@ -300,7 +319,7 @@ class PerfBuffer(PolledBuffer):
     def _epoll_fd(self, lease: Lease) -> int:
         return lib.perf_buffer__epoll_fd(self._ptr)
 
-    # --- batches (shim.c's lbpy_perf_read: one C call per CPU ring)
+    # --- batches (shim.c's lbpy_perf_read_all: one C call for every CPU ring, GIL released)
 
     def read(self, timeout: Optional[float] = 0) -> list[tuple[int, bytes]]:
         """Every available sample as ``(cpu, bytes)`` (copies, CPU by CPU; data sizes include
@@ -310,41 +329,62 @@ class PerfBuffer(PolledBuffer):
         lease = self._take()
         if not self._wait(lease, timeout):
             return []
-        out: list[tuple[int, bytes]] = []
-        pending = ctypes.c_uint()
-        lost = ctypes.c_ulonglong()
         self._acquire()
         try:
-            for cpu, base, size in self._buffers:
-                waiting = _waiting(base)
-                if not waiting or lease.closed:
-                    continue
-                buf = bytearray(waiting)
-                lens = (ctypes.c_uint * (waiting // 8))()
-                lost.value = 0
-                n = _read(base, size, ctypes.addressof(ctypes.c_char.from_buffer(buf)), waiting,
-                          lens, len(lens), 0, ctypes.byref(pending), ctypes.byref(lost))
-                out += [(cpu, rec) for rec in split_records(buf, lens, n)]
-                if lost.value:
-                    self._on_lost(cpu, lost.value)
+            waiting = sum(_waiting(base) for _, base, _ in self._buffers)
+            if not waiting or lease.closed:
+                return []
+            buf = bytearray(waiting)
+            lens = (ctypes.c_uint * (waiting // 8))()
+            n = self._read_all(ctypes.addressof(ctypes.c_char.from_buffer(buf)), waiting,
+                               ctypes.addressof(lens), len(lens), 0)
+            records = split_records(buf, lens, n)
         finally:
             self._release()
+        out: list[tuple[int, bytes]] = []
+        at = 0
+        for (cpu, _, _), count in zip(self._buffers, self._counts):
+            out += [(cpu, rec) for rec in records[at:at + count]]
+            at += count
+        self._report_lost()
         return out
+
+    def _read_all(self, buf: int, cap: int, lens: Optional[int], max_records: int,
+                  rec_size: int) -> int:
+        """lbpy_perf_read_all over every CPU ring (one C call, GIL released); the caller holds
+        the lease and the lock. Per-ring counts in ``_counts``, lost samples in ``_losts``,
+        the first pending length in ``_refs[0]``."""
+        bases, nb, counts, losts = self._all
+        return _read_all(bases, nb, self._ring_size, buf, cap, lens, max_records, rec_size,
+                         counts, losts, self._refs[1])
+
+    def _report_lost(self) -> None:
+        """Hand the lost counts lbpy_perf_read_all found to ``lost_callback``, CPU by CPU."""
+        losts = self._losts
+        if any(losts):
+            for i, (cpu, _, _) in enumerate(self._buffers):
+                n, losts[i] = losts[i], 0
+                if n:
+                    self._on_lost(cpu, n)
 
     def read_array(self, dtype: Any = None, *, timeout: Optional[float] = 0,
                    out: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Every available fixed-size sample as a numpy structured array, copied once (CPU by
-        CPU). ``dtype``: default the ``event_type``'s; a sample of another size stops the read
-        of its CPU ring and stays there (ValueError if nothing else was read). ``out``: a
-        C-contiguous 1-D array to fill (at most ``len(out)`` samples) instead of a new one; the
-        result is then ``out[:n]``. Lost samples go to ``lost_callback``/``lost``."""
-        timeout = check_timeout(timeout, f"{self._what}: read_array")
-        lease = self._take()
+        CPU, one C call for all of them). ``dtype``: default the ``event_type``'s; a sample of
+        another size stops the read of its CPU ring and stays there (ValueError if nothing else
+        was read). ``out``: a C-contiguous 1-D array to fill (at most ``len(out)`` samples)
+        instead of a new one; the result is then ``out[:n]``. Lost samples go to
+        ``lost_callback``/``lost``."""
+        if type(timeout) is not int or timeout:  # 0, the default: nothing to check
+            timeout = check_timeout(timeout, f"{self._what}: read_array")
+        lease = self._lease
+        if lease is None:
+            lease = self._take()  # raises ClosedError
         cached = self._out
         if out is not None and cached is not None and out is cached[0]:
             arr, addr, cap, rec = cached  # the same array again: already checked
             dt = arr.dtype
-            if not self._wait(lease, timeout):
+            if timeout != 0 and not self._wait(lease, timeout):
                 return arr[:0]
         else:
             import numpy as np
@@ -375,21 +415,13 @@ class PerfBuffer(PolledBuffer):
                 # skips the checks.
                 self._out = (arr, arr.ctypes.data, len(arr), rec)
             addr, cap = arr.ctypes.data, len(arr)
-        got = stuck = 0
-        pending, pending_ref, lost, lost_ref = self._refs
         self._acquire()
         try:
-            for cpu, base, size in self._buffers:
-                if got >= cap or lease.closed:
-                    break
-                got += _read(base, size, addr + got * rec, (cap - got) * rec, None, cap - got,
-                             rec, pending_ref, lost_ref)
-                if lost.value:
-                    n, lost.value = lost.value, 0
-                    self._on_lost(cpu, n)
-                stuck = stuck or pending.value
+            got = 0 if lease.closed else self._read_all(addr, cap * rec, None, cap, rec)
         finally:
             self._release()
+        self._report_lost()
+        stuck = self._refs[0].value
         if got == 0 and stuck:
             raise ValueError(f"{self._what}: next sample is {stuck} bytes of data, not a "
                              f"{rec}-byte {dt} (read it with read())")

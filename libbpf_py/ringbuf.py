@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 
 from array import array
+from itertools import repeat
 
 from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
                       wait_readable)
@@ -182,7 +183,15 @@ class _Ring:
         return self.layout.ctype if self.layout is not None else None
 
 
-def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callback,
+def _position(it: Any, n: int) -> int:
+    """How many items of an ``n``-item array the iterator ``it`` has handed out (what a
+    map() pipeline over it has started on). Array iterators report it in their pickle state
+    (``__reduce__``: (iter, (array,), index); just (iter, ((),)) once exhausted)."""
+    state = it.__reduce__()
+    return state[2] if len(state) > 2 else n
+
+
+def _make_dispatch(mem: Lease, reader: Any, area: memoryview, callback: Callback,
                    layout: Optional[EventLayout], tail: bool) -> Callable[[], int]:
     """A function that runs ``callback`` on every available record of one ring, in order, and
     returns how many it handled.
@@ -194,7 +203,8 @@ def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callba
     after its record (consumed, like libbpf's ring_buffer__consume); the exception propagates.
     ``close()`` (lease.close()) releases ``area``: the next slice raises ValueError, which the
     loop recognizes (closed_stop) and ends on, cleanly, after the closing callback's record.
-    LIFETIME: the closure holds ``lease``, so the ring stays mapped while it runs.
+    LIFETIME: the closure holds ``area`` (a root view of ``mem``), so the ring stays mapped
+    while it runs.
     """
     starts, stops, ends = (array(_UL, bytes(8 * _PEEK)) for _ in range(3))
     s_addr, t_addr, e_addr = (a.buffer_info()[0] for a in (starts, stops, ends))
@@ -204,10 +214,12 @@ def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callba
     min_len = 0
     if layout is not None:
         copy, size, min_len = layout.ctype.from_buffer_copy, layout.size, layout.fixed
-        variable = layout.variable
+        variable = layout.variable or tail  # tail: every record takes the slower path
 
     def dispatch() -> int:
         count = 0
+        # LIFETIME: locals, not the closure's cells (faster), for the loop's duration
+        cb, view = callback, area
         while True:
             n = peek(reader, s_addr, t_addr, e_addr, _PEEK, min_len, end_ref, short_ref)
             if not n:
@@ -216,12 +228,12 @@ def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callba
                     raise layout.too_short(short.value)
                 return count
             s = starts[:n]
-            start = None
+            start = it = None
             try:
                 if layout is None:
                     for start, stop in zip(s, stops[:n]):
-                        v = area[start:stop]
-                        rc = callback(v)
+                        v = view[start:stop]
+                        rc = cb(v)
                         try:
                             v.release()
                         except BufferError:  # exported (a numpy array over it): it stays
@@ -231,20 +243,22 @@ def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callba
                             commit(reader, ends[i - 1])
                             return count + i
                 elif not variable:
-                    for start in s:
-                        rc = callback(copy(area, start))
-                        if rc is not None and type(rc) is int and rc < 0:
-                            i = s.index(start) + 1
+                    # The loop runs in C (map, filter): copies made and callbacks called with
+                    # no bytecode per record; only a non-None return comes back here.
+                    it = iter(s)
+                    for rc in filter(None, map(cb, map(copy, repeat(view), it))):
+                        if type(rc) is int and rc < 0:
+                            i = _position(it, n)
                             commit(reader, ends[i - 1])
                             return count + i
                 else:
                     for start, stop in zip(s, stops[:n]):
                         if stop - start >= size:
-                            e = copy(area, start)
+                            e = copy(view, start)
                         else:
-                            e = copy(area[start:stop].tobytes() + bytes(size - stop + start))
-                        rc = callback(e, area[start + layout.tail_at:stop].tobytes()) \
-                            if tail else callback(e)
+                            e = copy(view[start:stop].tobytes() + bytes(size - stop + start))
+                        rc = cb(e, view[start + layout.tail_at:stop].tobytes()) \
+                            if tail else cb(e)
                         if rc is not None and type(rc) is int and rc < 0:
                             i = s.index(start) + 1
                             commit(reader, ends[i - 1])
@@ -252,8 +266,11 @@ def _make_dispatch(lease: Lease, reader: Any, area: memoryview, callback: Callba
             except BaseException as e:
                 # The record being handled when ``e`` came is consumed, unless ``e`` is the
                 # loop noticing close() before handing that record over.
-                stopped = closed_stop(e, lease)
-                i = 0 if start is None else s.index(start) + (not stopped)
+                stopped = closed_stop(e, mem)
+                if it is not None:
+                    i = _position(it, n) - stopped
+                else:
+                    i = 0 if start is None else s.index(start) + (not stopped)
                 if i:
                     commit(reader, ends[i - 1])
                 if stopped:
@@ -465,9 +482,12 @@ class RingBuffer(PolledBuffer):
         array to fill (its dtype is used; at most ``len(out)`` records are read) instead of a
         new one; the result is then ``out[:n]``. Needs numpy. The array is a copy: keep it.
         """
-        timeout = check_timeout(timeout, "ring buffer: read_array")
-        lease = self._take()
-        self._manager(lease)
+        if type(timeout) is not int or timeout:  # 0, the default: nothing to check
+            timeout = check_timeout(timeout, "ring buffer: read_array")
+        lease = self._lease
+        if lease is None or self._ptr is None:
+            lease = self._take()  # raises ClosedError
+            self._manager(lease)  # raises "no map"
         rings = self._rings if map is None else [r for r in self._rings if r.map is map]
         if not rings:
             raise ValueError(f"map '{map.name}' is not in this ring buffer")  # type: ignore
@@ -475,7 +495,7 @@ class RingBuffer(PolledBuffer):
         if out is not None and cached is not None and out is cached[0]:
             arr, base, cap, size = cached  # the same array again: already checked
             dt = arr.dtype
-            if not self._wait(lease, timeout):
+            if timeout != 0 and not self._wait(lease, timeout):
                 return arr[:0]
         else:
             import numpy as np

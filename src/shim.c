@@ -364,18 +364,17 @@ static void lbpy_copy_wrapped(unsigned char *dst, const unsigned char *data, siz
 	}
 }
 
-/* Copy the samples of one per-CPU perf buffer (layout above) and count lost samples. */
-LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, unsigned int *lens,
-			       size_t max_records, unsigned int rec_size, unsigned int *pending,
-			       unsigned long long *lost)
+/* Append the samples of one per-CPU perf buffer to out (layout above) and count lost samples;
+ * *pending as for the *_read functions. Mirrors libbpf's perf_event_read_simple (libbpf.c). */
+static void lbpy_perf_read_ring(void *base, size_t size, struct lbpy_out *out,
+				unsigned int *pending, unsigned long long *lost)
 {
 	struct perf_event_mmap_page *page = base;
 	static long page_size;
 	unsigned char *data;
-	struct lbpy_out out = { buf, cap, 0, lens, 0, max_records, rec_size };
 	__u64 head = __atomic_load_n(&page->data_head, __ATOMIC_ACQUIRE);
 	__u64 tail = page->data_tail;
-
+	unsigned int rec_size = out->rec_size;
 	unsigned int padded = rec_size ? ((rec_size + 4 + 7) & ~7U) - 4 : 0;
 	struct perf_event_header eh;
 	unsigned char *dst;
@@ -386,7 +385,7 @@ LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, u
 		page_size = sysconf(_SC_PAGESIZE);
 	data = (unsigned char *)base + page_size;
 	*pending = 0;
-	while (tail < head && out.count < max_records) {
+	while (tail < head && out->count < out->max_records) {
 		size_t at = (size_t)(tail & (size - 1));
 		const unsigned char *rec = data + at;
 
@@ -399,7 +398,7 @@ LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, u
 				lbpy_copy_wrapped((unsigned char *)&raw, data, size,
 						  tail + sizeof(eh), sizeof(raw));
 			/* fixed mode: the record belongs if its padded raw size is rec_size's */
-			dst = lbpy_out_slot(&out, raw, rec_size && raw == padded ? rec_size : raw);
+			dst = lbpy_out_slot(out, raw, rec_size && raw == padded ? rec_size : raw);
 			if (!dst) {
 				*pending = raw;
 				break;
@@ -418,6 +417,40 @@ LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, u
 		tail += eh.size;
 	}
 	__atomic_store_n(&page->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+/* Copy the samples of one per-CPU perf buffer (layout above) and count lost samples. */
+LBPY_API size_t lbpy_perf_read(void *base, size_t size, void *buf, size_t cap, unsigned int *lens,
+			       size_t max_records, unsigned int rec_size, unsigned int *pending,
+			       unsigned long long *lost)
+{
+	struct lbpy_out out = { buf, cap, 0, lens, 0, max_records, rec_size };
+
+	lbpy_perf_read_ring(base, size, &out, pending, lost);
+	return out.count;
+}
+
+/* lbpy_perf_read over the nbufs per-CPU buffers of one perf buffer (all of `size` bytes) in one
+ * call, their records one after the other in buf: counts[i] records come from bases[i],
+ * lost[i] is added the lost samples of bases[i], and *pending is the first ring's nonzero
+ * pending length (the reader goes on with the next ring). One ctypes call per read, however
+ * many CPUs. */
+LBPY_API size_t lbpy_perf_read_all(void **bases, size_t nbufs, size_t size, void *buf, size_t cap,
+				   unsigned int *lens, size_t max_records, unsigned int rec_size,
+				   size_t *counts, unsigned long long *lost, unsigned int *pending)
+{
+	struct lbpy_out out = { buf, cap, 0, lens, 0, max_records, rec_size };
+	unsigned int stuck;
+	size_t i, before;
+
+	*pending = 0;
+	for (i = 0; i < nbufs; i++) {
+		before = out.count;
+		lbpy_perf_read_ring(bases[i], size, &out, &stuck, &lost[i]);
+		counts[i] = out.count - before;
+		if (stuck && !*pending)
+			*pending = stuck;
+	}
 	return out.count;
 }
 

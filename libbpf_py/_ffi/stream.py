@@ -132,6 +132,10 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("lbpy_perf_read", c_size_t,
      [c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_uint), c_size_t, c_uint, POINTER(c_uint),
       POINTER(c_ulonglong)], NONE),
+    # read_all: bases, counts and lost are addresses of arrays (array.array "L"/"Q")
+    ("lbpy_perf_read_all", c_size_t,
+     [c_void_p, c_size_t, c_size_t, c_void_p, c_size_t, c_void_p, c_size_t, c_uint, c_void_p,
+      c_void_p, POINTER(c_uint)], NONE),
     ("lbpy_perf_peek", c_size_t,
      [c_void_p, c_size_t, c_void_p, c_void_p, c_void_p, c_size_t, c_uint, c_void_p, c_size_t,
       POINTER(c_ulonglong), POINTER(c_ulonglong), POINTER(c_uint)], NONE),
