@@ -535,3 +535,28 @@ def test_absurd_arguments(stream) -> None:
                 pb.poll(timeout)  # type: ignore[arg-type]
             with pytest.raises((ValueError, TypeError), match="timeout"):
                 pb.read(timeout)  # type: ignore[arg-type]
+
+
+def test_variable_length_samples_fixed_part_and_tail(bpf_path, on_one_cpu) -> None:
+    """A perf sample is padded by the kernel: the tail holds the record's bytes from the
+    trailing array on, padding included (args_size says how many are data)."""
+    with libbpf_py.load(bpf_path("stream_varlen")) as obj:
+        cfg = obj.maps["cfg"]
+        cfg[0] = os.getpid()
+        obj.attach()
+        got = []
+        with PerfBuffer(obj.maps["pb"], lambda cpu, e, tail: got.append((cpu, e, tail)),
+                        event_type="struct exec_event", tail=True) as pb:
+            for n in (5, 64):
+                cfg[1], cfg[2] = 0, n
+                os.getppid()
+            assert pb.consume() == 2
+            cfg[1], cfg[2] = 1, 3  # struct flex_event: through read() and async for
+            os.getppid()
+            (cpu, rec), = pb.read()
+    pattern = b"".join(bytes([ord("a") + i % 26]) * (i + 1) + b"\0" for i in range(12))
+    assert [(cpu, e.pid, e.args_size, tail[:e.args_size]) for cpu, e, tail in got] == \
+        [(on_one_cpu, os.getpid(), n, pattern[:n]) for n in (5, 64)]
+    # raw sizes are padded so that 4 + size is a multiple of 8: 24 + 5 -> 36, 24 + 64 -> 92
+    assert [len(tail) for _, _, tail in got] == [36 - 24, 92 - 24]
+    assert (cpu, rec[:11]) == (on_one_cpu, os.getpid().to_bytes(4, "little") + bytes([3, 0, 0, 0, 0, 1, 2]))

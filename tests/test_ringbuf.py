@@ -726,3 +726,137 @@ def test_soak_create_poll_close_cycles(bpf_path) -> None:
     summary = json.loads(out.stdout.splitlines()[-1])
     assert summary["records"] == 1000 * 2 * 64
     assert summary["fd_growth"] == 0 and summary["rss_growth_after_first_sample_kib"] <= 1024
+
+
+# --- variable-length and union events (issue 11): tests/bpf/stream_varlen.bpf.c
+
+VL_TGID, VL_KIND, VL_ARGS = 0, 1, 2
+EXEC, FLEX, UNION, WHOLE = 0, 1, 2, 3
+
+
+def args_pattern(n: int) -> bytes:
+    """stream_varlen's exec_event.args: "a\\0bb\\0ccc\\0..." cut at n bytes."""
+    out = b"".join(bytes([ord("a") + i % 26]) * (i + 1) + b"\0" for i in range(12))
+    return out[:n]
+
+
+@pytest.fixture
+def varlen(bpf_path):
+    with libbpf_py.load(bpf_path("stream_varlen")) as obj:
+        obj.maps["cfg"][VL_TGID] = os.getpid()
+        obj.attach()
+        yield obj
+
+
+def emit_varlen(obj, kind: int, n: int = 0) -> None:
+    """One getppid(): the program emits one record of ``kind`` (n: args/data bytes)."""
+    obj.maps["cfg"][VL_KIND] = kind
+    obj.maps["cfg"][VL_ARGS] = n
+    os.getppid()
+
+
+def test_variable_length_records_fixed_part_and_tail(varlen) -> None:
+    """execsnoop's shape: a header and `char args[64]` that the producer cuts at args_size.
+    tail=True gives the fixed part (zero-filled past the record) and the bytes from args on."""
+    comm = Path("/proc/self/comm").read_text().strip().encode()[:15]
+    got = []
+    with RingBuffer(varlen.maps["rb"], lambda e, tail: got.append((e, tail)),
+                    event_type="struct exec_event", tail=True) as rb:
+        for n in (5, 0, 64):
+            emit_varlen(varlen, EXEC, n)
+        assert rb.consume() == 3
+    assert [(e.pid, e.args_size, e.comm, tail) for e, tail in got] == \
+        [(os.getpid(), n, comm, args_pattern(n)) for n in (5, 0, 64)]
+    # the instance is a copy of the record, zero past its end
+    assert bytes(got[0][0])[24:] == args_pattern(5) + bytes(59)
+    assert got[2][0].args == b"a"  # the char array reads as a C string: the tail is the data
+    assert args_pattern(64).split(b"\0")[:3] == [b"a", b"bb", b"ccc"]
+
+
+def test_short_record_without_tail_says_what_to_do(varlen) -> None:
+    with RingBuffer(varlen.maps["rb"], lambda e: None, event_type="struct exec_event") as rb:
+        emit_varlen(varlen, EXEC, 5)
+        with pytest.raises(ValueError, match=r"record of 29 bytes is smaller than exec_event "
+                           r"\(88 bytes\); if the producer truncates its trailing array 'args'.*"
+                           r"pass tail=True"):
+            rb.consume()
+    with RingBuffer(varlen.maps["rb"], lambda e, t: None, event_type="struct union_event",
+                    tail=True) as rb:
+        emit_varlen(varlen, FLEX, 0)  # 8 bytes: shorter than any union_event
+        with pytest.raises(ValueError, match="record of 8 bytes is smaller than union_event"):
+            rb.consume()
+
+
+def test_flexible_array_member(varlen) -> None:
+    """`__u8 data[]`: the type is the 8-byte header; tail=True adds the data after it."""
+    got, plain = [], []
+    with RingBuffer(varlen.maps["rb"], lambda e, tail: got.append((e.pid, e.len, tail)),
+                    event_type="struct flex_event", tail=True) as rb:
+        for n in (3, 0, 64):
+            emit_varlen(varlen, FLEX, n)
+        assert rb.consume() == 3
+    assert got == [(os.getpid(), n, bytes(range(n))) for n in (3, 0, 64)]
+    with RingBuffer(varlen.maps["rb"], lambda e: plain.append((e.len, ctypes.sizeof(e))),
+                    event_type="struct flex_event") as rb:
+        emit_varlen(varlen, FLEX, 10)
+        assert rb.consume() == 1
+    assert plain == [(10, 8)]
+
+
+def test_union_events(varlen) -> None:
+    """A struct with a union member, and a record that is a union."""
+    got = []
+    with RingBuffer(varlen.maps["rb"], lambda e: got.append((e.kind, e.v.u, e.v.s, e.v.text)),
+                    event_type="struct union_event") as rb:
+        emit_varlen(varlen, UNION)
+        assert rb.consume() == 1
+    assert got == [(2, 0x41424344, 0x41424344, b"DCBA")]
+    got.clear()
+    with RingBuffer(varlen.maps["rb"], lambda w: got.append((w.hdr.kind, w.hdr.n, list(w.raw))),
+                    event_type="union whole_event") as rb:
+        emit_varlen(varlen, WHOLE)
+        assert rb.consume() == 1
+    assert got == [(3, 7, [3, 0, 0, 0, 7, 0, 0, 0] + [0xEE] * 8)]
+
+
+def test_variable_length_async_and_read(varlen) -> None:
+    async def main() -> list[tuple[int, bytes]]:
+        out = []
+        with RingBuffer(varlen.maps["rb"], event_type="struct exec_event", tail=True) as rb:
+            asyncio.get_running_loop().call_later(0.05, emit_varlen, varlen, EXEC, 9)
+            async for e, tail in rb:
+                out.append((e.args_size, tail))
+                break
+        return out
+
+    assert asyncio.run(main()) == [(9, args_pattern(9))]
+    with RingBuffer(varlen.maps["rb"]) as rb:
+        emit_varlen(varlen, EXEC, 7)
+        (rec,) = rb.read()
+    assert len(rec) == 24 + 7 and rec[24:] == args_pattern(7)
+
+
+@pytest.mark.parametrize("how", ["stop", "raise"])
+def test_typed_callback_stop_and_exception_consume_their_record(stream, how: str) -> None:
+    """The typed path runs its loop in C (map/filter): a negative return or an exception still
+    stops right after that record, which is consumed."""
+    seen: list[int] = []
+
+    def cb(e: Event) -> int:
+        seen.append(e.seq)
+        if e.seq == 2:
+            if how == "raise":
+                raise KeyError("boom from a typed callback")
+            return -1
+        return 0
+
+    with RingBuffer(stream.maps["rb"], cb, event_type=Event) as rb:
+        emit(stream, 5)
+        if how == "raise":
+            with pytest.raises(KeyError, match="boom from a typed callback"):
+                rb.consume()
+        else:
+            assert rb.consume() == 2
+        assert seen == [1, 2]
+        assert rb.consume() == 3
+    assert seen == [1, 2, 3, 4, 5]
