@@ -366,9 +366,10 @@ static void lbpy_copy_wrapped(unsigned char *dst, const unsigned char *data, siz
 
 /* Append the samples of one per-CPU perf buffer to out (layout above) and count lost samples;
  * *pending as for the *_read functions. Mirrors libbpf's perf_event_read_simple (libbpf.c). */
-static void lbpy_perf_read_ring(void *base, size_t size, struct lbpy_out *out,
+static void lbpy_perf_read_ring(void *base, size_t size, struct lbpy_out *out_,
 				unsigned int *pending, unsigned long long *lost)
 {
+	struct lbpy_out o = *out_, *out = &o; /* a local: its fields stay in registers */
 	struct perf_event_mmap_page *page = base;
 	static long page_size;
 	unsigned char *data;
@@ -417,6 +418,7 @@ static void lbpy_perf_read_ring(void *base, size_t size, struct lbpy_out *out,
 		tail += eh.size;
 	}
 	__atomic_store_n(&page->data_tail, tail, __ATOMIC_RELEASE);
+	*out_ = o;
 }
 
 /* Copy the samples of one per-CPU perf buffer (layout above) and count lost samples. */

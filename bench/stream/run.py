@@ -48,36 +48,25 @@ LIBBPF = ROOT / "libbpf"
 NOTES = """\
 ### How to read this
 
-- Producer: the foundation benchmark's approach (bench/run.py's W2, which loads this same
-  object): a tracepoint program emits K 64-byte events with bpf_loop per trigger syscall;
-  bench/stream/bpf/stream_bench.bpf.c has one program per buffer kind. Every column checks the
-  sum of event.val and that the kernel dropped nothing.
-- References, run in the same invocation: `c` (bench/stream/c/consumer.c: libbpf's
-  ring_buffer__consume / perf_buffer__consume with a C callback, linked against the package's
-  own _libbpf.so) and `ctypes floor` (the same libbpf calls with a bare ctypes CFUNCTYPE callback
-  reading event.val with c_uint64.from_address: one C-to-Python transition per event).
-- Times are CPU time of the consuming thread (user + kernel; the producer runs inside the
-  trigger syscall): the machine is 2 shared CPUs, where wall times swing up to 2x with the other
-  jobs. The wall-clock figures are shown too. Runs still vary by about +-15% between invocations.
-- Per-event callbacks (`RingBuffer(map, cb)`, `PerfBuffer(map, cb)`) beat the bare-ctypes floor
-  because they make no C-to-Python transition per event: shim.c's lbpy_ring_peek/lbpy_perf_peek
-  list many records at once, Python calls the callbacks in a plain loop with zero-copy views
-  (memoryview slices, or ctypes `event_type` instances over the record), then commits.
-- Batch path: `read_array()` copies the records once, in C (lbpy_ring_read / lbpy_perf_read),
-  into a numpy structured array (`out=` reuses one; the bench does). Its drain is a third to a
-  half of the C callback's, which only reads 8 bytes per event while we copy all 64 into the
-  array; end to end it is bound, like C, by the kernel producing the events.
-  `RingBuffer.consume_array(fn)` copies nothing: fn gets read-only numpy arrays laid over the
-  ring (strided past the record headers, valid during the call; shim.c's lbpy_ring_runs finds
-  the runs), then the records are consumed.
-- Perf buffers with libbpf's default (`wakeup_events = 1`) pay one wakeup per sample inside the
-  producer: end to end is then about 0.3 M events/s for everyone, C included.
-  `PerfBuffer(..., wakeup_events=64)` (perf_buffer__new_raw with our perf_event_attr) removes
-  most of that cost.
-- Figures near a target can fall under it in a noisy invocation. Over the 8 full runs made
-  while writing this (code changing between them), ring read_array end to end ranged 0.76-0.89x
-  C and perf read_array drain 0.15-0.55x C: the lowest runs missed those two targets; the run
-  above met every target.
+- Producer: bench/stream/bpf/stream_bench.bpf.c (also bench/run.py's W2): a tracepoint program
+  emits K events with bpf_loop per trigger syscall (getppid: ring, 64 B or the size in the
+  column name; getpgid: perf, 64 B). Every column checks the sum of event.val and that the
+  kernel dropped nothing.
+- References in the same invocation: `c` (bench/stream/c/consumer.c: libbpf's
+  ring_buffer__consume / perf_buffer__consume with a C callback reading event.val) and
+  `ctypes floor` (the same libbpf calls with a bare ctypes CFUNCTYPE callback reading
+  event.val with c_uint64.from_address: one C-to-Python transition per event).
+- Per-event columns: the callback adds event.val to a global (memoryview: struct.unpack_from;
+  typed: ``e.val`` of the event_type copy). Batch columns include the consumer's work on the
+  batch (``int(arr["val"].sum())``), like the C callback's sum.
+- Times are CPU time of the consuming thread (user + kernel; the producer runs in the trigger
+  syscall): the machine is 2 shared CPUs, where wall times swing several-fold with the other
+  jobs. Ratios are taken within a round, then the median (min-max) over the rounds; only such
+  same-run ratios are comparable. ``bench/stream/callgrind.py`` gives noise-free instruction
+  counts per event.
+- Perf buffers with libbpf's default (`wakeup_events = 1`) pay one wakeup (a self-IPI, a VM exit
+  here) per sample inside the producer: end to end is about 0.2 M events/s for everyone, C
+  included. `PerfBuffer(..., wakeup_events=64)` removes most of that cost.
 """
 
 
