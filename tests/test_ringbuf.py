@@ -836,6 +836,7 @@ def test_variable_length_async_and_read(varlen) -> None:
     assert len(rec) == 24 + 7 and rec[24:] == args_pattern(7)
 
 
+@BPF_LOOP
 @pytest.mark.parametrize("how", ["stop", "raise"])
 def test_typed_callback_stop_and_exception_consume_their_record(stream, how: str) -> None:
     """The typed path runs its loop in C (map/filter): a negative return or an exception still
