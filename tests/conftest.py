@@ -57,6 +57,11 @@ def has_feature(name: str) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "root: needs root")
     config.addinivalue_line("markers", "kernel_lacks(feature): for kernels without the feature")
+    # A suite started in the background (`cmd &` in a non-interactive shell, nohup) inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler: the Ctrl-C tests
+    # would wait forever, and the tools they start would inherit the ignored signal too.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
