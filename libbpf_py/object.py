@@ -177,7 +177,9 @@ class _ObjectState:
                 btf = lib.bpf_object__btf(ptr)
                 if btf:  # types cached for this struct btf die with it
                     types.forget(types.btf_addr(btf))
-            lib.bpf_object__close(ptr)
+            arena = sys.modules.get("libbpf_py.arena")  # None: no arena was ever mapped
+            if arena is None or not arena.defer_close(self, lib.bpf_object__close, ptr):
+                lib.bpf_object__close(ptr)
         self.buffer = None
 
     def __del__(self) -> None:

@@ -42,6 +42,7 @@ __all__ = ["Program", "PinnedProgram", "TestRunResult", "ProgramInfo", "enable_s
 BPF_F_TEST_RUN_ON_CPU = 1 << 0
 BPF_STATS_RUN_TIME = 0
 PROG_TYPE_RAW_TRACEPOINT = 17
+PROG_TYPE_SYSCALL = 31  # BPF_PROG_TYPE_SYSCALL
 
 
 def kprobes_supported() -> bool:
@@ -133,10 +134,12 @@ def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optiona
     data_out = ctypes.create_string_buffer(out_size) if out_size else None
     c_in = len(ctx_in) if ctx_in is not None else 0
     ctx_out_size = ctx_size_out if ctx_size_out is not None else c_in
-    if prog_type == PROG_TYPE_RAW_TRACEPOINT:
-        # The kernel runs raw_tp programs once, on ctx only: no repeat, no output buffers.
+    if prog_type in (PROG_TYPE_RAW_TRACEPOINT, PROG_TYPE_SYSCALL):
+        # The kernel runs raw_tp and syscall programs once, on ctx only: no repeat, no output
+        # buffers (a syscall program's ctx is copied back into ctx_in).
         if repeat > 1:
-            raise ValueError("raw_tp programs run once per test_run (repeat must be 0 or 1)")
+            raise ValueError("raw_tp and syscall programs run once per test_run (repeat must "
+                             "be 0 or 1)")
         repeat, ctx_out_size = 0, 0
     ctx_out = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
     if cpu is not None:

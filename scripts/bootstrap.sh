@@ -12,12 +12,14 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # Tests: iproute2 (netns/veth, tc), bpftool (BTF cross-checks), mount (losetup for biolatency),
 # systemtap-sdt-dev (USDT probes in test binaries), prometheus (the server the exporter's
 # end-to-end test scrapes it with, on loopback). The kernel matrix (scripts/vmtest.sh):
+# clang-19: BPF arena programs need clang 18+ (address spaces, addr_space_cast); the test
+# harness compiles only those with it ($CLANG_ARENA, tests/conftest.py).
 # qemu-system-x86 boots Debian's kernels, kmod indexes and loads their modules. The release
 # wheels (scripts/build-wheels.sh, wheel-chroot.sh, wheel-musl.sh, wheel-arm64.sh): mmdebstrap
 # makes Debian roots, musl-tools runs the musl library; arm64's asm/ headers, qemu-system-arm,
 # qemu-user-static and arch-test for the arm64 guest. A Python with venv: the machine's python3 when it has one.
 packages=(build-essential libelf-dev zlib1g-dev pkg-config clang llvm iproute2 bpftool mount
-    systemtap-sdt-dev ca-certificates kmod prometheus mmdebstrap musl-tools)
+    systemtap-sdt-dev ca-certificates kmod prometheus mmdebstrap musl-tools clang-19)
 case "$(uname -m)" in
     x86_64) packages+=(qemu-system-x86 linux-libc-dev-arm64-cross qemu-system-arm qemu-user-static
         arch-test) ;;

@@ -123,9 +123,26 @@ def _clang() -> str:
     return clang
 
 
+#: BPF sources that need clang 18+ (arenas: address spaces, addr_space_cast): compiled with
+#: $CLANG_ARENA (default clang-19, Debian bookworm's; scripts/bootstrap.sh installs it). A
+#: source says so by including this marker in a comment or code.
+NEEDS_NEW_CLANG = "__arena"
+
+
+def _clang_for(src: Path) -> str:
+    if NEEDS_NEW_CLANG not in src.read_text():
+        return _clang()
+    clang = os.environ.get("CLANG_ARENA", "clang-19")
+    if shutil.which(clang) is None:
+        pytest.fail(f"{src.name} needs clang 18+ ({clang}: apt-get install clang-19)",
+                    pytrace=False)
+    return clang
+
+
 def compile_bpf(src: Path, out_dir: Path = CACHE) -> Path:
-    """Compile a BPF C source with clang into a cached object; returns the object's path."""
-    clang = _clang()
+    """Compile a BPF C source with clang into a cached object; returns the object's path.
+    Arena programs get a clang new enough for them (``_clang_for``)."""
+    clang = _clang_for(src)
     include = Path(libbpf_py.get_include())
     multiarch = sysconfig.get_config_var("MULTIARCH") or ""
     h = hashlib.sha256(src.read_bytes())

@@ -4,6 +4,8 @@ Per page, in order: each ```c block whose first line names a file (``// name.bpf
 compiled into the page's temporary directory; each ```yaml block whose first line names a file
 (``# name.yaml``) is written there; each ```python block runs there, all blocks of a page
 sharing one namespace (like a notebook). Blocks fenced as ```python-no-run are shown only.
+A page that needs a kernel feature says so in a comment, ``<!-- kernel: arena -->``: it runs
+where ``libbpf_py.features`` finds the feature, and is skipped (naming it) elsewhere.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w[\w-]*)\n(.*?)^```", re.M | re.S)
 C_FILE = re.compile(r"^//\s*([\w.-]+\.bpf\.c)\b")
 YAML_FILE = re.compile(r"^#\s*([\w.-]+\.ya?ml)\b")
+NEEDS = re.compile(r"^<!-- kernel: ([\w,]+) -->$", re.M)
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
@@ -33,8 +36,13 @@ def has_python(page: Path) -> bool:
     return any(lang == "python" for lang, _ in blocks(page))
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if p.exists() and has_python(p)],
-                         ids=lambda p: p.name)
+def page_param(page: Path) -> object:
+    m = NEEDS.search(page.read_text())
+    marks = [pytest.mark.kernel(f) for f in m.group(1).split(",")] if m else []
+    return pytest.param(page, marks=marks, id=page.name)
+
+
+@pytest.mark.parametrize("page", [page_param(p) for p in PAGES if p.exists() and has_python(p)])
 def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     found = blocks(page)
     runnable = [(lang, code) for lang, code in found if lang in ("c", "python", "yaml")]
