@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .enums import MapType, ProgType
 
 __all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "DESCRIPTIONS",
-           "tracefs_path",
+           "tracefs_path", "why",
            "kernel_version", "tracepoint", "tp_btf", "kernel_function", "fentry"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -40,6 +40,7 @@ _MODIFY_RETURN, _PERF_EVENT, _TCX_INGRESS = 26, 41, 46
 _MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
 _BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 6, 8, 12
 _FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
+_MAP_ARENA, _BPF_F_MMAPABLE = 33, 1 << 10  # enum bpf_map_type, BPF_F_MMAPABLE
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
@@ -455,6 +456,34 @@ def _bpf_token() -> bool:
         os.close(fd)
 
 
+#: feature -> what the kernel said when a probe that can tell was refused (``why(name)``)
+_reasons: dict[str, str] = {}
+
+
+def _arena() -> bool:
+    """ARENA maps (6.9): one is created as libbpf's probe does (``bpf_map_create``: key and value
+    size 0, one page, ``BPF_F_MMAPABLE``); when refused, the kernel's error is kept for ``why``
+    (a kernel can have the map type and still refuse it: EPERM, EOPNOTSUPP without a JIT)."""
+    import ctypes
+
+    from ._ffi.maps import bpf_map_create_opts
+    from ._ffi.types import make_opts
+
+    opts = make_opts(bpf_map_create_opts, map_flags=_BPF_F_MMAPABLE)
+    try:
+        fd = int(lib.bpf_map_create(_MAP_ARENA, b"lbpy_probe", 0, 0, 1, ctypes.byref(opts)))
+    except OSError as e:
+        _reasons["arena"] = f"the kernel refused to create one: {e}"
+        return False
+    os.close(fd)
+    return True
+
+
+def why(name: str) -> str | None:
+    """Why ``has(name)`` is False, when its probe can tell (the kernel's error); else None."""
+    return _reasons.get(name) if not has(name) else None
+
+
 def _prog(number: int) -> Callable[[], bool]:
     return lambda: program_type(number)
 
@@ -505,7 +534,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "bloom_filter": _map(30),
     "task_storage": _map(29),
     "cgrp_storage": _map(32),
-    "arena": _map(33),
+    "arena": _arena,  # ARENA maps are created (why("arena") gives the kernel's refusal)
     "bpf_token": _bpf_token,  # delegation to user namespaces (token.delegate())
 }
 

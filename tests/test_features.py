@@ -119,3 +119,20 @@ def test_every_named_feature_is_described() -> None:
     """`python -m libbpf_py features` and docs/kernels.md say what each feature gives a user."""
     assert sorted(features.DESCRIPTIONS) == sorted(features.FEATURES)  # (order: the table's)
     assert all(features.DESCRIPTIONS.values())
+
+
+def test_a_missing_arena_says_what_the_kernel_said() -> None:
+    """A kernel can know ARENA maps and still refuse them (this machine's: EPERM as root): the
+    probe keeps the kernel's error, and the CLI prints it next to the feature."""
+    from libbpf_py.cli.features import report
+
+    reason = features.why("arena")
+    if features.has("arena"):
+        assert reason is None
+        assert "arena" not in report()["missing_because"]
+    else:
+        assert reason is not None and reason.startswith("the kernel refused to create one: ")
+        name = reason.rsplit("(", 1)[1].rstrip(")")
+        assert name in errno.errorcode.values(), reason
+        assert report()["missing_because"]["arena"] == reason
+    assert features.why("bpf") is None  # present: nothing to explain

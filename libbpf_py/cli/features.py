@@ -20,6 +20,9 @@ def report() -> dict[str, Any]:
     return {
         "kernel": ".".join(map(str, features.kernel_version())),
         "features": {name: features.has(name) for name in features.FEATURES},
+        # why a missing feature is missing, where its probe can tell (the kernel's error)
+        "missing_because": {name: why for name in features.FEATURES
+                            if (why := features.why(name)) is not None},
         "program_types": {t.name.lower(): features.program_type(t) for t in ProgType
                           if t != ProgType.UNSPEC},
         "map_types": {t.name.lower(): features.map_type(t) for t in MapType
@@ -40,6 +43,8 @@ def run(as_json: bool) -> int:
         print(f"\n{section.replace('_', ' ')}:")
         for name, ok in r[section].items():
             what = DESCRIPTIONS.get(name, "") if section == "features" else ""
+            if section == "features" and name in r["missing_because"]:
+                what += f" ({r['missing_because'][name]})"
             print(f"  {'yes' if ok else 'no ':<4} {name:<{width}}  {what}".rstrip())
     print(f"\n{FOOTER}")
     return 0
