@@ -15,8 +15,8 @@
 #                  (default .vmtest/results/<series>); scripts/vm/kernels_md.py reads them
 #   --cmd 'SHELL'  run this instead of pytest (in tests/, CI=true, as root)
 #   --ci           what CI runs (scripts/test.sh): the oldest and newest kernels (5.10,7) with a
-#                  selection covering every attach kind, the tools, ring/perf buffers, globals
-#                  and maps ($CI_SELECTION below)
+#                  selection covering every attach kind, the tools, ring/perf buffers, globals,
+#                  maps, arenas and tokens ($CI_SELECTION below)
 #
 # pytest arguments default to the whole suite except the static checks (mypy/ruff check the
 # code, not the kernel); paths are relative to tests/. Kernels come from Debian's archive
@@ -32,10 +32,12 @@ say() { printf 'vmtest: %s\n' "$*" >&2; }
 die() { say "$*"; exit 2; }
 
 # The CI selection: every attach kind (tracing, kprobes, trampolines, LSM, uprobes, USDT, perf
-# events, iterators, cgroups, networking, struct_ops), the tools, ring/perf buffers, globals, maps.
+# events, iterators, cgroups, networking, struct_ops), the tools, ring/perf buffers, globals, maps,
+# and what only the VMs prove: arenas (this machine's kernel refuses them) and BPF tokens.
 CI_SELECTION=(test_features.py test_attach_tracing.py test_attach_kprobe.py test_attach_uprobe.py
     test_attach_perf_iter.py test_attach_cgroup.py test_attach_net.py test_attach_struct_ops.py
-    test_ringbuf.py test_perfbuf.py test_globals.py test_map.py test_tools.py)
+    test_ringbuf.py test_perfbuf.py test_globals.py test_map.py test_tools.py test_arena.py
+    test_token.py)
 ci=0
 kernels=6.12 timeout=5400 accel=auto cpus= memory=3072 results= cmd=
 while [ $# -gt 0 ]; do
