@@ -5,7 +5,8 @@ in (``bpf_arena_alloc_pages``) and build data structures in (lists, hash tables,
 maps it into this process at load (``mmap`` of the map, at ``map_extra`` when the object sets it).
 Pointers the program stores in the arena are user addresses of that mapping; the kernel's
 addresses of the same bytes share their low 32 bits. ``Arena`` turns either kind into an offset
-and gives typed, zero-copy views: ctypes (``Arena.view``) and numpy (``Arena.array``).
+and gives typed, zero-copy views: ctypes (``Arena.view``) and numpy (``Arena.array``), of ctypes
+types or of the object's own types by BTF name (``"struct node"``, as ring buffers' event_type).
 
 Lifetimes follow ``_lease.Lease``: the views hold the arena's lease; closing the object releases
 the root ``memory`` view (using it raises ``ValueError``) and frees libbpf's object (which unmaps
@@ -91,12 +92,31 @@ class Arena:
             raise ClosedError(f"{self._what}: its object is closed")
         return off
 
+    def ctype(self, spelling: str) -> Any:
+        """The ctypes type the object's BTF calls ``spelling`` (``"struct node"``, a typedef),
+        as ring buffers resolve ``event_type``; pointer fields read as ``c_uint64`` addresses
+        (``follow`` them). ``MissingTypeError`` (a ``ValueError``) when the object has no such
+        type; ``ClosedError`` after close."""
+        if not isinstance(spelling, str) or not spelling.strip():
+            raise ValueError(f"a BTF type name like 'struct node' is needed, not {spelling!r}")
+        if self.map._state.ptr is None:
+            raise ClosedError(f"{self._what}: its object is closed")
+        from ._dwarf import object_ctype
+
+        return object_ctype(self.map._state, spelling,
+                            f"type {spelling!r} of arena '{self.map.name}'")
+
+    def _ctype(self, ctype: Any) -> Any:
+        return self.ctype(ctype) if isinstance(ctype, str) else ctype
+
     def view(self, ctype: Any, where: int) -> Any:
-        """A ctypes instance of ``ctype`` living in the arena at ``where`` (an offset, or an
-        arena pointer the program wrote): reads and writes go to the shared memory, no copy.
-        It keeps the arena mapped while it exists."""
-        off = self._at(where, ctypes.sizeof(ctype), ctype.__name__)
-        return ctype.from_buffer(self.memory, off)
+        """A ctypes instance of ``ctype`` (a ctypes type, or a BTF type name of the object:
+        ``"struct node"``) living in the arena at ``where`` (an offset, or an arena pointer the
+        program wrote): reads and writes go to the shared memory, no copy. It keeps the arena
+        mapped while it exists."""
+        ct = self._ctype(ctype)
+        off = self._at(where, ctypes.sizeof(ct), ct.__name__)
+        return ct.from_buffer(self.memory, off)
 
     def follow(self, ctype: Any, pointer: int) -> Optional[Any]:
         """``view(ctype, pointer)``, or None for a NULL pointer: to walk a list or a tree."""
@@ -104,9 +124,18 @@ class Arena:
 
     def array(self, dtype: Any, where: int, count: int) -> Any:
         """A numpy array of ``count`` ``dtype`` items in the arena at ``where`` (offset or
-        pointer), without a copy; it keeps the arena mapped while it exists. Needs numpy."""
+        pointer), without a copy; it keeps the arena mapped while it exists. ``dtype``: a numpy
+        dtype, a ctypes type, or a BTF struct/union of the object (``"struct node"``: other
+        strings are numpy's, so "u8" is numpy's uint64). Needs numpy."""
         import numpy as np
 
+        if isinstance(dtype, str) and dtype.split(None, 1)[0] in ("struct", "union"):
+            dtype = self.ctype(dtype)
+        if isinstance(dtype, type) and issubclass(dtype, (ctypes.Structure, ctypes.Union,
+                                                          ctypes.Array, ctypes._SimpleCData)):
+            from ._types import numpy_dtype
+
+            dtype = numpy_dtype(dtype)
         dt = np.dtype(dtype)
         off = self._at(where, dt.itemsize * count, f"array of {count} {dt}")
         return np.frombuffer(self.memory, dtype=dt, count=count, offset=off)

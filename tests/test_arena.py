@@ -72,6 +72,35 @@ def test_numpy_view_without_copy(bpf_path: Callable[[str], Any]) -> None:
         assert obj.programs["walk"].test_run().retval == 0
         assert obj.bss.sum == 3 * 10 * N * (N + 1) // 2
         assert np.shares_memory(nodes, arena.array("<u8", obj.bss.page, 2 * N))
+        typed = arena.array("struct node", obj.bss.page, N)  # the dtype from the object's BTF
+        assert typed.dtype.names == ("next", "value") and typed.dtype.itemsize == 16
+        assert typed["value"].tolist() == [30 * (i + 1) for i in range(N)]
+        assert typed["next"][0] == arena.pointer(arena.offset(obj.bss.page) + 16)
+        assert np.shares_memory(typed, nodes)
+
+
+def test_views_by_btf_type_name(bpf_path: Callable[[str], Any]) -> None:
+    """No ctypes declaration: the program's own ``struct node``, from its BTF."""
+    with built(bpf_path("arena_list")) as obj:
+        arena = Arena(obj.maps["arena"])
+        node_t = arena.ctype("struct node")
+        assert ctypes.sizeof(node_t) == 16 and [f[0] for f in node_t._fields_] == ["next", "value"]
+        values, node = [], arena.follow("struct node", obj.bss.head)
+        while node is not None:
+            values.append(node.value)
+            node = arena.follow("struct node", node.next)
+        assert values == [10 * (i + 1) for i in range(N)]
+        first = arena.view("struct node", obj.bss.head)
+        assert isinstance(first, node_t)
+        first.value = 1000
+        assert obj.programs["walk"].test_run().retval == 0
+        assert obj.bss.sum == 1000 + sum(10 * (i + 1) for i in range(1, N))
+        with pytest.raises(ValueError, match="struct nope"):
+            arena.view("struct nope", 0)
+        with pytest.raises(ValueError, match="BTF type name"):
+            arena.ctype(" ")
+    with pytest.raises(libbpf_py.errors.ClosedError):
+        arena.ctype("struct node")
 
 
 def test_arena_global_and_bad_pointers(bpf_path: Callable[[str], Any]) -> None:
