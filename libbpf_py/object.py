@@ -177,8 +177,9 @@ class _ObjectState:
                 btf = lib.bpf_object__btf(ptr)
                 if btf:  # types cached for this struct btf die with it
                     types.forget(types.btf_addr(btf))
-            arena = sys.modules.get("libbpf_py.arena")  # None: no arena was ever mapped
-            if arena is None or not arena.defer_close(self, lib.bpf_object__close, ptr):
+            # None: no arena was ever mapped (or its module is still being imported elsewhere)
+            defer_close = getattr(sys.modules.get("libbpf_py.arena"), "defer_close", None)
+            if defer_close is None or not defer_close(self, lib.bpf_object__close, ptr):
                 lib.bpf_object__close(ptr)
         self.buffer = None
 
