@@ -73,7 +73,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             item.user_properties.append(("kernel_feature", feature))
             if not has_feature(feature):
                 item.user_properties.append(("probed_missing_feature", feature))
-                pytest.skip(f"kernel feature missing: {feature} (libbpf_py.features probe)")
+                why = features.why(feature)  # the kernel's refusal, where the probe kept it
+                pytest.skip(f"kernel feature missing: {feature} (libbpf_py.features probe"
+                            f"{': ' + why if why else ''})")
     for mark in item.iter_markers("kernel_lacks"):
         for feature in mark.args:
             if has_feature(feature):
