@@ -43,7 +43,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-    from .maps import Map
+    from .maps import Map, MapBase
 
 __all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "KPROBE_SECTIONS",
            "BORROWS_OBJECT_MEMORY", "BORROWS_MAP_FD"]
@@ -471,7 +471,7 @@ def require_section_attachable(name: str, section: str) -> None:
         _require_kprobes(f"attach program '{name}' (SEC(\"{section}\"))")
 
 
-def attach_struct_ops(map: Map) -> Link:
+def attach_struct_ops(map: MapBase) -> Link:
     """Register a loaded struct_ops map with the kernel (``bpf_map__attach_struct_ops``);
     ``StructOpsMap.attach()`` calls it.
 

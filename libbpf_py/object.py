@@ -98,9 +98,9 @@ class _ObjectState:
     @property
     def maps(self) -> _Named:
         if self._maps is None:
-            from .maps import Map
+            from .maps import wrap
 
-            self._maps = self._children("map", lib.bpf_object__next_map, Map)
+            self._maps = self._children("map", lib.bpf_object__next_map, wrap)
         return self._maps
 
     def _children(self, kind: str, next_fn: Any, cls: Any) -> _Named:

@@ -27,7 +27,7 @@ from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, clo
 from ._ffi import lib
 from ._lease import Lease
 from .errors import BpfError, with_context
-from .maps import Map
+from .maps import MapBase
 from .ringbuf import (_UL, _position, as_dtype, dtype_for, resolve_event_type,
                       split_records)
 
@@ -75,13 +75,13 @@ class PerfBuffer(PolledBuffer):
 
     _what = "perf buffer"
 
-    def __init__(self, map: Map, callback: Optional[Callback] = None, *,
+    def __init__(self, map: MapBase, callback: Optional[Callback] = None, *,
                  lost_callback: Optional[LostCallback] = None, page_count: int = 64,
                  event_type: Union[type, str, None] = None, tail: bool = False,
                  wakeup_events: int = 1, wakeup_bytes: Optional[int] = None) -> None:
         super().__init__()
         self._lease = None  # set last: a refused argument leaves nothing to close
-        if not isinstance(map, Map):
+        if not isinstance(map, MapBase):
             raise TypeError(f"map must be a libbpf_py Map, not {type(map).__name__}")
         if map._type != PERF_EVENT_ARRAY:
             raise TypeError(f"map '{map.name}' is a {map.type.name}, not a PERF_EVENT_ARRAY")

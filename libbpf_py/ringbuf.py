@@ -42,7 +42,7 @@ from ._ffi import lib
 from ._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
 from ._ffi.types import make_opts
 from .errors import BpfError, with_context
-from .maps import Map
+from .maps import MapBase
 
 __all__ = ["RingBuffer", "RingStats"]
 
@@ -65,7 +65,7 @@ _read = lib.lbpy_ring_read
 # --- helpers shared with perfbuf.py
 
 
-def resolve_event_type(event_type: Optional[EventType], map: Map) -> Any:
+def resolve_event_type(event_type: Optional[EventType], map: MapBase) -> Any:
     """A ctypes type for ``event_type``: a ctypes type as is, or a BTF name ("struct event")
     resolved in the BTF of the map's object. None stays None (raw records)."""
     if event_type is None:
@@ -112,7 +112,7 @@ def split_records(buf: bytearray, lens: Any, count: int) -> list[bytes]:
     return out
 
 
-def as_dtype(dtype: Any, map: Map) -> numpy.dtype:
+def as_dtype(dtype: Any, map: MapBase) -> numpy.dtype:
     """A numpy dtype from a dtype, a ctypes structure, or a BTF name of ``map``'s object."""
     import numpy as np
 
@@ -167,7 +167,8 @@ _NO_SAMPLE = ring_buffer_sample_fn(_no_sample)
 class _Ring:
     __slots__ = ("map", "layout", "tail", "reader", "index", "dispatch", "area")
 
-    def __init__(self, map: Map, layout: Optional[EventLayout], tail: bool, index: int) -> None:
+    def __init__(self, map: MapBase, layout: Optional[EventLayout], tail: bool,
+                 index: int) -> None:
         self.map = map
         self.layout = layout
         self.tail = tail
@@ -300,7 +301,7 @@ class RingBuffer(PolledBuffer):
 
     _what = "ring buffer"
 
-    def __init__(self, map: Optional[Map] = None, callback: Optional[Callback] = None, *,
+    def __init__(self, map: Optional[MapBase] = None, callback: Optional[Callback] = None, *,
                  event_type: Optional[EventType] = None, tail: bool = False) -> None:
         super().__init__()
         self._ptr: Any = None  # LIFETIME: libbpf's ring_buffer, freed by the lease
@@ -322,7 +323,7 @@ class RingBuffer(PolledBuffer):
             self.close()
             raise TypeError("RingBuffer(map, callback): a callback needs a map")
 
-    def add(self, map: Map, callback: Optional[Callback] = None, *,
+    def add(self, map: MapBase, callback: Optional[Callback] = None, *,
             event_type: Optional[EventType] = None, tail: bool = False) -> None:
         """Add a ring buffer map and the callback for its records (``ring_buffer__add``).
 
@@ -340,7 +341,7 @@ class RingBuffer(PolledBuffer):
         lease = self._take()
         mem = self._mem
         assert mem is not None  # dropped by close(), like the lease
-        if not isinstance(map, Map):
+        if not isinstance(map, MapBase):
             raise TypeError(f"map must be a libbpf_py Map, not {type(map).__name__}")
         if map._type != RINGBUF:
             raise TypeError(f"map '{map.name}' is a {map.type.name}, not a RINGBUF")
@@ -470,7 +471,7 @@ class RingBuffer(PolledBuffer):
         return split_records(buf, lens, n)
 
     def read_array(self, dtype: Any = None, *, timeout: Optional[float] = 0,
-                   map: Optional[Map] = None,
+                   map: Optional[MapBase] = None,
                    out: Optional[numpy.ndarray] = None) -> numpy.ndarray:
         """Every available fixed-size record as a numpy structured array, copied once.
 
@@ -545,7 +546,7 @@ class RingBuffer(PolledBuffer):
         return arr[:got] if got < cap else arr
 
     def consume_array(self, callback: Callable[[numpy.ndarray], Any], dtype: Any = None, *,
-                      map: Optional[Map] = None) -> int:
+                      map: Optional[MapBase] = None) -> int:
         """Hand the available fixed-size records to ``callback`` as read-only numpy arrays
         laid over the ring itself: no copy at all, **valid only during the call**.
 

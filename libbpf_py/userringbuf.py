@@ -23,7 +23,7 @@ from ._ffi.stream import user_ring_buffer_opts
 from ._ffi.types import make_opts
 from ._lease import Lease
 from .errors import BpfError, ClosedError, with_context
-from .maps import Map
+from .maps import MapBase
 
 __all__ = ["UserRingBuffer", "Reservation"]
 
@@ -145,12 +145,12 @@ class UserRingBuffer:
     ring is unmapped once no reservation, view or waiting ``reserve()`` uses it.
     """
 
-    def __init__(self, map: Map) -> None:
-        if not isinstance(map, Map):
+    def __init__(self, map: MapBase) -> None:
+        if not isinstance(map, MapBase):
             raise TypeError(f"map must be a libbpf_py Map, not {type(map).__name__}")
         if map._type != USER_RINGBUF:
             raise TypeError(f"map '{map.name}' is a {map.type.name}, not a USER_RINGBUF")
-        self._map: Optional[Map] = map
+        self._map: Optional[MapBase] = map
         self._what = f"user ring buffer '{map.name}'"
         self._pending: set[Reservation] = set()
         self._lease: Optional[Lease] = None

@@ -15,12 +15,9 @@ import libbpf_py
 ROOT = Path(libbpf_py.__file__).resolve().parent
 
 #: Cycles known today, each to be removed by issue 14 (the test fails when one disappears, so
-#: the list only shrinks): the maps/ modules call each other back (the class split removes
-#: it); link -> attach_tracing -> features -> link (the kprobe/uprobe availability checks
-#: belong in features.py).
+#: the list only shrinks): link -> attach_tracing -> features -> link (the kprobe/uprobe
+#: availability checks belong in features.py).
 KNOWN: list[set[str]] = [
-    {"libbpf_py.maps._admin", "libbpf_py.maps._batch", "libbpf_py.maps._kinds",
-     "libbpf_py.maps._map"},
     {"libbpf_py.attach_tracing", "libbpf_py.features", "libbpf_py.link"},
 ]
 

@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import MutableMapping
 
 import pytest
 
 import libbpf_py
 from libbpf_py import BpfError, MapType
-from libbpf_py.maps import Map
+from libbpf_py.maps import Map, MapBase
 from libbpf_py.maps import MapFlags
 from libbpf_py.maps import (BloomFilter, CgroupStorageMap, CpuMap, DevMap, EventMap,
                                  LocalStorageMap, LpmTrie, MapOfMaps, ProgArray, QueueMap,
@@ -48,6 +49,33 @@ def test_queue_push_pop_peek() -> None:
             q.pop()
         with pytest.raises(TypeError, match="QUEUE map, not a key/value map: use push"):
             q[0]
+
+
+def test_only_key_value_maps_are_mappings() -> None:
+    """Queues, stacks and bloom filters are MapBase kinds, not MutableMappings: the dict methods
+    are absent (AttributeError naming what to use), subscripting is a TypeError."""
+    with Map.create(MapType.QUEUE, value_type=ctypes.c_uint32, max_entries=3) as q, \
+            Map.create(MapType.BLOOM_FILTER, value_type=ctypes.c_uint32, max_entries=8) as bf, \
+            Map.create(MapType.PROG_ARRAY, max_entries=2) as pa:
+        assert isinstance(q, MapBase) and not isinstance(q, (Map, MutableMapping))
+        assert isinstance(bf, MapBase) and not isinstance(bf, (Map, MutableMapping))
+        assert isinstance(pa, Map) and isinstance(pa, MutableMapping)
+        with pytest.raises(AttributeError, match=r"^'QueueMap' object has no attribute 'items': "
+                           r"map '' is a QUEUE map, not a key/value map: use push\(\), pop\(\) "
+                           r"and peek\(\)$") as e:
+            q.items()
+        assert (e.value.name, e.value.obj) == ("items", q)
+        with pytest.raises(AttributeError, match=r"^'BloomFilter' object has no attribute "
+                           r"'pop_all': map '' is a BLOOM_FILTER map, not a key/value map: use "
+                           r"add\(\) and `in`$"):
+            bf.pop_all()
+        with pytest.raises(AttributeError, match=r"^'QueueMap' object has no attribute 'nope'$"):
+            q.nope  # noqa: B018
+        with pytest.raises(TypeError, match=r"^map '' is a QUEUE map, not a key/value map: use "):
+            q[0] = 1
+        with pytest.raises(TypeError, match=r"^object of type 'BloomFilter' has no len\(\)$"):
+            len(bf)
+        assert bf and q.push(7) is None and q.pop() == 7
 
 
 def test_stack_is_lifo() -> None:
@@ -319,7 +347,9 @@ def test_stream_maps_are_not_dicts(kinds) -> None:
     assert type(perf) is EventMap
     with pytest.raises(TypeError, match="PERF_EVENT_ARRAY: use PerfBuffer, not element access"):
         perf[0]
-    with pytest.raises(TypeError, match="use PerfBuffer"):
+    assert not isinstance(perf, MutableMapping)
+    with pytest.raises(AttributeError, match=r"^'EventMap' object has no attribute 'items': map "
+                       r"'perf' is a PERF_EVENT_ARRAY: use PerfBuffer, not element access$"):
         list(perf.items())
 
 
@@ -332,8 +362,11 @@ def test_struct_ops_map_refuses_element_access(bpf_path) -> None:
         info = cc.info()
         assert (info.type, info.key_size, info.max_entries) == (MapType.STRUCT_OPS, 4, 1)
         assert info.btf_vmlinux_value_type_id != 0  # typed by the kernel's tcp_congestion_ops
-        for op in (lambda: cc[0], lambda: cc.__setitem__(0, b""), lambda: list(cc.items()),
-                   lambda: cc.pop(0)):
+        for op in (lambda: cc[0], lambda: cc.__setitem__(0, b"")):
             with pytest.raises(TypeError, match=r"'lbpy_cc' is a STRUCT_OPS map, not a "
+                               r"key/value map: use StructOpsMap.attach\(\)"):
+                op()
+        for op in (lambda: list(cc.items()), lambda: cc.pop(0)):
+            with pytest.raises(AttributeError, match=r"'lbpy_cc' is a STRUCT_OPS map, not a "
                                r"key/value map: use StructOpsMap.attach\(\)"):
                 op()

@@ -30,8 +30,13 @@ def test_setters_before_load_and_refused_after(bpf_path) -> None:
         assert type(events).__name__ == "EventMap"
         opened.maps["heap"].type = MapType.ARRAY  # a kind change changes the class
         assert type(opened.maps["heap"]).__name__ == "Map"
-        opened.maps["heap"].type = MapType.QUEUE
-        assert type(opened.maps["heap"]).__name__ == "QueueMap"
+        heap = opened.maps["heap"]
+        heap.type = MapType.QUEUE  # across the split: a Map becomes a MapBase kind, in place
+        assert type(heap).__name__ == "QueueMap" and opened.maps["heap"] is heap
+        assert not hasattr(heap, "items") and hasattr(heap, "push")
+        heap.type = MapType.HASH
+        assert type(heap).__name__ == "Map" and hasattr(heap, "items")
+        heap.type = MapType.QUEUE
         opened.maps["rb"].autocreate = False
         assert opened.maps["rb"].autocreate is False
 

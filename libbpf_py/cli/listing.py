@@ -146,7 +146,7 @@ def dump_map(spec: str) -> tuple[Any, list[dict[str, Any]], list[tuple[bytes, li
                                  Optional[Btf]]:
     """Read every entry of the map ``spec`` (id or pinned path): (info, JSON-ready entries,
     raw (key, [value per CPU]) pairs, the map's BTF or None). The caller closes the BTF."""
-    from ..maps._map import INDEX_KEY_TYPES, PERCPU_TYPES
+    from ..maps._common import INDEX_KEY_TYPES, PERCPU_TYPES
     from ..maps._admin import map_info
 
     fd, label = _open_map(spec)
@@ -214,7 +214,7 @@ def dump_map(spec: str) -> tuple[Any, list[dict[str, Any]], list[tuple[bytes, li
 
 
 def _print_dump(info: Any, raw: list[tuple[bytes, list[bytes]]], btf: Optional[Btf]) -> None:
-    from ..maps._map import INDEX_KEY_TYPES, PERCPU_TYPES
+    from ..maps._common import INDEX_KEY_TYPES, PERCPU_TYPES
 
     index_keys = info.key_size == 4 and int(info.type) in INDEX_KEY_TYPES
 

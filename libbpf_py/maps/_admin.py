@@ -22,6 +22,7 @@ from .._ffi.maps import bpf_map_info
 from .._ffi.maps import bpf_map_create_opts
 from .._ffi.types import make_opts
 from .._codecs import Codec, IntCodec
+from ._common import _type_name, wrap
 from ..errors import (
     BpfError,
     ClosedError,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from typing import Any, Optional
 
     from ..enums import MapType
-    from ._map import Map
+    from ._base import MapBase
 
 __all__ = ["MapFlags", "MapInfo"]
 
@@ -225,33 +226,21 @@ _VALUE_SIZES = {3: 4, 4: 4, 12: 4, 13: 4, 14: 4, 16: 4, 25: 4, 8: 4}
 
 
 def _wrap(fd: int, key_type: Any = None, value_type: Any = None,
-          pin_path: Optional[str] = None) -> Map:
-    """A standalone Map owning ``fd`` (closed here if anything fails)."""
-    from ._kinds import class_for
-
+          pin_path: Optional[str] = None) -> MapBase:
+    """A standalone map owning ``fd`` (closed here if anything fails), of its type's class."""
     try:
-        info = map_info(fd)
-        cls = class_for(int(info.type))
-        m = object.__new__(cls)
-        m._state = _FdState(fd, info)
+        state = _FdState(fd, map_info(fd))
     except BaseException:
         os.close(fd)
         raise
-    m._state.pin_path = pin_path
-    m._ptr = None
-    m.name = info.name
-    m._type = int(info.type)
-    m._init_common()
-    m._fd = fd
-    m._key_type, m._value_type = key_type, value_type
-    if key_type is not None or value_type is not None:
-        m._setup()  # size mismatches show up now
-    return m
+    state.pin_path = pin_path
+    return wrap(state, None, key_type=key_type, value_type=value_type)
 
 
 def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_size: Optional[int],
            key_type: Any, value_type: Any, max_entries: int, flags: int, name: Optional[str],
-           inner_map: Optional[Map], map_extra: int, numa_node: Optional[int]) -> Map:
+           inner_map: Optional[MapBase], map_extra: int,
+           numa_node: Optional[int]) -> MapBase:
     t = _args.u32(map_type, "map_type")
     if inner_map is not None and not hasattr(inner_map, "_efd"):
         raise TypeError(f"inner_map must be a Map, not {type(inner_map).__name__}")
@@ -260,8 +249,6 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     if value_size is None:
         value_size = ctypes.sizeof(value_type) if value_type is not None else _VALUE_SIZES.get(t)
     if key_size is None or value_size is None:
-        from ._map import _type_name
-
         missing = "key_size/key_type" if key_size is None else "value_size/value_type"
         raise TypeError(f"Map.create({_type_name(t)}): give {missing}")
     key_size, value_size = _args.u32(key_size, "key_size"), _args.u32(value_size, "value_size")
@@ -287,11 +274,11 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     return _wrap(fd, key_type, value_type)
 
 
-def from_fd(fd: int, *, key_type: Any = None, value_type: Any = None) -> Map:
+def from_fd(fd: int, *, key_type: Any = None, value_type: Any = None) -> MapBase:
     return _wrap(_args.bpf_fd(fd, "map", "fd"), key_type, value_type)
 
 
-def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> Map:
+def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> MapBase:
     raw = _args.path(path)
     p = os.fsdecode(raw)
     with error_context(f"open pinned map '{p}'"):
@@ -300,7 +287,7 @@ def from_pinned(path: Any, *, key_type: Any = None, value_type: Any = None) -> M
     return m
 
 
-def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map:
+def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> MapBase:
     map_id = _args.u32(map_id, "map_id")
     try:
         with error_context(f"open map id {map_id}"):
@@ -310,7 +297,7 @@ def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map
     return _wrap(fd, key_type, value_type)
 
 
-def pin(m: Map, path: Any) -> None:
+def pin(m: MapBase, path: Any) -> None:
     raw = _args.bpffs_path(path)
     p = os.fsdecode(raw)
     with error_context(f"pin map '{m.name}' at '{p}'"):
@@ -322,7 +309,7 @@ def pin(m: Map, path: Any) -> None:
             m._state.pin_path = p
 
 
-def unpin(m: Map, path: Any) -> None:
+def unpin(m: MapBase, path: Any) -> None:
     p = None if path is None else os.fsdecode(_args.path(path))
     if m._ptr is not None:
         with error_context(f"unpin map '{m.name}'"):
@@ -337,12 +324,10 @@ def unpin(m: Map, path: Any) -> None:
         m._state.pin_path = None
 
 
-def map_mmap(m: Map, writable: bool) -> mmap.mmap:
+def map_mmap(m: MapBase, writable: bool) -> mmap.mmap:
     import mmap as _mmap
 
     if m._type not in (2,):  # ARRAY (arena maps have their own API)
-        from ._map import _type_name
-
         raise TypeError(f"map '{m.name}' is a {_type_name(m._type)}: only ARRAY maps created "
                         "with MapFlags.MMAPABLE can be mmapped")
     if not m.flags & MapFlags.MMAPABLE:
@@ -383,7 +368,7 @@ def release_mmaps(state: Any) -> None:
                 pass  # exported: the mapping outlives the owner, by the buffer's lease
 
 
-def initial_value(m: Map) -> bytes:
+def initial_value(m: MapBase) -> bytes:
     ptr = m._handle()
     if ptr is None:
         raise TypeError(f"map '{m.name}' is standalone: it has no initial value")
@@ -395,7 +380,7 @@ def initial_value(m: Map) -> bytes:
     return ctypes.string_at(addr, size.value)
 
 
-def set_initial_value(m: Map, data: Any) -> None:
+def set_initial_value(m: MapBase, data: Any) -> None:
     ptr = m._open_handle("initial_value")
     data = bytes(data)
     if m._type == STRUCT_OPS:

@@ -18,7 +18,7 @@ from .._ffi.maps import bpf_map_batch_opts
 from .._ffi.types import make_opts
 from .._codecs import IntCodec
 from ..errors import BpfError, closed_instead
-from ._map import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
+from ._common import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,8 +1,11 @@
 """Map classes by map type: what a kernel map of each family can do, Pythonically.
 
-``class_for(map_type)`` picks the class; ``obj.maps[...]``, ``Map.create``, ``Map.from_pinned`` and
-``Map.from_id`` use it, so users get e.g. a ``QueueMap`` without asking. Operations a family
-doesn't have raise ``TypeError`` naming the map type and what to use instead.
+Registered in ``_common.CLASSES`` on import: ``obj.maps[...]``, ``Map.create``,
+``Map.from_pinned`` and ``Map.from_id`` pick the class from it, so users get e.g. a ``QueueMap``
+without asking. Key/value kinds (``ProgArray``, ``LpmTrie`` ...) are ``Map`` subclasses; queues,
+stacks, bloom filters, ring/perf buffers and struct_ops maps are not mappings (``MapBase``
+only): subscripting them raises ``TypeError`` and the dict methods ``AttributeError``, naming the
+map type and what to use instead.
 """
 
 from __future__ import annotations
@@ -14,14 +17,16 @@ import struct
 from .. import _args
 from .._ffi import lib
 from .._codecs import Codec, IntCodec
-from ._map import _INT_FORMATS, Map, _type_name
+from ._base import MapBase
+from ._common import _INT_FORMATS, CLASSES, KEY_VALUE, _type_name
+from ._map import Map
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
-__all__ = ["class_for", "QueueMap", "StackMap", "BloomFilter", "ProgArray", "MapOfMaps",
+__all__ = ["QueueMap", "StackMap", "BloomFilter", "ProgArray", "MapOfMaps",
            "StackTraceMap", "LocalStorageMap", "CgroupStorageMap", "LpmTrie", "EventMap",
            "DevMap", "CpuMap", "StructOpsMap"]
 
@@ -44,22 +49,38 @@ def _fd_of(obj: Any, what: str) -> int:
                     f"{type(obj).__name__}")
 
 
-class _NotKeyValue(Map):
-    """Maps that are not key/value dicts: the mapping methods refuse with a clear TypeError."""
+#: The dict methods of ``Map``: a map that is not a key/value map names what to use instead.
+_MAPPING_METHODS = frozenset({"keys", "items", "values", "get", "pop", "popitem", "pop_all",
+                              "clear", "update", "setdefault", "set", "to_numpy"})
+
+
+class _NotKeyValue(MapBase):
+    """Maps that are not key/value dicts (not a ``MutableMapping``): subscripting raises
+    ``TypeError`` and the dict methods ``AttributeError``, both naming what to use instead."""
 
     __slots__ = ()
     _use = "its own methods"
 
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(f"map '{self.name}' is a {_type_name(self._type)} map, not a key/value "
-                        f"map: use {self._use}")
+    def _not_key_value(self) -> str:
+        return (f"map '{self.name}' is a {_type_name(self._type)} map, not a key/value map: use "
+                f"{self._use}")
 
-    __getitem__ = __setitem__ = __delitem__ = __iter__ = __len__ = _refuse  # type: ignore[assignment]
-    keys = items = values = clear = update = set = get = to_numpy = _refuse  # type: ignore[assignment]
-    popitem = pop_all = setdefault = __contains__ = _refuse  # type: ignore[assignment]
+    def __getitem__(self, key: Any) -> Any:
+        raise TypeError(self._not_key_value())
 
-    def __bool__(self) -> bool:
-        return True
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise TypeError(self._not_key_value())
+
+    def __delitem__(self, key: Any) -> None:
+        raise TypeError(self._not_key_value())
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: no cost to the attributes that exist.
+        if name in _MAPPING_METHODS:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}': "
+                                 f"{self._not_key_value()}", name=name, obj=self)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'",
+                             name=name, obj=self)
 
 
 class EventMap(_NotKeyValue):
@@ -67,18 +88,10 @@ class EventMap(_NotKeyValue):
 
     __slots__ = ()
 
-    def _check_elements(self) -> None:
+    def _not_key_value(self) -> str:
         use = "PerfBuffer" if self._type == 4 else (
             "UserRingBuffer" if self._type == 31 else "RingBuffer")
-        raise TypeError(f"map '{self.name}' is a {_type_name(self._type)}: use {use}, not "
-                        "element access")
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        self._check_elements()
-
-    __getitem__ = __setitem__ = __delitem__ = __iter__ = __len__ = _refuse  # type: ignore[assignment]
-    keys = items = values = clear = update = set = get = to_numpy = pop = _refuse  # type: ignore[assignment]
-    popitem = pop_all = setdefault = __contains__ = _refuse  # type: ignore[assignment]
+        return f"map '{self.name}' is a {_type_name(self._type)}: use {use}, not element access"
 
 
 class StructOpsMap(_NotKeyValue):
@@ -87,7 +100,6 @@ class StructOpsMap(_NotKeyValue):
 
     __slots__ = ()
     _use = "StructOpsMap.attach() (bpf_map__attach_struct_ops) to register it"
-    pop = _NotKeyValue._refuse  # type: ignore[assignment]
 
     def attach(self) -> Any:
         """Register the struct with the kernel (``bpf_map__attach_struct_ops``) and return the
@@ -126,7 +138,7 @@ class QueueMap(_NotKeyValue):
             raise self._error(rc, op, None)
         return self._decode_value(buf)
 
-    def pop(self) -> Any:  # type: ignore[override]
+    def pop(self) -> Any:
         """Remove and return the next value (``bpf_map_lookup_and_delete_elem``); IndexError
         when empty."""
         return self._take(_lookup_and_delete, "pop")
@@ -439,15 +451,9 @@ class CpuMap(DevMap):
     __slots__ = ()
 
 
-_CLASSES: dict[int, type[Map]] = {
-    3: ProgArray, 4: EventMap, 7: StackTraceMap, 11: LpmTrie, 12: MapOfMaps, 13: MapOfMaps,
-    14: DevMap, 16: CpuMap, 19: CgroupStorageMap, 21: CgroupStorageMap, 22: QueueMap,
-    23: StackMap, 24: LocalStorageMap, 25: DevMap, 26: StructOpsMap, 27: EventMap,
-    28: LocalStorageMap, 29: LocalStorageMap, 30: BloomFilter, 31: EventMap,
-    32: LocalStorageMap,
-}
-
-
-def class_for(map_type: int) -> type[Map]:
-    """The Map class for a map type number (``Map`` for plain key/value maps)."""
-    return _CLASSES.get(map_type, Map)
+CLASSES.update({
+    KEY_VALUE: Map, 3: ProgArray, 4: EventMap, 7: StackTraceMap, 11: LpmTrie, 12: MapOfMaps,
+    13: MapOfMaps, 14: DevMap, 16: CpuMap, 19: CgroupStorageMap, 21: CgroupStorageMap,
+    22: QueueMap, 23: StackMap, 24: LocalStorageMap, 25: DevMap, 26: StructOpsMap, 27: EventMap,
+    28: LocalStorageMap, 29: LocalStorageMap, 30: BloomFilter, 31: EventMap, 32: LocalStorageMap,
+})

@@ -1,0 +1,66 @@
+"""What the map classes share: the map type numbers they branch on, and the class registry.
+
+``CLASSES`` maps a map type number to the class of its maps (``QueueMap`` for
+``BPF_MAP_TYPE_QUEUE`` ...); ``_kinds`` fills it on import (the package imports ``_kinds``, so it
+is full before any map is made), and a type without an entry gets the key/value ``Map``
+(registered under ``KEY_VALUE``). ``wrap(state, ptr)`` is the one factory: the object calls it
+for its maps, ``Map.create``/``from_*`` for standalone ones.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from .._ffi import lib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._base import MapBase
+
+ENOTSUPP = 524  # the kernel's internal "operation not supported" (no userspace name)
+UNSUPPORTED = frozenset({ENOTSUPP, errno.EOPNOTSUPP, errno.EINVAL})
+
+# enum bpf_map_type numbers the map classes branch on, as plain ints so that importing the enums
+# (slow to build) waits until someone asks for a MapType. tests/test_map.py checks them.
+# PERCPU_HASH/ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
+PERCPU_TYPES = frozenset({5, 6, 10, 21})
+# (PERCPU_)ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, ARRAY_OF_MAPS
+ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})
+# ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, PERCPU_ARRAY, STACK_TRACE, ARRAY_OF_MAPS, DEVMAP, CPUMAP
+INDEX_KEY_TYPES = frozenset({2, 3, 4, 6, 7, 8, 12, 14, 16})
+NO_DELETE_TYPES = frozenset({2, 6})  # ARRAY, PERCPU_ARRAY: elements always exist
+_INT_FORMATS = {(1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
+                (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q"}
+
+
+def _type_name(map_type: int) -> str:
+    from ..enums import MapType
+
+    try:
+        return MapType(map_type).name
+    except ValueError:
+        return f"map type {map_type}"
+
+
+#: The key under which CLASSES holds the class of key/value maps (``Map``): every map type
+#: without an entry of its own.
+KEY_VALUE = -1
+
+#: map type number -> the class of its maps. A new kind: a ``MapBase`` subclass (a ``Map``
+#: subclass if it is a key/value dict) entered here by the module defining it.
+CLASSES: dict[int, type[MapBase]] = {}
+
+
+def class_for(map_type: int) -> type[MapBase]:
+    """The class for a map type number (``Map`` for plain key/value maps)."""
+    return CLASSES.get(map_type) or CLASSES[KEY_VALUE]
+
+
+def wrap(state: Any, ptr: Any, *, key_type: Any = None, value_type: Any = None) -> MapBase:
+    """A map of the class its type asks for: of an object (``state`` its ``_ObjectState``,
+    ``ptr`` its ``struct bpf_map *``) or standalone (``state`` an ``_FdState`` owning the fd,
+    ``ptr`` None)."""
+    map_type = lib.bpf_map__type(ptr) if ptr is not None else int(state.info.type)
+    return class_for(map_type)(state, ptr, key_type=key_type, value_type=value_type)
