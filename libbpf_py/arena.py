@@ -44,7 +44,7 @@ class Arena:
 
     def __init__(self, arena_map: Any) -> None:
         if arena_map._type != ARENA:
-            from .maps._map import _type_name
+            from .maps._common import _type_name
 
             raise TypeError(f"map '{arena_map.name}' is a {_type_name(arena_map._type)}, "
                             "not an ARENA")
