@@ -19,10 +19,10 @@ from libbpf_py.perfbuf import PerfBuffer
 
 from conftest import python_child
 
-# stream_events.bpf.c produces with bpf_loop() (5.17)
-pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs"), pytest.mark.kernel("bpf_loop")]
+pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 
-CFG_TGID, CFG_K, CFG_PERF_FAILS = 0, 1, 5
+CFG_TGID, CFG_K, CFG_PERF_FAILS, CFG_FIRST = 0, 1, 5, 6
+MAX_K = 64  # stream_events.bpf.c: samples per call
 EVENT = struct.Struct("=IIQ")  # struct event { u32 pid; u32 seq; u64 val; }
 PADDED = 20  # the kernel pads 4 (raw size) + 16 to 24: a 16-byte sample arrives as 20 bytes
 
@@ -40,9 +40,11 @@ def stream(bpf_path):
 
 
 def emit(obj, k: int) -> None:
-    """One getpgid(): the program outputs samples seq 1..k (val = 3 * seq) on this CPU."""
-    obj.maps["cfg"][CFG_K] = k
-    os.getpgid(0)
+    """The program outputs samples seq 1..k (val = 3 * seq) on this CPU, MAX_K per getpgid()."""
+    cfg = obj.maps["cfg"]
+    for first in range(0, k, MAX_K):
+        cfg[CFG_FIRST], cfg[CFG_K] = first, min(MAX_K, k - first)
+        os.getpgid(0)
 
 
 def pinned_cpu() -> int:
@@ -334,9 +336,10 @@ cfg = obj.maps["cfg"]
 cfg[0] = os.getpid()
 obj.attach()
 
-def emit(k):
-    cfg[1] = k
-    os.getpgid(0)
+def emit(k):  # as emit() above
+    for first in range(0, k, 64):
+        cfg[6], cfg[1] = first, min(64, k - first)
+        os.getpgid(0)
 
 class Event(ctypes.Structure):
     _fields_ = [("pid", ctypes.c_uint32), ("seq", ctypes.c_uint32), ("val", ctypes.c_uint64)]

@@ -22,7 +22,7 @@ from libbpf_py.userringbuf import UserRingBuffer
 from conftest import python_child
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs"),
-              pytest.mark.kernel("user_ringbuf", "bpf_loop")]
+              pytest.mark.kernel("user_ringbuf")]
 
 CFG_TGID = 0
 RES_COUNT, RES_SUM_A, RES_WEIGHTED, RES_RET = range(4)
@@ -35,7 +35,7 @@ class Msg(ctypes.Structure):
 
 @pytest.fixture
 def stream(bpf_path):
-    with libbpf_py.load(bpf_path("stream_events")) as obj:
+    with libbpf_py.load(bpf_path("stream_user")) as obj:
         obj.maps["cfg"][CFG_TGID] = os.getpid()
         obj.attach()
         yield obj
@@ -106,7 +106,7 @@ def test_full_ring_and_blocking_reserve_timeout(stream) -> None:
 
 def test_bad_use(stream) -> None:
     with pytest.raises(TypeError, match="not a USER_RINGBUF"):
-        UserRingBuffer(stream.maps["rb"])
+        UserRingBuffer(stream.maps["res"])
     urb = UserRingBuffer(stream.maps["urb"])
     with pytest.raises(ValueError, match="size .* must be between 1 and 4294967295, not 0"):
         urb.reserve(0)
@@ -138,7 +138,7 @@ def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
         "except KeyboardInterrupt:\n"
         "    print('interrupted', flush=True)\n"
     )
-    with subprocess.Popen([sys.executable, "-c", code, str(bpf_path("stream_events"))],
+    with subprocess.Popen([sys.executable, "-c", code, str(bpf_path("stream_user"))],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         try:
             assert child.stdout is not None
@@ -221,9 +221,9 @@ def mappings():
 
 
 def urb_child(bpf_path, code: str) -> list[str]:
-    """Run ``code`` after URB_CHILD (stream_events loaded and attached) in a child; its lines."""
+    """Run ``code`` after URB_CHILD (stream_user loaded and attached) in a child; its lines."""
     return python_child(URB_CHILD + textwrap.dedent(code),
-                        str(bpf_path("stream_events"))).splitlines()
+                        str(bpf_path("stream_user"))).splitlines()
 
 
 def test_reservation_views_after_close(bpf_path) -> None:

@@ -40,7 +40,7 @@ CORPUS = HERE / "corpus"
 #: Seeds: our own (CO-RE relocations of every kind, map-in-map, subprograms, four program
 #: types) and the test suite's objects with maps, globals, struct_ops, CO-RE, many programs.
 SEED_SOURCES = [SEEDS / "fuzz_seed.bpf.c"] + [TESTS / "bpf" / f"{n}.bpf.c" for n in (
-    "maps", "globals_rw", "map_kinds", "attach_net", "btf_types", "stream_events",
+    "maps", "globals_rw", "map_kinds", "attach_net", "btf_types", "stream_events", "stream_user",
     "prog_testrun", "attach_struct_ops", "attach_perf", "obj_kconfig")]
 
 OUTCOMES = ("crash", "hang", "unclear", "clean", "load")
