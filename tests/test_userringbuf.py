@@ -162,24 +162,42 @@ def _state(pid: int) -> str:
 
 
 def test_reserve_without_timeout_waits_for_the_drain(stream) -> None:
-    """timeout=None waits as long as it takes: a full ring, drained by the BPF program 0.3 s
-    later (from another thread), then has room. The wait sleeps rather than spins."""
+    """timeout=None on a full ring waits as long as it takes, asleep between retries (GIL
+    released, time.sleep, not a spin): another thread lets the BPF program drain the ring only
+    once the reserve has gone to sleep, and the reservation comes after that drain, with room."""
+    order: list[str] = []
+    drained: list[int] = []
+    asleep = threading.Event()
+
+    def watch(frame: object, event: str, arg: object) -> None:
+        if event == "c_call" and arg is time.sleep and not asleep.is_set():
+            order.append("reserve asleep")
+            asleep.set()
+
     with UserRingBuffer(stream.maps["urb"]) as urb:
         with pytest.raises(BpfError):
             while True:
                 urb.write(MSG.pack(1, 0))
-        drainer = threading.Timer(0.3, drain, (stream,))
-        drainer.start()
-        cpu, wall = time.thread_time(), time.monotonic()
+
+        def drainer() -> None:
+            asleep.wait(10)  # a guard: drain anyway after 10 s, so a spinning reserve ends too
+            order.append("drain")
+            drained.append(drain(stream)["ret"])
+
+        t = threading.Thread(target=drainer)
+        t.start()
+        sys.setprofile(watch)  # this thread only
         try:
             with urb.reserve(Msg, timeout=None) as r:
+                order.append("reserved")
                 r.value.a, r.value.b = 5, 1
-            waited, busy = time.monotonic() - wall, time.thread_time() - cpu
         finally:
-            drainer.join()
-        assert waited >= 0.25
-        assert busy < waited / 2, (busy, waited)  # mostly asleep
-        n = 64 * 1024 // 24  # the records that filled the ring, all drained by the timer
+            sys.setprofile(None)
+            asleep.set()
+            t.join()
+        n = 64 * 1024 // 24  # the records that filled the ring, all drained by the other thread
+        assert order == ["reserve asleep", "drain", "reserved"]
+        assert drained == [n]
         assert drain(stream) == {"count": n + 1, "sum_a": n + 5, "weighted": n + 1, "ret": 1}
 
 
