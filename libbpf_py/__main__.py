@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
                     "DWARF, or --header; repeatable")
     gs.add_argument("--header", action="append", default=[], metavar="HEADER",
                     help="a C header defining --type types (compiled by clang); repeatable")
+    gs.add_argument("--object-resource", metavar="PACKAGE:PATH",
+                    help="do not embed the object: load PATH of the installed PACKAGE "
+                    "(libbpf_py.tools:bpf/runqlat.bpf.o) and check its layout at open")
     gs.add_argument("--clang", default="clang", help="the clang to run (default: clang)")
     gs.add_argument("--cflags", nargs=argparse.REMAINDER, default=[],
                     help="flags for clang with --header (-I..., -D...): last")

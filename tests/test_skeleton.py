@@ -180,8 +180,8 @@ def test_btf_hash_and_format_are_checked(skel_dir: Path) -> None:
     with pytest.raises(ValueError, match="not the one the skeleton was generated from"):
         mod.Skeleton.open()
     future = skel_dir / "future.py"
-    future.write_text(text.replace("srt.require(2, ", "srt.require(99, "))
-    with pytest.raises(ImportError, match="format 99.*serves format 2: upgrade libbpf_py"):
+    future.write_text(text.replace("srt.require(3, ", "srt.require(99, "))
+    with pytest.raises(ImportError, match="format 99.*serves format 3: upgrade libbpf_py"):
         import_skeleton(future)
 
 
@@ -199,3 +199,75 @@ def test_unknown_type_is_a_clear_error(bpf_path, tmp_path: Path) -> None:
                           str(bpf_path("skeleton")), "-t", "struct nope"],
                          capture_output=True, text=True)
     assert out.returncode != 0 and "struct nope" in out.stderr and "Traceback" not in out.stderr
+
+
+def _skeleton_variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """tests/bpf/skeleton.bpf.c with one edit, compiled."""
+    from conftest import BPF_SRC, compile_bpf
+
+    text = (BPF_SRC / "skeleton.bpf.c").read_text()
+    assert old in text
+    src = tmp_path / f"{name}.bpf.c"
+    src.write_text(text.replace(old, new))
+    return compile_bpf(src, tmp_path)
+
+
+def test_packaged_object_is_checked_by_layout(bpf_path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # --object-resource: the module loads PACKAGE's file and checks its layout, not its bytes
+    pkg = f"skelpkg_{os.getpid()}"
+    (tmp_path / pkg).mkdir()
+    (tmp_path / pkg / "__init__.py").write_text("")
+    obj = tmp_path / pkg / "skeleton.bpf.o"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = generate(bpf_path("skeleton"), tmp_path / "res_skel.py", "-t", "struct event",
+                    "--object-resource", f"{pkg}:skeleton.bpf.o")
+    assert "_OBJECT" not in text and "_BTF_CHECKSUM" not in text
+    assert "        'type struct flow_key: 8 bytes (pid @0 4, port @32 2, proto @48 1)',\n" in text
+    assert "        'map flows: hash, key 8 bytes, value 24 bytes, 16 entries',\n" in text
+    mod = import_skeleton(tmp_path / "res_skel.py")
+    try:
+        with pytest.raises(FileNotFoundError, match=f"{obj} is missing: the skeleton skeleton "
+                           f"loads the BPF object packaged with {pkg}"):
+            mod.Skeleton.open()
+        from libbpf_py.gen.skeleton_runtime import btf_checksum
+
+        # another compilation of the same layout (other code: other line info, other BTF)
+        same = _skeleton_variant(tmp_path, "same", "old->packets += 1;", "old->packets += 2;")
+        with libbpf_py.Object.open(same) as a, libbpf_py.Object.open(bpf_path("skeleton")) as b:
+            assert btf_checksum(a) != btf_checksum(b)
+        obj.write_bytes(same.read_bytes())
+        with mod.Skeleton.open() as opened:
+            opened.rodata.target_pid = os.getpid()
+            opened.rodata.mode = mod.Mode.MODE_ALL
+            assert isinstance(opened.rodata.limits, mod.Limits)  # the classes, found by name
+            skel = opened.load()
+        with skel:
+            skel.attach()
+            os.getppid()
+            (key,) = skel.maps.flows.keys()
+            assert isinstance(key, mod.FlowKey) and key.pid == os.getpid()
+            assert isinstance(skel.maps.flows[key], mod.FlowVal)
+        # a real difference fails at open, naming what differs
+        other = _skeleton_variant(tmp_path, "other", "__u16 port;", "__u32 port;")
+        obj.write_bytes(other.read_bytes())
+        with pytest.raises(ValueError, match=(
+                r"not laid out as the skeleton was generated for .*map flows: generated for "
+                r"'hash, key 8 bytes, value 24 bytes, 16 entries', the object has 'hash, key 12 "
+                r"bytes, .*type struct flow_key: generated for '8 bytes \(pid @0 4, port @32 2, "
+                r"proto @48 1\)', the object has '12 bytes \(pid @0 4, port @32 4, "
+                r"proto @64 1\)'")):
+            mod.Skeleton.open()
+    finally:
+        sys.modules.pop(pkg, None)
+
+
+def test_tool_skeletons_are_current() -> None:
+    # each tool's committed skeleton is what its freshly built object generates
+    script = HERE.parent / "scripts" / "gen-tool-skeletons.py"
+    out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    from libbpf_py.tools import SKELETONS
+
+    assert "runqlat" in SKELETONS

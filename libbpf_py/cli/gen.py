@@ -65,10 +65,12 @@ def _skeleton(args: argparse.Namespace) -> int:
     if args.name:
         cmd += ["--name", args.name]
     cmd += [f"-t {t!r}" for t in args.type] + [f"--header {h}" for h in args.header]
+    if args.object_resource:
+        cmd += ["--object-resource", args.object_resource]
     try:
         text = skeleton_source(data, name, " ".join(cmd), args.type, args.header, args.cflags,
-                               args.clang)
-    except (BpfError, LookupError, RuntimeError, OSError) as e:
+                               args.clang, resource=args.object_resource)
+    except (BpfError, LookupError, RuntimeError, OSError, ValueError) as e:
         raise CliError(f"{args.object}: {e}") from None
     if args.output in (None, "-"):
         sys.stdout.write(text)

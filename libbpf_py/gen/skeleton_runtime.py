@@ -7,10 +7,15 @@ the generated text stays small and stable. ``FORMAT`` is the version of the cont
 two: a module generated for a newer format than this libbpf_py serves fails at import with
 ``ImportError`` saying what to do.
 
-At open, the skeleton checks that the object's BTF is the one the module was generated from (a
-checksum of libbpf's view of it) and registers the module's classes as the object's types, so
-maps, globals and ring buffers of the object decode into the module's own classes
-(``isinstance(skel.bss.cfg, Config)`` holds) and nothing is built from BTF at run time.
+At open, the skeleton checks that the object is the one the module was generated from and
+registers the module's classes as the object's types, so maps, globals and ring buffers of the
+object decode into the module's own classes (``isinstance(skel.bss.cfg, Config)`` holds) and
+nothing is built from BTF at run time. A module that embeds its object checks a checksum of the
+object's BTF (the bytes are its own: any difference is an edit). A module that loads an object
+packaged beside it (``--object-resource``: the object is compiled per target architecture, maybe
+by another clang) checks the object's *layout* instead (``layout()``: the names, sizes and
+offsets of its maps, globals and named types, its programs' names and types), so a compiler that
+lays the object out the same way passes and a real mismatch fails naming what differs.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from ..object import Object
 
 TYPE_CHECKING = False  # nothing more at run time: a skeleton's cold start is libbpf_py.load()'s
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from typing import Any, Generic, Optional, TypeVar
 
     from ..link import Link
@@ -62,16 +67,18 @@ if TYPE_CHECKING:
         def exchange_all(self, value: E = ...) -> list[E]: ...
 
 __all__ = ["FORMAT", "require", "Globals", "Maps", "Programs", "OpenSkeleton", "Skeleton",
-           "object_bytes"]
+           "object_bytes", "resource_bytes", "layout"]
 
-#: The skeleton format this libbpf_py serves (what generated modules ask for).
-FORMAT = 2
+#: The skeleton format this libbpf_py writes (3: packaged objects and their layout check). It
+#: serves modules of formats ``_OLDEST`` to ``FORMAT``.
+FORMAT = 3
+_OLDEST = 2
 
 
 def require(fmt: int, module: str, generated_by: str) -> None:
     """Called first by a generated module: ``ImportError`` if this libbpf_py cannot serve
     skeleton format ``fmt``."""
-    if fmt != FORMAT:
+    if not _OLDEST <= fmt <= FORMAT:
         import libbpf_py
 
         newer = "upgrade libbpf_py" if fmt > FORMAT else "generate the skeleton again"
@@ -84,6 +91,76 @@ def object_bytes(hex_text: str) -> bytes:
     """The embedded object: hex text back into bytes (``bytes.fromhex``: no module to import,
     unlike base64's binascii; the compiled module keeps the text as one constant)."""
     return bytes.fromhex(hex_text)
+
+
+def resource_bytes(package: str, path: str, module: str) -> bytes:
+    """The object a ``--object-resource PACKAGE:PATH`` module loads: the file ``PATH`` (``/``
+    separated) in the directory of the installed ``PACKAGE``. ``FileNotFoundError`` naming it
+    when the package was installed without it."""
+    import importlib
+    import os
+
+    where = getattr(importlib.import_module(package), "__file__", None) or ""
+    full = os.path.join(os.path.dirname(where), *path.split("/"))
+    try:
+        with open(full, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{full} is missing: the skeleton {module} loads the BPF object "
+                                f"packaged with {package}, which was installed without it (was "
+                                "clang there when it was built?)") from None
+
+
+def _type_layout(t: Any) -> str:
+    """One named type's layout: size and members (name, bit offset, size) or enumerators."""
+    kind = t.kind.name
+    if kind in ("STRUCT", "UNION"):
+        members = ", ".join(
+            f"{m.name or '<anon>'} @{m.bit_offset}"
+            + (f":{m.bitfield_size}" if m.bitfield_size else f" {m.type.size}")
+            for m in t.members)
+        return f"{t.size} bytes ({members})"
+    if kind in ("ENUM", "ENUM64"):
+        return ", ".join(f"{k}={v}" for k, v in t.enumerators.items())
+    return f"{t.size} bytes"
+
+
+def layout(obj: Any, types: Sequence[str] = ()) -> tuple[str, ...]:
+    """The layout of an opened object that a ``--object-resource`` skeleton relies on, one line
+    per item (``"map hists: hash, key 8 bytes, ..."``): its programs (name, type), its maps
+    (name, type, key and value sizes, entries), its globals (section, name, offset, size) and the
+    named ``types`` (C spellings: size, members' names, offsets and sizes; enumerators)."""
+    from .._ffi import lib
+
+    lines = [f"program {n}: {p.type.name.lower()}" for n, p in sorted(obj.programs.items())]
+    for n, m in sorted(obj.maps.items()):
+        if not lib.bpf_map__is_internal(m._ptr):
+            lines.append(f"map {n}: {m.type.name.lower()}, key {m.key_size} bytes, value "
+                         f"{m.value_size} bytes, {m.max_entries} entries")
+    for sname, sec in sorted(obj.sections.items()):
+        lines += [f"global {sname} {v}: offset {var.offset}, {var.size} bytes"
+                  for v, var in sec._vars.items()]
+    btf = obj.btf
+    for spelling in types:
+        t = btf.get(spelling) if btf is not None else None
+        lines.append(f"type {spelling}: " + ("missing" if t is None else _type_layout(t)))
+    return tuple(lines)
+
+
+def _check_layout(module: str, want: tuple[str, ...], got: tuple[str, ...]) -> None:
+    """``ValueError`` naming every item whose layout differs from the one generated for."""
+    if want == got:
+        return
+
+    def by_item(lines: tuple[str, ...]) -> dict[str, str]:
+        return dict(line.split(": ", 1) for line in lines)  # type: ignore[misc]
+
+    w, g = by_item(want), by_item(got)
+    diffs = [f"{item}: generated for {w.get(item, 'nothing')!r}, the object has "
+             f"{g.get(item, 'nothing')!r}"
+             for item in sorted(w.keys() | g.keys()) if w.get(item) != g.get(item)]
+    raise ValueError(f"{module}: the BPF object is not laid out as the skeleton was generated "
+                     f"for (generate it again): " + "; ".join(diffs))
 
 
 #: The checksum's modulus: the largest prime below 2**128.
@@ -156,6 +233,8 @@ class _Base:
     _BTF_CHECKSUM = ""
     _TYPES: tuple[tuple[int, Any], ...] = ()
     _ENUMS: tuple[tuple[int, Any], ...] = ()
+    _LAYOUT: tuple[str, ...] = ()  # --object-resource modules: checked instead of the checksum
+    _NAMED_TYPES: tuple[tuple[str, Any], ...] = ()  # and their classes by C spelling, not id
 
     def __init__(self, obj: Any) -> None:
         self._obj = obj
@@ -187,12 +266,22 @@ class OpenSkeleton(_Base):
         opts.setdefault("name", module)
         obj = Object.open(data, **opts)
         try:
-            got = btf_checksum(obj)
-            if got != cls._BTF_CHECKSUM:
-                raise ValueError(f"{module}: the embedded object's BTF (checksum {got}) is not "
-                                 f"the one the skeleton was generated from "
-                                 f"({cls._BTF_CHECKSUM}): generate it again")
-            _register(obj, cls._TYPES, cls._ENUMS)
+            if cls._LAYOUT:
+                # registered first: the layout reads the globals, which builds their types
+                btf = obj.btf
+                found = [(t.id, c, cls_) for c, cls_ in cls._NAMED_TYPES
+                         if btf is not None and (t := btf.get(c)) is not None]
+                _register(obj, tuple((i, k) for i, c, k in found if not c.startswith("enum ")),
+                          tuple((i, k) for i, c, k in found if c.startswith("enum ")))
+                _check_layout(module, cls._LAYOUT,
+                              layout(obj, [c for c, _t in cls._NAMED_TYPES]))
+            else:
+                got = btf_checksum(obj)
+                if got != cls._BTF_CHECKSUM:
+                    raise ValueError(f"{module}: the embedded object's BTF (checksum {got}) is "
+                                     f"not the one the skeleton was generated from "
+                                     f"({cls._BTF_CHECKSUM}): generate it again")
+                _register(obj, cls._TYPES, cls._ENUMS)
         except BaseException:
             obj.close()
             raise

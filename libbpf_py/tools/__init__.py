@@ -18,20 +18,31 @@ ring buffer; the histogram tools print with :mod:`libbpf_py.histogram`; profile 
 in a hash map and symbolizes them with :mod:`libbpf_py.symbols`. Each tool's BPF program
 is C under ``tools/bpf/`` (CO-RE: kernel structs declared locally with preserve_access_index, no
 vmlinux.h), compiled with clang when the package is built and shipped in the wheel as
-``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) go into a ``config`` array map
-after load, or (profile) into ``const volatile`` globals before load.
+``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) are ``const volatile`` globals set
+before load (or, in the tools not moved yet, a ``config`` array map set after load).
+
+The tools that use a generated skeleton (``<tool>_skel.py``, listed in ``SKELETONS``) reach
+their programs, maps, globals and types by attribute, typed; the skeletons load the packaged
+object (they do not embed it: it is compiled per architecture) and check its layout at open.
+``scripts/gen-tool-skeletons.py`` generates them again.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["TOOLS", "object_path"]
+__all__ = ["TOOLS", "SKELETONS", "object_path"]
 
 #: tool name -> module under libbpf_py.tools
 TOOLS = {name: name for name in (
     "execsnoop", "opensnoop", "syscount", "runqlat", "biolatency", "tcpconnect", "tcplife",
     "profile")}
+
+
+#: tool name -> the ``--type`` spellings its skeleton (``<tool>_skel.py``) is generated with
+SKELETONS: dict[str, tuple[str, ...]] = {
+    "runqlat": ("enum per",),
+}
 
 
 def object_path(name: str) -> str:

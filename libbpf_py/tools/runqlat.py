@@ -3,7 +3,9 @@
 Measures how long runnable tasks wait for a CPU: from wakeup (or preemption) to running.
 Attaches BTF tracepoints (``tp_btf/sched_wakeup``, ``sched_wakeup_new``, ``sched_switch``;
 needs kernel BTF), aggregates in an array map of log2 slots, and prints the histogram every
-interval or at the end. Needs root (CAP_BPF + CAP_PERFMON).
+interval or at the end. Needs root (CAP_BPF + CAP_PERFMON). The filters are ``const volatile``
+globals set before load; the histograms, ``{id, slot} -> count`` in one hash map, are read and
+cleared at once with ``pop_all()``. Written against its skeleton (``runqlat_skel``).
 
     python -m libbpf_py runqlat [-p PID] [-m] [-P|-L] [-T] [-d SECONDS] [--json]
                                 [interval [count]]
@@ -13,20 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 import time
 from typing import Optional, TextIO
 
-import libbpf_py
 from libbpf_py.histogram import format_log2_hist, format_log2_hists, log2_buckets
 
-from . import object_path
 from ._common import add_common_args, interval_loop, positive_float, positive_int, run_main
-
-CFG_PID, CFG_MILLISECONDS, CFG_PER = range(3)
-PER_NONE, PER_PROCESS, PER_THREAD = range(3)
-HIST_KEY = struct.Struct("=II")  # struct hist_key (runqlat.bpf.c)
+from .runqlat_skel import HistKey, Per, Runqlat
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -46,25 +42,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def read_hist(hist: libbpf_py.Map, *, clear: bool = True) -> list[int]:
-    """The log2 slot counts of an array map, optionally zeroing them."""
-    counts = [hist[i] for i in range(hist.max_entries)]
-    if clear:
-        for i, v in enumerate(counts):
-            if v:
-                hist[i] = 0
-    return counts
-
-
-def read_hists(hist_per: libbpf_py.Map, *, clear: bool = True) -> dict[int, dict[int, int]]:
-    """pid or tid -> {slot: count} of the per-process/thread hash map, optionally clearing it."""
+def by_id(counts: dict[HistKey, int]) -> dict[int, dict[int, int]]:
+    """{id: {slot: count}} of the histogram map's elements (id 0: the one histogram)."""
     out: dict[int, dict[int, int]] = {}
-    for key, count in list(hist_per.items()):
-        raw = bytes(key)  # the raw struct, whether the map gives bytes or a BTF-typed structure
-        ident, slot = HIST_KEY.unpack(raw)
-        out.setdefault(ident, {})[slot] = count
-        if clear:
-            hist_per.pop(raw, None)
+    for key, count in counts.items():
+        out.setdefault(key.id, {})[key.slot] = count
     return out
 
 
@@ -79,34 +61,36 @@ def _with_comm(ident: int) -> str:
 def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     """Measure until the duration ends (or Ctrl-C), printing a histogram every interval."""
     unit = "msecs" if opts.milliseconds else "usecs"
-    with libbpf_py.load(object_path("runqlat")) as obj:
-        obj.maps["config"][CFG_PID] = opts.pid
-        obj.maps["config"][CFG_MILLISECONDS] = int(opts.milliseconds)
-        per = PER_PROCESS if opts.pids else PER_THREAD if opts.tids else PER_NONE
-        obj.maps["config"][CFG_PER] = per
-        hist, hist_per = obj.maps["hist"], obj.maps["hist_per"]
-        section = "pid" if per == PER_PROCESS else "tid"
-        obj.attach()
+    per = Per.PER_PROCESS if opts.pids else Per.PER_THREAD if opts.tids else Per.PER_NONE
+    section = "pid" if per == Per.PER_PROCESS else "tid"
+    with Runqlat.open() as opened:
+        opened.rodata.targ_tgid = opts.pid
+        opened.rodata.targ_ms = opts.milliseconds
+        opened.rodata.targ_per = per
+        skel = opened.load()
+    with skel:
+        hists = skel.maps.hists
+        skel.attach()
 
         def report() -> None:
             now = time.time()
             if opts.timestamp and not opts.json:
                 out.write(f"{time.strftime('%H:%M:%S', time.localtime(now))}\n")
-            if per == PER_NONE:
-                counts = read_hist(hist)
+            got = by_id(hists.pop_all())
+            if per == Per.PER_NONE:
+                counts = got.get(0, {})
                 if opts.json:
                     out.write(json.dumps({"time": now, "unit": unit,
                                           "buckets": log2_buckets(counts)}) + "\n")
                 else:
                     out.write(format_log2_hist(counts, unit) + "\n")
             else:
-                hists = read_hists(hist_per)
                 if opts.json:
-                    for ident in sorted(hists):
+                    for ident in sorted(got):
                         out.write(json.dumps({"time": now, "unit": unit, section: ident,
-                                              "buckets": log2_buckets(hists[ident])}) + "\n")
+                                              "buckets": log2_buckets(got[ident])}) + "\n")
                 else:
-                    out.write(format_log2_hists(hists, unit, section_header=section,
+                    out.write(format_log2_hists(got, unit, section_header=section,
                                                 section_format=_with_comm) + "\n")
             out.flush()
 

@@ -3,7 +3,8 @@
  *
  * A task's enqueue time is recorded when it is woken (sched_wakeup, sched_wakeup_new) or
  * preempted while runnable (sched_switch with prev still TASK_RUNNING); when sched_switch puts it
- * on a CPU, the time it waited is added to hist[log2(usecs or msecs)]. BTF-enabled tracepoints
+ * on a CPU, the time it waited is counted in hists[{id, log2(usecs or msecs)}], where id is 0
+ * (one histogram), the tgid or the tid (targ_per). BTF-enabled tracepoints
  * (tp_btf) give the task_struct pointers; its fields are read with CO-RE, so the object runs on
  * any kernel with BTF (task_struct.__state since 5.14, .state before).
  */
@@ -27,12 +28,13 @@ struct task_struct___pre_5_14 {
 	long state;
 } __attribute__((preserve_access_index));
 
-enum { CFG_PID, CFG_MILLISECONDS, CFG_PER, CFG_MAX };
-enum { PER_NONE, PER_PROCESS, PER_THREAD };
+enum per { PER_NONE, PER_PROCESS, PER_THREAD };
 
-/* config[]: only this tgid (0: all); histogram in milliseconds (default microseconds);
- * one histogram per process or per thread (PER_*) in hist_per instead of one in hist */
-#include "config.h"
+/* Set before load (the verifier folds them): only this tgid (0: every process); the histogram
+ * in milliseconds (default microseconds); one histogram, or one per process or per thread. */
+const volatile __u32 targ_tgid = 0;
+const volatile _Bool targ_ms = 0;
+const volatile enum per targ_per = PER_NONE;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -41,25 +43,18 @@ struct {
 	__type(value, __u64);
 } start SEC(".maps");
 
-/* log2 slot -> count */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, MAX_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} hist SEC(".maps");
-
 struct hist_key {
-	__u32 id; /* tgid or tid */
-	__u32 slot;
+	__u32 id; /* 0 (PER_NONE), the tgid or the tid */
+	__u32 slot; /* log2 of the latency */
 };
 
+/* {id, slot} -> count: a hash map, so user space reads and clears it in one pop_all() */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 10240);
 	__type(key, struct hist_key);
 	__type(value, __u64);
-} hist_per SEC(".maps");
+} hists SEC(".maps");
 
 static __always_inline long task_state(struct task_struct *t)
 {
@@ -70,10 +65,10 @@ static __always_inline long task_state(struct task_struct *t)
 
 static __always_inline int enqueue(struct task_struct *t)
 {
-	__u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid), want = cfg(CFG_PID);
+	__u32 tgid = BPF_CORE_READ(t, tgid), pid = BPF_CORE_READ(t, pid);
 	__u64 ts;
 
-	if (!pid || (want && want != tgid))
+	if (!pid || (targ_tgid && targ_tgid != tgid))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	bpf_map_update_elem(&start, &pid, &ts, BPF_ANY);
@@ -95,10 +90,9 @@ int BPF_PROG(on_sched_wakeup_new, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(on_sched_switch, _Bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 pid = BPF_CORE_READ(next, pid), per = cfg(CFG_PER);
-	struct hist_key key = {};
-	static const __u64 zero;
-	__u64 *tsp, delta;
+	__u32 pid = BPF_CORE_READ(next, pid);
+	struct hist_key key;
+	__u64 *tsp, delta, zero = 0;
 	__u32 slot;
 
 	if (task_state(prev) == TASK_RUNNING)
@@ -107,21 +101,19 @@ int BPF_PROG(on_sched_switch, _Bool preempt, struct task_struct *prev, struct ta
 	if (!tsp)
 		return 0;
 	delta = (bpf_ktime_get_ns() - *tsp) / 1000;
-	if (cfg(CFG_MILLISECONDS))
+	if (targ_ms)
 		delta /= 1000;
 	bpf_map_delete_elem(&start, &pid);
 	delta = log2l(delta);
 	slot = delta < MAX_SLOTS ? delta : MAX_SLOTS - 1;
-	if (per == PER_NONE) {
-		tsp = bpf_map_lookup_elem(&hist, &slot);
-	} else {
-		key.id = per == PER_PROCESS ? BPF_CORE_READ(next, tgid) : pid;
-		key.slot = slot;
-		tsp = bpf_map_lookup_elem(&hist_per, &key);
-		if (!tsp) {
-			bpf_map_update_elem(&hist_per, &key, &zero, BPF_NOEXIST);
-			tsp = bpf_map_lookup_elem(&hist_per, &key);
-		}
+	__builtin_memset(&key, 0, sizeof(key)); /* no stray bytes: Python's keys must match */
+	key.id = targ_per == PER_PROCESS ? BPF_CORE_READ(next, tgid) :
+		 targ_per == PER_THREAD ? pid : 0;
+	key.slot = slot;
+	tsp = bpf_map_lookup_elem(&hists, &key);
+	if (!tsp) {
+		bpf_map_update_elem(&hists, &key, &zero, BPF_NOEXIST);
+		tsp = bpf_map_lookup_elem(&hists, &key);
 	}
 	if (tsp)
 		__sync_fetch_and_add(tsp, 1);
