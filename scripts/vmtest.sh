@@ -177,7 +177,9 @@ for series in "${list[@]}"; do
         python3 "$vm/initramfs.py" "$KERNEL_MODULES" "$init" "$initrd" || die "initramfs for $KERNEL_RELEASE failed"
     fi
     [ -n "${chosen_accel:-}" ] || chosen_accel=$(choose_accel "$KERNEL_IMAGE" "$initrd")
-    out=$results/$series
+    # A kernel's previous results stay until this run of it ends (a cut-short run keeps them).
+    final=$results/$series
+    out=$final.new
     rm -rf "$out"
     mkdir -p "$out"
     job=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-job.XXXXXX")
@@ -194,7 +196,7 @@ EOF
         if [ -n "$cmd" ]; then
             echo "$cmd"
         else
-            echo "exec ../.venv/bin/pytest -p no:cacheprovider -rfEs --junitxml=/run/job/junit.xml$pytest_args"
+            echo "exec ../.venv/bin/python -m pytest -p no:cacheprovider -rfEs --junitxml=/run/job/junit.xml$pytest_args"
         fi
     } >"$job/cmd"
     append="console=ttyS0 panic=-1 quiet mitigations=off lsm=lockdown,yama,bpf lbpy.init=$vm/guest.sh"
@@ -213,7 +215,9 @@ EOF
         status=noboot; result="the guest ended without a result (qemu exit $rc)"
     fi
     echo "$status" >"$out/status"
-    rm -rf "$job"
+    rm -rf "$job" "$final"
+    mv "$out" "$final"
+    out=$final
     counts=
     if [ -f "$out/junit.xml" ]; then
         counts=$(python3 - "$out/junit.xml" <<'EOF'
