@@ -34,7 +34,9 @@ VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 # that a probe costs no enum module import)
 _PROG_KPROBE, _PROG_TRACEPOINT, _PROG_PERF_EVENT = 2, 5, 7
 _PROG_RAW_TRACEPOINT, _PROG_TRACING = 17, 26
-_PROG_SOCKET_FILTER, _PROG_SCHED_CLS = 1, 3
+_PROG_SOCKET_FILTER, _PROG_SCHED_CLS, _PROG_CGROUP_SKB = 1, 3, 8
+_PROG_SK_MSG, _SK_MSG_VERDICT = 16, 7
+_CGROUP_INET_EGRESS, _F_ALLOW_MULTI, _F_BEFORE = 1, 1 << 1, 1 << 3
 _TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
 _MODIFY_RETURN, _PERF_EVENT, _TCX_INGRESS = 26, 41, 46
 _MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
@@ -402,6 +404,15 @@ def _perf_link() -> bool:
     return prog >= 0 and _link_create_errno(prog, -1, _PERF_EVENT) == errno.EBADF
 
 
+def _sockmap_link() -> bool:
+    """sockmap links (6.10): an sk_msg link on map fd -1 is refused with EBADF by kernels that
+    have them, EINVAL by older ones (where sk_msg/sk_skb programs attach with BPF_PROG_ATTACH)."""
+    import errno
+
+    prog = _load(_PROG_SK_MSG, _SK_MSG_VERDICT)
+    return prog >= 0 and _link_create_errno(prog, -1, _SK_MSG_VERDICT) == errno.EBADF
+
+
 def _tcx() -> bool:
     """tcx links (6.6): a link on a missing interface is refused with ENODEV by kernels that
     have them, EINVAL by older ones."""
@@ -428,12 +439,51 @@ def _struct_ops_link() -> bool:
 
 
 def _cgroup2() -> bool:
-    """A cgroup v2 hierarchy is mounted (cgroup.controllers exists at its root)."""
+    """A cgroup v2 hierarchy is mounted."""
+    return _cgroup2_root() is not None
+
+
+def _cgroup2_root() -> str | None:
     for line in _read("/proc/self/mounts").splitlines():
         parts = line.split()
         if len(parts) > 2 and parts[2] == "cgroup2":
-            return True
-    return False
+            return parts[1]
+    return None
+
+
+def _cgroup_mprog() -> bool:
+    """Cgroup programs ordered before/after one another (BPF_F_BEFORE/AFTER, 6.16): attaching
+    before a program id that does not exist is refused with ENOENT (or EPERM, the root's
+    programs attached without BPF_F_ALLOW_MULTI) by kernels that have it; older ones refuse the
+    flags with EINVAL before looking at the cgroup. Nothing is attached either way."""
+    import ctypes
+    import errno
+
+    from ._ffi.attach import bpf_prog_attach_opts
+    from ._ffi.types import make_opts
+
+    root = _cgroup2_root()
+    if root is None:
+        return False
+    prog = _load(_PROG_CGROUP_SKB, _CGROUP_INET_EGRESS)
+    if prog < 0:
+        return False
+    try:
+        cgroup = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        os.close(prog)
+        return False
+    opts = make_opts(bpf_prog_attach_opts, flags=_F_ALLOW_MULTI | _F_BEFORE,
+                     relative_id=0x7FFFFFFF)
+    try:
+        lib.bpf_prog_attach_opts(prog, cgroup, _CGROUP_INET_EGRESS, ctypes.byref(opts))
+        lib.bpf_prog_detach_opts(prog, cgroup, _CGROUP_INET_EGRESS, None)  # unexpected: undo
+        return True
+    except OSError as e:
+        return e.errno not in (errno.EINVAL, None)
+    finally:
+        os.close(cgroup)
+        os.close(prog)
 
 
 def _bpf_token() -> bool:
@@ -502,6 +552,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "perf_event": lambda: os.path.exists("/proc/sys/kernel/perf_event_paranoid"),
     "bpf_lsm": _bpf_lsm,
     "cgroup2": _cgroup2,
+    "cgroup_mprog": _cgroup_mprog,  # cgroup programs ordered with before=/after=
     # BTF-based tracing (tp_btf, iterators): a tp_btf program on sys_enter loads
     "tracing": lambda: tp_btf("sys_enter"),
     "trampolines": _trampolines,  # fentry/fexit/fmod_ret/LSM/freplace actually load
@@ -524,6 +575,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "task_iter_filter": lambda: _btf_id("bpf_iter_task_type", _BTF_KIND_ENUM) > 0,
     "struct_ops": _prog(27),
     "struct_ops_link": _struct_ops_link,  # SEC(".struct_ops.link"): struct_ops as a BPF link
+    "sockmap_link": _sockmap_link,  # sk_msg/sk_skb attachments to a sockmap are BPF links
     "tcx": _tcx,  # tcx links (TC without qdiscs, ordering)
     "xdp": _prog(6),
     "sched_cls": _prog(3),
@@ -566,8 +618,10 @@ DESCRIPTIONS: dict[str, str] = {
     "task_iter_filter": "iter/task filtered to one task or process",
     "bpf_lsm": "BPF LSM (lsm/ programs)",
     "cgroup2": "cgroup v2 programs",
+    "cgroup_mprog": "cgroup programs ordered (before=/after=)",
     "struct_ops": "struct_ops",
     "struct_ops_link": "struct_ops as a BPF link (.struct_ops.link)",
+    "sockmap_link": "sockmap attachments are BPF links (link info)",
     "tcx": "tcx links (TC without qdiscs)",
     "xdp": "XDP",
     "sched_cls": "TC (cls_bpf)",

@@ -99,14 +99,11 @@ def test_sock_create_denied(obj, cgroup) -> None:
     assert run_in(cgroup, SOCKET_CHILD) == "allowed"
 
 
+@pytest.mark.kernel("cgroup_mprog")
 def test_multi_attach_and_ordering(obj, cgroup) -> None:
     first, second = obj.programs["count_egress"], obj.programs["second_egress"]
     with first.attach_cgroup(cgroup) as l1:
-        try:
-            l2 = second.attach_cgroup(cgroup, before=l1)
-        except BpfError as e:
-            pytest.skip(f"kernel feature missing: cgroup mprog ordering (BPF_F_BEFORE): {e}")
-        with l2:
+        with second.attach_cgroup(cgroup, before=l1):
             q = query_programs(cgroup, AttachType.CGROUP_INET_EGRESS)
             assert q.prog_ids == [second.info().id, first.info().id]
             run_in(cgroup, UDP_CHILD)
