@@ -608,11 +608,44 @@ class NetAttachMixin:
                           {"attach_type": atype, "flags": flags}, owner=self._state,
                           program=self.name)
 
-    def attach_sockmap(self, map: Map) -> Link:
-        """Attach an sk_skb/sk_msg program to a sockmap/sockhash (``bpf_program__attach_sockmap``,
-        a BPF link: Linux 6.10). Needs root."""
-        return self._attach(lib.bpf_program__attach_sockmap, map.fd,
-                            what=f"sockmap '{map.name}'")
+    def attach_sockmap(self, map: Map) -> Link | Attachment:
+        """Attach an sk_skb/sk_msg program to a sockmap/sockhash. Needs root.
+
+        A BPF link (``bpf_program__attach_sockmap``) where the kernel has sockmap links (Linux
+        6.10, ``features.has("sockmap_link")``); on older kernels the program is attached to the
+        map with ``bpf_prog_attach_opts`` instead, returning an ``Attachment`` (one program per
+        attach type and map, as there). Either way it belongs to the program's object."""
+        from . import features
+
+        what = f"sockmap '{map.name}'"
+        if features.has("sockmap_link"):
+            return self._attach(lib.bpf_program__attach_sockmap, map.fd, what=what)
+        from ._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
+        from ._ffi.types import make_opts
+
+        atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
+        prog_fd = os.dup(self.fd)
+        map_fd = os.dup(map.fd)
+        try:
+            lib.bpf_prog_attach_opts(prog_fd, map_fd, atype,
+                                     ctypes.byref(make_opts(bpf_prog_attach_opts)))
+        except BpfError as e:
+            os.close(prog_fd)
+            os.close(map_fd)
+            raise with_context(e, f"{self._what()} to {what}") from None
+        # LIFETIME: the detach closure owns the dup'ed map fd and closes it.
+
+        def detach(fd: int) -> None:
+            try:
+                o = make_opts(bpf_prog_detach_opts)
+                lib.bpf_prog_detach_opts(fd, map_fd, atype, ctypes.byref(o))
+            except BpfError as e:
+                if e.errno != errno.ENOENT:
+                    raise with_context(e, f"detach program from {what}") from None
+            finally:
+                os.close(map_fd)
+        return Attachment(detach, prog_fd, f"{what} (bpf_prog_attach)",
+                          {"attach_type": atype}, owner=self._state, program=self.name)
 
     def attach_socket(self, sock: Any) -> Attachment:
         """Attach a socket filter program to a socket (``setsockopt(SO_ATTACH_BPF)``); the

@@ -413,6 +413,13 @@ def test_sockmap_sk_msg_and_sk_skb(obj) -> None:
             srv.sendall(b"abcdefgh")  # sk_skb verdict runs on what cli receives
             assert cli.recv(100) == b"abcdefgh"
             assert (r(obj, MSG_BYTES), r(obj, SKB_BYTES)) == (5, 8)
-            info = verdict.info()
             libbpf_py._ffi.lib.bpf_map_delete_elem(socks.fd, ctypes.byref(key))
+    assert msg.closed and verdict.closed
+
+
+@pytest.mark.kernel("sockmap_link")
+def test_sockmap_attachment_is_a_link(obj) -> None:
+    with obj.programs["skb_count"].attach_sockmap(obj.maps["socks"]) as verdict:
+        assert isinstance(verdict, libbpf_py.Link)
+        info = verdict.info()
     assert (info.type, info.attach_type) == (LinkType.SOCKMAP, AttachType.SK_SKB_STREAM_VERDICT)
