@@ -6,7 +6,8 @@ for a named feature of ``FEATURES`` ("kprobes", "bpf_lsm", "tracefs"...), each d
 results are cached per process.
 
 Hooks a tool picks before load, as libbpf-tools do (kernels rename, inline and drop functions;
-tracepoints come and go): ``tracepoint(category, name)``, ``tp_btf(name)``,
+tracepoints come and go, prototypes change): ``tracepoint(category, name)``, ``tp_btf(name)``,
+``tp_btf_args(name)`` (how many arguments it passes),
 ``kernel_function(name)`` (kprobe-able) and ``fentry(name)`` (a trampoline program loads against
 it). ``python -m libbpf_py features`` prints every answer for the running kernel; docs/kernels.md
 has them for the kernels the project is tested on.
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "DESCRIPTIONS",
            "tracefs_path", "why",
-           "kernel_version", "tracepoint", "tp_btf", "kernel_function", "fentry"]
+           "kernel_version", "tracepoint", "tp_btf", "tp_btf_args", "kernel_function", "fentry"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
@@ -230,6 +231,22 @@ def tp_btf(name: str) -> bool:
         return btf_id > 0 and _loads(_PROG_TRACING, _TRACE_RAW_TP, btf_id)
 
     return _hook("tp_btf", name, check)
+
+
+def tp_btf_args(name: str) -> int | None:
+    """How many arguments BTF tracepoint ``name`` gives its programs (``ctx[0]`` ..): the
+    parameters of the kernel's ``btf_trace_<name>`` prototype after its leading ``void *``; None
+    when the kernel has no such tracepoint. Prototypes change (``block_rq_insert`` lost its
+    ``struct request_queue *`` in 5.11, and Debian's 5.10 has the change backported): a tool
+    reads this before load to pick the program that matches. Reads /sys/kernel/btf/vmlinux (no
+    privileges); not cached."""
+    from .btf import Btf, Kind
+
+    with Btf.vmlinux() as btf:
+        t = btf.get(f"btf_trace_{name}", Kind.TYPEDEF)
+        if t is None:
+            return None
+        return len(t.target.target.params) - 1
 
 
 def kernel_function(name: str) -> bool:

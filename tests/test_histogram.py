@@ -119,7 +119,9 @@ def test_histogram_from_kernel_maps() -> None:
         assert format_log2_hist(hist, "usecs") == format_log2_hist([0, 3, 0, 0, 7], "usecs")
         assert format_log2_hist(hist, "usecs").splitlines()[-1] == (
             f"        16 -> 31         : 7        |{'*' * 40}|")
-    with libbpf_py.load(object_path("biolatency")) as obj:
+    from libbpf_py.tools.biolatency import load_object
+
+    with load_object() as obj:
         obj.maps["hist"][bytes(8)] = 1
         with pytest.raises(ValueError, match="buckets must be non-negative ints"):
             format_log2_hist(obj.maps["hist"])

@@ -21,6 +21,7 @@ import time
 from typing import Optional, TextIO
 
 import libbpf_py
+from libbpf_py import features
 from libbpf_py.histogram import format_log2_hist, format_log2_hists, log2_buckets
 
 from . import object_path
@@ -81,11 +82,22 @@ def read_hists(hist: libbpf_py.Map, *, clear: bool = True) -> dict[int, dict[int
     return out
 
 
+def load_object() -> libbpf_py.Object:
+    """biolatency.bpf.o loaded with the block_rq_insert/issue programs that match the kernel's
+    tracepoints: (struct request_queue *, struct request *) before 5.11, (struct request *)
+    since (``features.tp_btf_args``). The caller owns it."""
+    with libbpf_py.Object.open(object_path("biolatency")) as opened:
+        for tp in ("block_rq_insert", "block_rq_issue"):
+            two = features.tp_btf_args(tp) == 2
+            opened.programs[f"on_{tp}{'' if two else '_two_args'}"].autoload = False
+        return opened.load()
+
+
 def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     """Measure until the duration ends (or Ctrl-C), printing histograms every interval."""
     unit = "msecs" if opts.milliseconds else "usecs"
     dev = disk_dev(opts.disk) if opts.disk else 0
-    with libbpf_py.load(object_path("biolatency")) as obj:
+    with load_object() as obj:
         config = obj.maps["config"]
         config[CFG_DEV] = dev
         config[CFG_MILLISECONDS] = int(opts.milliseconds)

@@ -23,9 +23,12 @@ struct request {
 	struct block_device *part;
 } __attribute__((preserve_access_index));
 
-/* Before 5.11 (Debian 11's 5.10): rq->part is a struct hd_struct (its dev_t in __dev.devt), and
+/* Before 5.11: rq->part is a struct hd_struct (its dev_t in __dev.devt), and
  * block_rq_insert/block_rq_issue take (struct request_queue *, struct request *). Both changed
- * in 5.11; the kernel's BTF tells which layout it has, as libbpf-tools' biolatency does. */
+ * in 5.11, but not together everywhere: Debian 11's 5.10 has the hd_struct and the one-argument
+ * tracepoints (backported). The request's layout is told here by the kernel's BTF (CO-RE); the
+ * tracepoints' by the Python side, which loads the *_two_args programs where they take two
+ * (libbpf_py.features.tp_btf_args: clang 14 has no bpf_core_type_matches). */
 struct device {
 	__u32 devt;
 } __attribute__((preserve_access_index));
@@ -93,17 +96,25 @@ static __always_inline int trace_start(struct request *rq, int insert)
 SEC("tp_btf/block_rq_insert")
 int on_block_rq_insert(__u64 *ctx)
 {
-	if (pre_5_11())
-		return trace_start((struct request *)ctx[1], 1);
 	return trace_start((struct request *)ctx[0], 1);
+}
+
+SEC("tp_btf/block_rq_insert")
+int on_block_rq_insert_two_args(__u64 *ctx)
+{
+	return trace_start((struct request *)ctx[1], 1);
 }
 
 SEC("tp_btf/block_rq_issue")
 int on_block_rq_issue(__u64 *ctx)
 {
-	if (pre_5_11())
-		return trace_start((struct request *)ctx[1], 0);
 	return trace_start((struct request *)ctx[0], 0);
+}
+
+SEC("tp_btf/block_rq_issue")
+int on_block_rq_issue_two_args(__u64 *ctx)
+{
+	return trace_start((struct request *)ctx[1], 0);
 }
 
 SEC("tp_btf/block_rq_complete")
