@@ -154,8 +154,14 @@ class KernelSymbols:
 
     def __init__(self, path: str = "/proc/kallsyms") -> None:
         self.path = path
+        # x86-64 kernels before 6.15 start with per-CPU symbols at address 0 (fixed_percpu_data,
+        # __per_cpu_start ...) even for root: the first non-absolute symbol tells.
+        first: list[bytes] = []
         with open(path, "rb") as f:
-            first = f.readline().split(None, 1)
+            for line in f:
+                first = line.split(None, 2)
+                if len(first) < 2 or first[1] not in (b"A", b"a"):
+                    break
         if not first or int(first[0], 16) == 0:
             raise PermissionError(f"{path} shows no addresses: reading kernel symbols needs "
                                   "root (or kernel.kptr_restrict=0)")
