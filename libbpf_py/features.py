@@ -587,6 +587,9 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "fmod_ret": _fmod_ret,  # fmod_ret programs change a function's return
     "tracing_link_info_target": _tracing_link_info_target,  # fentry/freplace link info target
     "perf_link": _perf_link,  # kprobe/uprobe/tracepoint/perf event attachments are BPF links
+    # ... whose link info says what they are attached to (6.6: enum bpf_perf_event_type came
+    # with it)
+    "perf_link_info": lambda: _btf_id("bpf_perf_event_type", _BTF_KIND_ENUM) > 0,
     "bpf_loop": lambda: helper(_PROG_TRACEPOINT, _FUNC_LOOP),  # the bpf_loop() helper (5.17)
     # iter/task links filtered to one task or process (5.19)
     "task_iter_filter": lambda: _btf_id("bpf_iter_task_type", _BTF_KIND_ENUM) > 0,
@@ -630,7 +633,8 @@ DESCRIPTIONS: dict[str, str] = {
     "tracing_cookie": "cookies on fentry/fexit",
     "fmod_ret": "fmod_ret (change a function's return)",
     "tracing_link_info_target": "fentry/freplace link info names the target",
-    "perf_link": "kprobe/uprobe/perf attachments are BPF links (link info)",
+    "perf_link": "kprobe/uprobe/perf attachments are BPF links",
+    "perf_link_info": "their link info names the probe or event (file, offset, config)",
     "bpf_loop": "bpf_loop() helper",
     "task_iter_filter": "iter/task filtered to one task or process",
     "bpf_lsm": "BPF LSM (lsm/ programs)",
