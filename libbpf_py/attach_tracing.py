@@ -32,26 +32,6 @@ PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 
 
-def _require_kprobes(what: str) -> None:
-    from . import features
-
-    if not features.has("kprobes"):
-        detail = ("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in "
-                  "tracefs: the kernel was built without CONFIG_KPROBES")
-        if features.tracefs_path() is None:
-            detail += " (or tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing)"
-        raise FeatureNotSupportedError("kprobes", context=what, detail=detail)
-
-
-def _require_uprobes(what: str) -> None:
-    from . import features
-
-    if not features.has("uprobes"):
-        raise FeatureNotSupportedError(
-            "uprobes", context=what,
-            detail="no uprobe PMU and no uprobe_events in tracefs (CONFIG_UPROBES unset?)")
-
-
 def _btf_has(name: str, kind: int) -> bool:
     """Whether vmlinux BTF has a type ``name`` of BTF ``kind`` (True if BTF is unreadable)."""
     if not os.path.isfile("/sys/kernel/btf/vmlinux"):
@@ -138,23 +118,6 @@ def _read_lockdown() -> str:
 
     found = re.search(r"\[(\w+)\]", text)
     return "" if found is None or found.group(1) == "none" else found.group(1)
-
-
-def explain_attach_error(err: BpfError, messages: list[tuple[int, str]]) -> None:
-    """Name the missing kernel function when a kprobe could not be created because the kernel
-    has no such function (libbpf: ENOENT "failed to create kprobe 'x+0x0' perf event")."""
-    import re
-
-    from . import features
-
-    text = "".join(m for _, m in messages)
-    found = re.search(r"failed to create k(?:ret)?probe '([^'+]+)\+", text)
-    if found is None or features.kernel_function(found.group(1)):
-        return
-    func = found.group(1)
-    err.strerror = (f"no kernel function '{func}' to probe (not in available_filter_functions "
-                    "or /proc/kallsyms: it is renamed, inlined or not built in this kernel; "
-                    "pick the target before attaching with features.kernel_function())")
 
 
 def _check_binary(binary: str, what: str) -> bytes:
@@ -294,7 +257,9 @@ class TracingAttachMixin:
         Raises ``FeatureNotSupportedError`` on kernels built without kprobes. Needs root.
         """
         what = f"{'kretprobe' if retprobe else 'kprobe'} {symbol}+{offset}"
-        _require_kprobes(f"attach program '{self.name}' to {what}")
+        from .features import require_kprobes
+
+        require_kprobes(f"attach program '{self.name}' to {what}")
         from ._ffi.attach import bpf_kprobe_opts
         from ._ffi.types import make_opts
 
@@ -310,7 +275,9 @@ class TracingAttachMixin:
         (``bpf_program__attach_kprobe_multi_opts``); ``cookies`` one per symbol. Needs kprobes
         (``FeatureNotSupportedError`` otherwise), Linux 5.18, root."""
         what = f"kprobe.multi {pattern or ','.join(symbols or ())}"
-        _require_kprobes(f"attach program '{self.name}' to {what}")
+        from .features import require_kprobes
+
+        require_kprobes(f"attach program '{self.name}' to {what}")
         if (pattern is None) == (symbols is None):
             raise ValueError("attach_kprobe_multi needs either a pattern or symbols")
         from ._ffi.attach import bpf_kprobe_multi_opts
@@ -333,7 +300,9 @@ class TracingAttachMixin:
         name (``bpf_program__attach_ksyscall``). Needs kprobes (``FeatureNotSupportedError``
         otherwise), root."""
         what = f"{'kretsyscall' if retprobe else 'ksyscall'} {syscall}"
-        _require_kprobes(f"attach program '{self.name}' to {what}")
+        from .features import require_kprobes
+
+        require_kprobes(f"attach program '{self.name}' to {what}")
         from ._ffi.attach import bpf_ksyscall_opts
         from ._ffi.types import make_opts
 
@@ -359,7 +328,9 @@ class TracingAttachMixin:
                 f"{hex(offset) if offset or not symbol else ''}")
         ctx = f"attach program '{self.name}' to {what}"
         pid, offset = _args.s32(pid, "pid", -1), _args.u64(offset, "offset")
-        _require_uprobes(ctx)
+        from .features import require_uprobes
+
+        require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         from ._ffi.attach import bpf_uprobe_opts
         from ._ffi.types import make_opts
@@ -381,7 +352,9 @@ class TracingAttachMixin:
         ``attach_uprobe``). Needs Linux 6.6, root."""
         what = f"uprobe.multi {binary}:{pattern or ','.join(symbols or ()) or 'offsets'}"
         ctx = f"attach program '{self.name}' to {what}"
-        _require_uprobes(ctx)
+        from .features import require_uprobes
+
+        require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         if pattern is not None and (symbols is not None or offsets is not None):
             raise ValueError("attach_uprobe_multi takes a pattern, or symbols/offsets, not both")
@@ -412,7 +385,9 @@ class TracingAttachMixin:
         N process N (as ``attach_uprobe``). Needs root."""
         what = f"usdt {binary}:{provider}:{name}"
         ctx = f"attach program '{self.name}' to {what}"
-        _require_uprobes(ctx)
+        from .features import require_uprobes
+
+        require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         from ._ffi.attach import bpf_usdt_opts
         from ._ffi.types import make_opts

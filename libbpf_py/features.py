@@ -21,12 +21,12 @@ from ._ffi import lib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Any, Callable
 
     from .enums import MapType, ProgType
 
 __all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "DESCRIPTIONS",
-           "tracefs_path", "why",
+           "tracefs_path", "why", "require_kprobes", "require_uprobes",
            "kernel_version", "tracepoint", "tp_btf", "tp_btf_args", "kernel_function", "fentry"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -130,6 +130,30 @@ def _uprobes() -> bool:
     if os.path.exists(os.path.join(EVENT_SOURCES, "uprobe", "type")):
         return True
     return any(os.path.exists(os.path.join(d, "uprobe_events")) for d in TRACEFS_DIRS)
+
+
+def require_kprobes(what: str) -> None:
+    """Raise ``FeatureNotSupportedError("kprobes")`` naming ``what`` on a kernel without
+    kprobes (libbpf's own error would not say so)."""
+    if not has("kprobes"):
+        from .errors import FeatureNotSupportedError
+
+        detail = ("no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in "
+                  "tracefs: the kernel was built without CONFIG_KPROBES")
+        if tracefs_path() is None:
+            detail += " (or tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing)"
+        raise FeatureNotSupportedError("kprobes", context=what, detail=detail)
+
+
+def require_uprobes(what: str) -> None:
+    """Raise ``FeatureNotSupportedError("uprobes")`` naming ``what`` on a kernel without
+    uprobes."""
+    if not has("uprobes"):
+        from .errors import FeatureNotSupportedError
+
+        raise FeatureNotSupportedError(
+            "uprobes", context=what,
+            detail="no uprobe PMU and no uprobe_events in tracefs (CONFIG_UPROBES unset?)")
 
 
 def _bpf_lsm() -> bool:
@@ -298,10 +322,21 @@ def _trampolines() -> bool:
     return btf_id > 0 and _loads(_PROG_TRACING, _TRACE_FENTRY, btf_id)
 
 
-def _link_cookie(prog_fd: int, link: Callable[[], int]) -> int | None:
-    """Make a link with ``link()``; the cookie its link info reports (None: no link)."""
-    from .link import _link_info
+def _link_info(fd: int) -> Any:
+    """The link's ``struct bpf_link_info`` (``bpf_link_get_info_by_fd``)."""
+    import ctypes
 
+    from ._ffi.attach import bpf_link_info
+
+    info = bpf_link_info()
+    n = ctypes.c_uint32(ctypes.sizeof(info))
+    lib.bpf_link_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n))
+    return info
+
+
+def _link_cookie(prog_fd: int, link: Callable[[], int], member: str) -> int | None:
+    """Make a link with ``link()``; the cookie its link info reports in the union ``member``
+    (0: that member has none; None: no link)."""
     try:
         fd = link()
     except OSError:
@@ -309,7 +344,7 @@ def _link_cookie(prog_fd: int, link: Callable[[], int]) -> int | None:
     finally:
         os.close(prog_fd)
     try:
-        return int(getattr(_link_info(fd), "cookie", 0))
+        return int(getattr(getattr(_link_info(fd), member), "cookie", 0))
     except OSError:
         return 0
     finally:
@@ -329,7 +364,8 @@ def _raw_tp_cookie() -> int | None:
     if prog < 0:
         return None
     opts = make_opts(bpf_raw_tp_opts, tp_name=b"sys_enter", cookie=_COOKIE)
-    return _link_cookie(prog, lambda: lib.bpf_raw_tracepoint_open_opts(prog, ctypes.byref(opts)))
+    return _link_cookie(prog, lambda: lib.bpf_raw_tracepoint_open_opts(prog, ctypes.byref(opts)),
+                        "raw_tracepoint")
 
 
 def _tracing_cookie() -> bool:
@@ -346,7 +382,8 @@ def _tracing_cookie() -> bool:
     opts = make_opts(bpf_link_create_opts)
     opts.tracing.cookie = _COOKIE
     return _link_cookie(prog, lambda: lib.bpf_link_create(prog, 0, _TRACE_FENTRY,
-                                                         ctypes.byref(opts))) is not None
+                                                         ctypes.byref(opts)),
+                        "tracing") is not None
 
 
 def _kprobe_multi() -> bool:
@@ -367,7 +404,8 @@ def _kprobe_multi() -> bool:
     opts.kprobe_multi.syms = syms
     opts.kprobe_multi.cnt = 1
     return _link_cookie(prog, lambda: lib.bpf_link_create(prog, 0, _TRACE_KPROBE_MULTI,
-                                                         ctypes.byref(opts))) is not None
+                                                         ctypes.byref(opts)),
+                        "kprobe_multi") is not None
 
 
 def _fmod_ret() -> bool:
@@ -384,8 +422,6 @@ def _tracing_link_info_target() -> bool:
     prog = _load(_PROG_TRACING, _TRACE_FENTRY, btf_id) if btf_id else -1
     if prog < 0:
         return False
-    from .link import _link_info
-
     try:
         fd = lib.bpf_link_create(prog, 0, _TRACE_FENTRY, None)
     except OSError:
@@ -393,7 +429,7 @@ def _tracing_link_info_target() -> bool:
     finally:
         os.close(prog)
     try:
-        return int(getattr(_link_info(fd), "target_btf_id", 0)) == btf_id
+        return int(_link_info(fd).tracing.target_btf_id) == btf_id
     except OSError:
         return False
     finally:

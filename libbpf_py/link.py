@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import struct
 from types import SimpleNamespace
 
 from . import log
@@ -41,8 +40,10 @@ from .errors import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Optional
 
+    from ._ffi.attach import bpf_link_info
     from .maps import Map, MapBase
 
 __all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "KPROBE_SECTIONS",
@@ -89,98 +90,98 @@ class LinkInfo(SimpleNamespace):
     """
 
 
-def _string(fd: int, what: str, size: int, setup: Any) -> str:
-    buf = ctypes.create_string_buffer(size)
-    info = ctypes.create_string_buffer(_info_size())
-    setup(info, ctypes.addressof(buf), size)
-    n = ctypes.c_uint32(len(info))
-    lib.bpf_link_get_info_by_fd(fd, info, ctypes.byref(n))
-    return buf.value.decode(errors="replace")
+def _get_info(fd: int, info: bpf_link_info) -> bpf_link_info:
+    n = ctypes.c_uint32(ctypes.sizeof(info))
+    lib.bpf_link_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n))
+    return info
 
 
-def _info_size() -> int:
-    from ._ffi.attach import BPF_LINK_INFO_SIZE
-
-    return BPF_LINK_INFO_SIZE
-
-
-def _link_info(fd: int) -> LinkInfo:
-    from ._ffi.attach import BPF_LINK_INFO_UNION_OFFSET as U
+def link_info(fd: int) -> LinkInfo:
+    """What the kernel says about the link ``fd`` (``bpf_link_get_info_by_fd`` into
+    ``struct bpf_link_info``): the common fields and the union member of the link's type."""
+    from ._ffi.attach import bpf_link_info
     from .enums import AttachType, LinkType
 
-    raw = ctypes.create_string_buffer(_info_size())
-    n = ctypes.c_uint32(len(raw))
-    lib.bpf_link_get_info_by_fd(fd, raw, ctypes.byref(n))
-    data = raw.raw
-    ltype, lid, prog_id = struct.unpack_from("=III", data)
+    info = _get_info(fd, bpf_link_info())
     try:
-        kind: Any = LinkType(ltype)
+        kind: Any = LinkType(info.type)
     except ValueError:
-        kind = ltype
+        kind = info.type
     d: dict[str, Any] = {}
 
-    def u32(off: int) -> int:
-        return struct.unpack_from("=I", data, U + off)[0]
-
-    def u64(off: int) -> int:
-        return struct.unpack_from("=Q", data, U + off)[0]
-
-    def attach_type(off: int) -> Any:
-        v = u32(off)
+    def attach_type(v: int) -> Any:
         try:
             return AttachType(v)
         except ValueError:
             return v
 
-    def name(ptr_off: int, len_off: int, size: int = 4096) -> str:
-        def setup(info: Any, addr: int, sz: int) -> None:
-            struct.pack_into("=Q", info, U + ptr_off, addr)
-            struct.pack_into("=I", info, U + len_off, sz)
-        return _string(fd, "name", size, setup)
+    def name(member: Callable[[Any], Any], ptr: str, length: str, size: int = 4096) -> str:
+        # The kernel copies a string only into a buffer the caller gives: ask again with one.
+        buf = ctypes.create_string_buffer(size)
+        again = bpf_link_info()
+        sub = member(again)  # a view into `again`
+        setattr(sub, ptr, ctypes.addressof(buf))
+        setattr(sub, length, size)
+        _get_info(fd, again)
+        return buf.value.decode(errors="replace")
 
     if kind == LinkType.RAW_TRACEPOINT:
-        d.update(tp_name=name(0, 8), cookie=u64(16))
+        rt = info.raw_tracepoint
+        d.update(tp_name=name(lambda i: i.raw_tracepoint, "tp_name", "tp_name_len"),
+                 cookie=rt.cookie)
     elif kind == LinkType.TRACING:
-        d.update(attach_type=attach_type(0), target_obj_id=u32(4), target_btf_id=u32(8),
-                 cookie=u64(16))
+        tr = info.tracing
+        d.update(attach_type=attach_type(tr.attach_type), target_obj_id=tr.target_obj_id,
+                 target_btf_id=tr.target_btf_id, cookie=tr.cookie)
     elif kind == LinkType.CGROUP:
-        d.update(cgroup_id=u64(0), attach_type=attach_type(8))
+        d.update(cgroup_id=info.cgroup.cgroup_id,
+                 attach_type=attach_type(info.cgroup.attach_type))
     elif kind == LinkType.ITER:
-        d.update(target_name=name(0, 8), map_id=u32(12))
+        it = info.iter
+        d.update(target_name=name(lambda i: i.iter, "target_name", "target_name_len"),
+                 map_id=it.map.map_id)
         if d["target_name"] == "task":
-            d.update(tid=u32(16), pid=u32(20))
+            d.update(tid=it.task.tid, pid=it.task.pid)
         elif d["target_name"] == "cgroup":
-            d.update(cgroup_id=u64(16), order=u32(24))
-    elif kind in (LinkType.NETNS,):
-        d.update(netns_ino=u32(0), attach_type=attach_type(4))
+            d.update(cgroup_id=it.cgroup.cgroup_id, order=it.cgroup.order)
+    elif kind == LinkType.NETNS:
+        d.update(netns_ino=info.netns.netns_ino, attach_type=attach_type(info.netns.attach_type))
     elif kind == LinkType.XDP:
-        d.update(ifindex=u32(0))
+        d.update(ifindex=info.xdp.ifindex)
     elif kind == LinkType.STRUCT_OPS:
-        d.update(map_id=u32(0))
+        d.update(map_id=info.struct_ops.map_id)
     elif kind == LinkType.NETFILTER:
-        d.update(pf=u32(0), hooknum=u32(4), priority=struct.unpack_from("=i", data, U + 8)[0],
-                 flags=u32(12))
+        nf = info.netfilter
+        d.update(pf=nf.pf, hooknum=nf.hooknum, priority=nf.priority, flags=nf.flags)
     elif kind in (LinkType.TCX, LinkType.NETKIT):
-        d.update(ifindex=u32(0), attach_type=attach_type(4))
+        dev = info.tcx if kind == LinkType.TCX else info.netkit
+        d.update(ifindex=dev.ifindex, attach_type=attach_type(dev.attach_type))
     elif kind == LinkType.SOCKMAP:
-        d.update(map_id=u32(0), attach_type=attach_type(4))
+        d.update(map_id=info.sockmap.map_id, attach_type=attach_type(info.sockmap.attach_type))
     elif kind == LinkType.KPROBE_MULTI:
-        d.update(count=u32(8), flags=u32(12), missed=u64(16))
+        km = info.kprobe_multi
+        d.update(count=km.count, flags=km.flags, missed=km.missed)
     elif kind == LinkType.UPROBE_MULTI:
-        d.update(path=name(0, 32), count=u32(36), flags=u32(40), pid=u32(44))
+        um = info.uprobe_multi
+        d.update(path=name(lambda i: i.uprobe_multi, "path", "path_size"), count=um.count,
+                 flags=um.flags, pid=um.pid)
     elif kind == LinkType.PERF_EVENT:
-        ptype = _PERF_EVENT_TYPES.get(u32(0), str(u32(0)))
+        pe = info.perf_event
+        ptype = _PERF_EVENT_TYPES.get(pe.type, str(pe.type))
         d.update(perf_event_type=ptype)
         if ptype in ("uprobe", "uretprobe"):
-            d.update(file_name=name(8, 16), offset=u32(20), cookie=u64(24))
+            d.update(file_name=name(lambda i: i.perf_event.uprobe, "file_name", "name_len"),
+                     offset=pe.uprobe.offset, cookie=pe.uprobe.cookie)
         elif ptype in ("kprobe", "kretprobe"):
-            d.update(func_name=name(8, 16), offset=u32(20), addr=u64(24), missed=u64(32),
-                     cookie=u64(40))
+            d.update(func_name=name(lambda i: i.perf_event.kprobe, "func_name", "name_len"),
+                     offset=pe.kprobe.offset, addr=pe.kprobe.addr, missed=pe.kprobe.missed,
+                     cookie=pe.kprobe.cookie)
         elif ptype == "tracepoint":
-            d.update(tp_name=name(8, 16), cookie=u64(24))
+            d.update(tp_name=name(lambda i: i.perf_event.tracepoint, "tp_name", "name_len"),
+                     cookie=pe.tracepoint.cookie)
         elif ptype == "event":
-            d.update(config=u64(8), event_type=u32(16), cookie=u64(24))
-    return LinkInfo(type=kind, id=lid, prog_id=prog_id, **d)
+            d.update(config=pe.event.config, event_type=pe.event.type, cookie=pe.event.cookie)
+    return LinkInfo(type=kind, id=info.id, prog_id=info.prog_id, **d)
 
 
 class Link:
@@ -285,7 +286,7 @@ class Link:
         and the per-type details (see ``LinkInfo``). Needs CAP_BPF (root)."""
         fd = self._link_fd("info of")
         try:
-            return _link_info(fd)
+            return link_info(fd)
         except BpfError as e:
             raise with_context(e, f"info of link ({self.description})") from None
 
@@ -455,20 +456,35 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
         if warnings:
             err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
         if err.errno in (errno.ENOENT, errno.EINVAL):  # a kprobe on a function that is gone?
-            from .attach_tracing import explain_attach_error
-
-            explain_attach_error(err, messages)
+            _explain_missing_kprobe_target(err, messages)
         raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
     return (cls or Link)(link, owner, what or name, keep, borrows=borrows, program=name)
+
+
+def _explain_missing_kprobe_target(err: BpfError, messages: list[tuple[int, str]]) -> None:
+    """Name the missing kernel function when a kprobe could not be created because the kernel
+    has no such function (libbpf: ENOENT "failed to create kprobe 'x+0x0' perf event")."""
+    import re
+
+    from . import features
+
+    text = "".join(m for _, m in messages)
+    found = re.search(r"failed to create k(?:ret)?probe '([^'+]+)\+", text)
+    if found is None or features.kernel_function(found.group(1)):
+        return
+    func = found.group(1)
+    err.strerror = (f"no kernel function '{func}' to probe (not in available_filter_functions "
+                    "or /proc/kallsyms: it is renamed, inlined or not built in this kernel; "
+                    "pick the target before attaching with features.kernel_function())")
 
 
 def require_section_attachable(name: str, section: str) -> None:
     """Raise ``FeatureNotSupportedError`` for a kprobe SEC() on a kernel without kprobes (libbpf
     itself would fail with a less telling error)."""
     if section.split("/", 1)[0] in KPROBE_SECTIONS:
-        from .attach_tracing import _require_kprobes
+        from . import features
 
-        _require_kprobes(f"attach program '{name}' (SEC(\"{section}\"))")
+        features.require_kprobes(f"attach program '{name}' (SEC(\"{section}\"))")
 
 
 def attach_struct_ops(map: MapBase) -> Link:

@@ -395,6 +395,65 @@ def test_opts_layout_matches_c(cls: type[ctypes.Structure], tmp_path: Path):
     assert t.make_opts(cls).sz == c_layout["sizeof"]  # type: ignore[attr-defined]
 
 
+def _kernel_fields(cls: type[Any], prefix: str = "", base: int = 0) -> list[tuple[str, int, int]]:
+    """(C member path, offset, size) of every field, nested structs and unions walked: a member
+    of an anonymous union (``_anonymous_``) is named as C names it, without the union. Other
+    ``_`` names stand for C's unnamed holes and bitfields: not members to ask for."""
+    out = []
+    anonymous = getattr(cls, "_anonymous_", ())
+    for name, ctype, *_ in cls._fields_:
+        if name.startswith("_") and name not in anonymous:
+            continue
+        offset = base + getattr(cls, name).offset
+        nested = isinstance(ctype, type) and issubclass(ctype, (ctypes.Structure, ctypes.Union))
+        if name in anonymous:
+            out += _kernel_fields(ctype, prefix, offset)
+            continue
+        out.append((prefix + name, offset, ctypes.sizeof(ctype)))
+        if nested:
+            out += _kernel_fields(ctype, f"{prefix}{name}.", offset)
+    return out
+
+
+KERNEL_STRUCTS = [c for m in FFI_MODULES for c in getattr(m, "KERNEL_STRUCTS", ())]
+
+
+def test_kernel_structs_are_listed() -> None:
+    names = {c.__name__ for c in KERNEL_STRUCTS}
+    assert {"bpf_prog_info", "bpf_link_info", "bpf_map_info"} <= names
+
+
+@needs_source
+@pytest.mark.parametrize("cls", KERNEL_STRUCTS, ids=lambda c: c.__name__)
+def test_kernel_struct_layout_matches_c(cls: type[ctypes.Structure], tmp_path: Path):
+    """Kernel structures (``bpf_link_info`` ...): sizeof, and offsetof/sizeof of every member,
+    nested members of the anonymous unions included, equal to the C compiler's."""
+    cc = _tool("CC", "gcc")
+    name = cls.__name__
+    fields = _kernel_fields(cls)
+    assert len(fields) > 3
+    lines = [f'\tprintf("sizeof %zu\\n", sizeof(struct {name}));']
+    for path, _, _ in fields:
+        lines.append(f'\tprintf("{path} %zu %zu\\n", offsetof(struct {name}, {path}), '
+                     f'sizeof(((struct {name} *)0)->{path}));')
+    src = tmp_path / "layout.c"
+    src.write_text('#include <stddef.h>\n#include <stdio.h>\n#include <linux/perf_event.h>\n'
+                   '#include "bpf.h"\n\nint main(void)\n{\n' + "\n".join(lines)
+                   + "\n\treturn 0;\n}\n")
+    exe = tmp_path / "layout"
+    built = subprocess.run([cc, *(f"-I{d}" for d in INCLUDES), str(src), "-o", str(exe)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, f"struct {name}: probe does not compile:\n{built.stderr}"
+    out = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout
+    c_layout: dict[str, Any] = {}
+    for line in out.splitlines():
+        key, *nums = line.split()
+        c_layout[key] = int(nums[0]) if key == "sizeof" else (int(nums[0]), int(nums[1]))
+    py_layout: dict[str, Any] = {"sizeof": ctypes.sizeof(cls)}
+    py_layout.update({path: (off, size) for path, off, size in fields})
+    assert py_layout == c_layout, f"struct {name}"
+
+
 @needs_source
 @pytest.mark.parametrize("cls", ALL_STRUCTS, ids=lambda c: c.__name__)
 def test_opts_fields_match_c_declaration(cls: type[ctypes.Structure]):

@@ -14,12 +14,8 @@ import libbpf_py
 
 ROOT = Path(libbpf_py.__file__).resolve().parent
 
-#: Cycles known today, each to be removed by issue 14 (the test fails when one disappears, so
-#: the list only shrinks): link -> attach_tracing -> features -> link (the kprobe/uprobe
-#: availability checks belong in features.py).
-KNOWN: list[set[str]] = [
-    {"libbpf_py.attach_tracing", "libbpf_py.features", "libbpf_py.link"},
-]
+#: Cycles known today (the test fails when one disappears, so the list only shrinks): none.
+KNOWN: list[set[str]] = []
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:

@@ -309,10 +309,113 @@ class bpf_prog_info(Structure):
     _align_ = 8  # __attribute__((aligned(8))): size rounds up to 8
 
 
-#: sizeof(struct bpf_link_info) in libbpf v1.7.0's UAPI header; its union starts at offset 16.
-#: The kernel fills only what it knows; libbpf_py reads the union per link type (link.py).
-BPF_LINK_INFO_SIZE = 64
-BPF_LINK_INFO_UNION_OFFSET = 16
+class bpf_link_info(Structure):
+    """``struct bpf_link_info`` (linux/bpf.h), filled by ``bpf_link_get_info_by_fd``: the
+    common head, then one member of the anonymous union per link type (``raw_tracepoint``,
+    ``tracing``, ``cgroup``, ``iter``, ``netns``, ``xdp``, ``struct_ops``, ``netfilter``,
+    ``kprobe_multi``, ``uprobe_multi``, ``perf_event``, ``tcx``, ``netkit``, ``sockmap``).
+    The ``__u32 :32`` holes are ``_pad`` fields; pointer fields (``tp_name`` ...) are u64s the
+    caller sets to a buffer's address, with the length next to them."""
+
+    class raw_tracepoint_t(Structure):
+        _fields_ = [("tp_name", c_uint64), ("tp_name_len", c_uint32), ("_pad0", c_uint32),
+                    ("cookie", c_uint64)]
+
+    class tracing_t(Structure):
+        _fields_ = [("attach_type", c_uint32), ("target_obj_id", c_uint32),
+                    ("target_btf_id", c_uint32), ("_pad0", c_uint32), ("cookie", c_uint64)]
+
+    class cgroup_t(Structure):
+        _fields_ = [("cgroup_id", c_uint64), ("attach_type", c_uint32)]
+
+    class iter_t(Structure):
+        class map_u(ctypes.Union):
+            class map_t(Structure):
+                _fields_ = [("map_id", c_uint32)]
+
+            _fields_ = [("map", map_t)]
+
+        class target_u(ctypes.Union):
+            class cgroup_t(Structure):
+                _fields_ = [("cgroup_id", c_uint64), ("order", c_uint32)]
+
+            class task_t(Structure):
+                _fields_ = [("tid", c_uint32), ("pid", c_uint32)]
+
+            _fields_ = [("cgroup", cgroup_t), ("task", task_t)]
+
+        _anonymous_ = ("_u0", "_u1")
+        _fields_ = [("target_name", c_uint64), ("target_name_len", c_uint32), ("_u0", map_u),
+                    ("_u1", target_u)]
+
+    class netns_t(Structure):
+        _fields_ = [("netns_ino", c_uint32), ("attach_type", c_uint32)]
+
+    class xdp_t(Structure):
+        _fields_ = [("ifindex", c_uint32)]
+
+    class struct_ops_t(Structure):
+        _fields_ = [("map_id", c_uint32)]
+
+    class netfilter_t(Structure):
+        _fields_ = [("pf", c_uint32), ("hooknum", c_uint32), ("priority", c_int32),
+                    ("flags", c_uint32)]
+
+    class kprobe_multi_t(Structure):
+        _fields_ = [("addrs", c_uint64), ("count", c_uint32), ("flags", c_uint32),
+                    ("missed", c_uint64), ("cookies", c_uint64)]
+
+    class uprobe_multi_t(Structure):
+        _fields_ = [("path", c_uint64), ("offsets", c_uint64), ("ref_ctr_offsets", c_uint64),
+                    ("cookies", c_uint64), ("path_size", c_uint32), ("count", c_uint32),
+                    ("flags", c_uint32), ("pid", c_uint32)]
+
+    class perf_event_t(Structure):
+        class event_u(ctypes.Union):
+            class uprobe_t(Structure):
+                _fields_ = [("file_name", c_uint64), ("name_len", c_uint32),
+                            ("offset", c_uint32), ("cookie", c_uint64),
+                            ("ref_ctr_offset", c_uint64)]
+
+            class kprobe_t(Structure):
+                _fields_ = [("func_name", c_uint64), ("name_len", c_uint32),
+                            ("offset", c_uint32), ("addr", c_uint64), ("missed", c_uint64),
+                            ("cookie", c_uint64)]
+
+            class tracepoint_t(Structure):
+                _fields_ = [("tp_name", c_uint64), ("name_len", c_uint32), ("_pad0", c_uint32),
+                            ("cookie", c_uint64)]
+
+            class event_t(Structure):
+                _fields_ = [("config", c_uint64), ("type", c_uint32), ("_pad0", c_uint32),
+                            ("cookie", c_uint64)]
+
+            _fields_ = [("uprobe", uprobe_t), ("kprobe", kprobe_t),
+                        ("tracepoint", tracepoint_t), ("event", event_t)]
+
+        _anonymous_ = ("_u",)
+        _fields_ = [("type", c_uint32), ("_pad0", c_uint32), ("_u", event_u)]
+
+    class ifindex_attach_t(Structure):  # tcx and netkit
+        _fields_ = [("ifindex", c_uint32), ("attach_type", c_uint32)]
+
+    class sockmap_t(Structure):
+        _fields_ = [("map_id", c_uint32), ("attach_type", c_uint32)]
+
+    class info_u(ctypes.Union):
+        pass
+
+    info_u._fields_ = [
+        ("raw_tracepoint", raw_tracepoint_t), ("tracing", tracing_t), ("cgroup", cgroup_t),
+        ("iter", iter_t), ("netns", netns_t), ("xdp", xdp_t), ("struct_ops", struct_ops_t),
+        ("netfilter", netfilter_t), ("kprobe_multi", kprobe_multi_t),
+        ("uprobe_multi", uprobe_multi_t), ("perf_event", perf_event_t),
+        ("tcx", ifindex_attach_t), ("netkit", ifindex_attach_t), ("sockmap", sockmap_t),
+    ]
+    _anonymous_ = ("_u",)
+    _fields_ = [("type", c_uint32), ("id", c_uint32), ("prog_id", c_uint32), ("_u", info_u)]
+    _align_ = 8  # __attribute__((aligned(8)))
+
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (
     bpf_tracepoint_opts,
@@ -353,7 +456,12 @@ INFO_STRUCTS: tuple[type[ctypes.Structure], ...] = (
     bpf_prog_query_opts,
     bpf_iter_attach_opts,
     bpf_prog_info,
+    bpf_link_info,
 )
+
+#: Kernel structures (linux/bpf.h) the kernel fills: every field, nested ones by their C path
+#: (``perf_event.uprobe.cookie``), checked against the C compiler by tests/test_ffi.py.
+KERNEL_STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_prog_info, bpf_link_info)
 
 P = POINTER
 

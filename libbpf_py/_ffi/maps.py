@@ -72,6 +72,8 @@ class bpf_map_info(ctypes.Structure):
 #: Not listed in STRUCTS: tests/test_ffi.py checks opts structures only (``sz`` first);
 #: tests/test_map_admin.py checks this layout against the C compiler.
 INFO_STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_map_info,)
+#: Kernel structures: checked field by field by tests/test_ffi.py.
+KERNEL_STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_map_info,)
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (bpf_map_batch_opts, bpf_map_create_opts)
 

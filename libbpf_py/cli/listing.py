@@ -85,10 +85,10 @@ def maps() -> list[dict[str, Any]]:
 
 def links() -> list[dict[str, Any]]:
     """Every link's info (``LinkInfo``: type, id, prog_id and the per-type attach details)."""
-    from ..link import _link_info
+    from ..link import link_info
 
     return [jsonable(vars(info)) for info in
-            _each("link", lib.bpf_link_get_fd_by_id, _link_info)]
+            _each("link", lib.bpf_link_get_fd_by_id, link_info)]
 
 
 def _print_programs(rows: list[dict[str, Any]]) -> None:
