@@ -1,4 +1,4 @@
-"""Open perf events for BPF: ``perf_event_open(2)`` through ctypes (no extra dependency).
+"""Open perf events for BPF: ``perf_event_open(2)`` (the shim's ``lbpy_perf_event_open``).
 
 ``open_perf_event(type, config, cpu=..., sample_period=...)`` returns a perf event fd that
 ``Program.attach_perf_event()`` takes over; ``Program.attach_perf_events()`` does it for every
@@ -15,13 +15,15 @@ import errno
 import os
 from enum import IntEnum
 
+from ._ffi import lib
+from ._ffi.stream import perf_event_attr
 from .errors import BpfError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["perf_event_attr", "open_perf_event", "online_cpus", "PerfType", "PerfHWConfig",
+__all__ = ["open_perf_event", "online_cpus", "PerfType", "PerfHWConfig",
            "PerfSWConfig", "PERF_TYPE_HARDWARE", "PERF_TYPE_SOFTWARE", "PERF_TYPE_TRACEPOINT",
            "PERF_TYPE_HW_CACHE", "PERF_TYPE_RAW", "PERF_TYPE_BREAKPOINT",
            "PERF_COUNT_HW_CPU_CYCLES", "PERF_COUNT_HW_INSTRUCTIONS",
@@ -109,47 +111,6 @@ PERF_COUNT_SW_EMULATION_FAULTS = PerfSWConfig.EMULATION_FAULTS
 PERF_COUNT_SW_DUMMY = PerfSWConfig.DUMMY
 PERF_COUNT_SW_BPF_OUTPUT = PerfSWConfig.BPF_OUTPUT
 PERF_COUNT_SW_CGROUP_SWITCHES = PerfSWConfig.CGROUP_SWITCHES
-PERF_FLAG_FD_CLOEXEC = 1 << 3
-_ATTR_FREQ = 1 << 10  # perf_event_attr.freq bit
-_NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "ppc64le": 319,
-                       "s390x": 331, "armv7l": 364, "i686": 336}
-
-
-class perf_event_attr(ctypes.Structure):
-    """``struct perf_event_attr`` up to PERF_ATTR_SIZE_VER5 (112 bytes; the kernel accepts it)."""
-
-    _fields_ = [
-        ("type", ctypes.c_uint32),
-        ("size", ctypes.c_uint32),
-        ("config", ctypes.c_uint64),
-        ("sample_period", ctypes.c_uint64),  # union with sample_freq
-        ("sample_type", ctypes.c_uint64),
-        ("read_format", ctypes.c_uint64),
-        ("flags", ctypes.c_uint64),  # disabled:1, inherit:1, ... freq:1 (bit 10) ...
-        ("wakeup_events", ctypes.c_uint32),
-        ("bp_type", ctypes.c_uint32),
-        ("config1", ctypes.c_uint64),
-        ("config2", ctypes.c_uint64),
-        ("branch_sample_type", ctypes.c_uint64),
-        ("sample_regs_user", ctypes.c_uint64),
-        ("sample_stack_user", ctypes.c_uint32),
-        ("clockid", ctypes.c_int32),
-        ("sample_regs_intr", ctypes.c_uint64),
-        ("aux_watermark", ctypes.c_uint32),
-        ("sample_max_stack", ctypes.c_uint16),
-        ("_reserved_2", ctypes.c_uint16),
-    ]
-
-
-_libc: Any = None
-
-
-def _syscall() -> Any:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    return _libc.syscall
 
 
 def open_perf_event(type: int, config: int, *, cpu: int = -1, pid: int = -1,
@@ -158,24 +119,20 @@ def open_perf_event(type: int, config: int, *, cpu: int = -1, pid: int = -1,
     """``perf_event_open(2)``: an fd for event (``type``, ``config``: ``PerfType`` and
     ``PerfHWConfig``/``PerfSWConfig``) on ``cpu`` (-1: any) for ``pid`` (-1: every process;
     needs ``cpu`` >= 0). ``sample_period`` or ``sample_freq`` make it a sampling event (what BPF
-    perf_event programs run on). The caller owns the fd. A hardware event the machine has no
-    PMU for (ENOENT) says so and names the software event to use instead."""
-    machine = os.uname().machine
-    nr = _NR_PERF_EVENT_OPEN.get(machine)
-    if nr is None:
-        raise OSError(f"perf_event_open: syscall number unknown for {machine}")
+    perf_event programs run on). The caller owns the fd (close-on-exec). A hardware event the
+    machine has no PMU for (ENOENT) says so and names the software event to use instead."""
     if sample_period and sample_freq:
         raise ValueError("give sample_period or sample_freq, not both")
-    attr = perf_event_attr(type=type, size=ctypes.sizeof(perf_event_attr), config=config)
+    attr = perf_event_attr(type=type, config=config)
+    attr.size = ctypes.sizeof(attr)
     if sample_freq:
-        attr.sample_period = sample_freq
-        attr.flags |= _ATTR_FREQ
+        attr.sample_freq = sample_freq
+        attr.freq = 1
     else:
         attr.sample_period = sample_period
-    fd = _syscall()(ctypes.c_long(nr), ctypes.byref(attr), ctypes.c_int(pid), ctypes.c_int(cpu),
-                    ctypes.c_int(group_fd), ctypes.c_ulong(flags | PERF_FLAG_FD_CLOEXEC))
+    fd = lib.lbpy_perf_event_open(ctypes.byref(attr), pid, cpu, group_fd, flags)
     if fd < 0:
-        err = ctypes.get_errno()
+        err = -fd
         cfg = (_name(PerfHWConfig, config) if type == PerfType.HARDWARE else
                _name(PerfSWConfig, config) if type == PerfType.SOFTWARE else str(config))
         what = f"perf_event_open(type={_name(PerfType, type)}, config={cfg}, cpu={cpu}, pid={pid})"

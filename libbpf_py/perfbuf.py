@@ -25,6 +25,7 @@ from itertools import repeat
 from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
                       release, wait_readable)
 from ._ffi import lib
+from ._ffi.stream import perf_event_mmap_page
 from ._lease import Lease
 from .errors import BpfError, with_context
 from .maps import MapBase
@@ -486,11 +487,14 @@ _U32 = 2**32 - 1
 _MAX_PAGES = 2**20  # per CPU ring (4 GiB with 4 KiB pages): libbpf's mmap size must not wrap
 
 
+_HEAD = perf_event_mmap_page.data_head.offset  # type: ignore[attr-defined]
+_TAIL = perf_event_mmap_page.data_tail.offset  # type: ignore[attr-defined]
+
+
 def _waiting(base: int) -> int:
-    """Bytes waiting in a perf ring: data_head - data_tail of its perf_event_mmap_page (at
-    offsets 1024 and 1032, fixed by the kernel ABI)."""
-    return ctypes.c_uint64.from_address(base + 1024).value - \
-        ctypes.c_uint64.from_address(base + 1032).value
+    """Bytes waiting in a perf ring: data_head - data_tail of its perf_event_mmap_page."""
+    return ctypes.c_uint64.from_address(base + _HEAD).value - \
+        ctypes.c_uint64.from_address(base + _TAIL).value
 
 
 def _page_size() -> int:

@@ -4,7 +4,8 @@
  *
  * libbpf hands its messages to a print callback as (level, format, va_list). A va_list cannot be
  * portably passed through ctypes, so the shim formats each message here with vsnprintf and hands
- * Python a finished, NUL-terminated string.
+ * Python a finished, NUL-terminated string. The rest: perf_event_open(2) (no libc wrapper), and
+ * the event-stream readers below (their own section comment).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,26 @@ LBPY_API void lbpy_set_log_fn(lbpy_log_fn fn)
 LBPY_API const char *lbpy_libbpf_version(void)
 {
 	return LBPY_LIBBPF_VERSION;
+}
+
+/*
+ * perf_event_open(2), which the C library does not wrap: C knows __NR_perf_event_open for the
+ * target architecture, so Python keeps no syscall table (libbpf calls it the same way, through
+ * syscall(2), in libbpf.c's perf_event_open_probe and perf_buffer__new_cpu_buf).
+ * Returns the new fd (O_CLOEXEC: PERF_FLAG_FD_CLOEXEC is always added), or -errno.
+ */
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/perf_event.h>
+
+LBPY_API int lbpy_perf_event_open(struct perf_event_attr *attr, int pid, int cpu, int group_fd,
+				  unsigned long flags)
+{
+	long fd = syscall(__NR_perf_event_open, attr, pid, cpu, group_fd,
+			  flags | PERF_FLAG_FD_CLOEXEC);
+
+	return fd < 0 ? -errno : (int)fd;
 }
 
 /*

@@ -53,8 +53,9 @@ needs_source = pytest.mark.skipif(not HAVE_SOURCE,
 SIG = {name: (restype, argtypes, how) for name, restype, argtypes, how in SIGNATURES}
 # The core's types and every area's (importing an area builds its classes; binding is separate).
 FFI_MODULES = [t] + [importlib.import_module(f"libbpf_py._ffi.{area}") for area in _ffi.AREAS]
-_LAID_OUT = set(ALL_STRUCTS) | {c for m in FFI_MODULES for c in getattr(m, "INFO_STRUCTS", ())}
-#: Opaque handles: every mirrored structure that is neither an opts nor an info structure.
+_LAID_OUT = set(ALL_STRUCTS) | {c for m in FFI_MODULES for c in getattr(m, "INFO_STRUCTS", ())
+                                 + getattr(m, "KERNEL_STRUCTS", ())}
+#: Opaque handles: every mirrored structure that is neither an opts, an info nor a kernel one.
 HANDLES = {name: cls for m in FFI_MODULES for name, cls in vars(m).items()
            if isinstance(cls, type) and issubclass(cls, ctypes.Structure)
            and cls is not ctypes.Structure and cls not in _LAID_OUT}
@@ -398,11 +399,16 @@ def test_opts_layout_matches_c(cls: type[ctypes.Structure], tmp_path: Path):
 def _kernel_fields(cls: type[Any], prefix: str = "", base: int = 0) -> list[tuple[str, int, int]]:
     """(C member path, offset, size) of every field, nested structs and unions walked: a member
     of an anonymous union (``_anonymous_``) is named as C names it, without the union. Other
-    ``_`` names stand for C's unnamed holes and bitfields: not members to ask for."""
+    ``_`` names stand for C's unnamed holes and bitfields: not members to ask for. A named
+    bitfield (``perf_event_attr.freq``) is (path, -1 - first bit, width): C has no offsetof for
+    it, so both sides set it to all ones in a zeroed structure and look which bits changed."""
     out = []
     anonymous = getattr(cls, "_anonymous_", ())
-    for name, ctype, *_ in cls._fields_:
+    for name, ctype, *bits in cls._fields_:
         if name.startswith("_") and name not in anonymous:
+            continue
+        if bits:
+            out.append((prefix + name, -1 - _bitfield_start(cls, name, bits[0], base), bits[0]))
             continue
         offset = base + getattr(cls, name).offset
         nested = isinstance(ctype, type) and issubclass(ctype, (ctypes.Structure, ctypes.Union))
@@ -415,12 +421,47 @@ def _kernel_fields(cls: type[Any], prefix: str = "", base: int = 0) -> list[tupl
     return out
 
 
+def _bitfield_start(cls: type[Any], name: str, width: int, base: int) -> int:
+    """The first bit (from the structure's start, little-endian order) of bitfield ``name``."""
+    inst = cls()
+    setattr(inst, name, (1 << width) - 1)
+    value = int.from_bytes(bytes(inst), "little")
+    assert bin(value).count("1") == width, name
+    return base * 8 + (value & -value).bit_length() - 1
+
+
 KERNEL_STRUCTS = [c for m in FFI_MODULES for c in getattr(m, "KERNEL_STRUCTS", ())]
 
 
 def test_kernel_structs_are_listed() -> None:
     names = {c.__name__ for c in KERNEL_STRUCTS}
-    assert {"bpf_prog_info", "bpf_link_info", "bpf_map_info"} <= names
+    assert {"bpf_prog_info", "bpf_link_info", "bpf_map_info", "perf_event_attr",
+            "perf_event_mmap_page"} <= names
+
+
+# first_bit/bits: where the bits a bitfield assignment set are (little-endian bit numbering, as
+# _bitfield_start counts them)
+_BIT_HELPERS = """static int first_bit(const void *p, size_t n)
+{
+\tconst unsigned char *b = p;
+
+\tfor (size_t i = 0; i < n * 8; i++)
+\t\tif (b[i / 8] >> (i % 8) & 1)
+\t\t\treturn (int)i;
+\treturn -1;
+}
+
+static int bits(const void *p, size_t n)
+{
+\tconst unsigned char *b = p;
+\tint count = 0;
+
+\tfor (size_t i = 0; i < n * 8; i++)
+\t\tcount += b[i / 8] >> (i % 8) & 1;
+\treturn count;
+}
+
+"""
 
 
 @needs_source
@@ -432,14 +473,19 @@ def test_kernel_struct_layout_matches_c(cls: type[ctypes.Structure], tmp_path: P
     name = cls.__name__
     fields = _kernel_fields(cls)
     assert len(fields) > 3
-    lines = [f'\tprintf("sizeof %zu\\n", sizeof(struct {name}));']
-    for path, _, _ in fields:
+    lines = [f'\tprintf("sizeof %zu\\n", sizeof(struct {name}));', f"\tstruct {name} s;"]
+    for path, offset, _ in fields:
+        if offset < 0:  # a bitfield: its first bit and width, from a zeroed structure
+            lines.append(f"\tmemset(&s, 0, sizeof(s));\n\ts.{path} = -1;\n"
+                         f'\tprintf("{path} %d %d\\n", -1 - first_bit(&s, sizeof(s)), '
+                         f"bits(&s, sizeof(s)));")
+            continue
         lines.append(f'\tprintf("{path} %zu %zu\\n", offsetof(struct {name}, {path}), '
                      f'sizeof(((struct {name} *)0)->{path}));')
     src = tmp_path / "layout.c"
-    src.write_text('#include <stddef.h>\n#include <stdio.h>\n#include <linux/perf_event.h>\n'
-                   '#include "bpf.h"\n\nint main(void)\n{\n' + "\n".join(lines)
-                   + "\n\treturn 0;\n}\n")
+    src.write_text('#include <stddef.h>\n#include <stdio.h>\n#include <string.h>\n'
+                   '#include <linux/perf_event.h>\n#include "bpf.h"\n\n' + _BIT_HELPERS
+                   + "int main(void)\n{\n" + "\n".join(lines) + "\n\treturn 0;\n}\n")
     exe = tmp_path / "layout"
     built = subprocess.run([cc, *(f"-I{d}" for d in INCLUDES), str(src), "-o", str(exe)],
                            capture_output=True, text=True)

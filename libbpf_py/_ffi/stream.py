@@ -4,7 +4,10 @@ Exact libbpf spellings. The buffers' opaque handles and callback types live here
 ``types.py``): only streaming code builds them. ``STRUCTS``: mirrored structures
 (sizes/offsets checked by tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same
 format and checks as ``functions.py``. The ``lbpy_*`` rows are the readers and the raw perf
-buffer constructor of ``src/shim.c``; ``lbpy_ring`` is its opaque ring reader.
+buffer constructor of ``src/shim.c`` and its ``perf_event_open(2)``; ``lbpy_ring`` is its
+opaque ring reader. ``KERNEL_STRUCTS``: the perf event structures (``perf_event_attr`` for
+``lbpy_perf_event_open``, ``perf_event_mmap_page`` read by perfbuf), checked member by member
+against the C compiler.
 """
 
 from __future__ import annotations
@@ -60,6 +63,107 @@ class lbpy_ring(Structure):
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (ring_buffer_opts, perf_buffer_opts,
                                                 user_ring_buffer_opts)
+
+
+# --- kernel structures (linux/perf_event.h, the copy libbpf bundles)
+
+
+class perf_event_attr(Structure):
+    """``struct perf_event_attr`` (PERF_ATTR_SIZE_VER9, 144 bytes; ``size`` says how much of it
+    the caller knows, and older kernels accept it while the part they do not know is zero), the
+    argument of ``perf_event_open(2)``. The flag bits up to ``freq`` are named; the unions are
+    anonymous, so both C names of a member work (``sample_period``/``sample_freq``)."""
+
+    class _period_u(ctypes.Union):
+        _fields_ = [("sample_period", c_uint64), ("sample_freq", c_uint64)]
+
+    class _wakeup_u(ctypes.Union):
+        _fields_ = [("wakeup_events", c_uint32), ("wakeup_watermark", c_uint32)]
+
+    class _config1_u(ctypes.Union):
+        _fields_ = [("bp_addr", c_uint64), ("kprobe_func", c_uint64), ("uprobe_path", c_uint64),
+                    ("config1", c_uint64)]
+
+    class _config2_u(ctypes.Union):
+        _fields_ = [("bp_len", c_uint64), ("kprobe_addr", c_uint64), ("probe_offset", c_uint64),
+                    ("config2", c_uint64)]
+
+    _anonymous_ = ("_u0", "_u1", "_u2", "_u3")
+    _fields_ = [
+        ("type", c_uint32),
+        ("size", c_uint32),
+        ("config", c_uint64),
+        ("_u0", _period_u),
+        ("sample_type", c_uint64),
+        ("read_format", c_uint64),
+        ("disabled", c_uint64, 1),
+        ("inherit", c_uint64, 1),
+        ("pinned", c_uint64, 1),
+        ("exclusive", c_uint64, 1),
+        ("exclude_user", c_uint64, 1),
+        ("exclude_kernel", c_uint64, 1),
+        ("exclude_hv", c_uint64, 1),
+        ("exclude_idle", c_uint64, 1),
+        ("mmap", c_uint64, 1),
+        ("comm", c_uint64, 1),
+        ("freq", c_uint64, 1),
+        ("_flags", c_uint64, 53),  # inherit_stat ... __reserved_1
+        ("_u1", _wakeup_u),
+        ("bp_type", c_uint32),
+        ("_u2", _config1_u),
+        ("_u3", _config2_u),
+        ("branch_sample_type", c_uint64),
+        ("sample_regs_user", c_uint64),
+        ("sample_stack_user", c_uint32),
+        ("clockid", ctypes.c_int32),
+        ("sample_regs_intr", c_uint64),
+        ("aux_watermark", c_uint32),
+        ("sample_max_stack", ctypes.c_uint16),
+        ("_reserved_2", ctypes.c_uint16),
+        ("aux_sample_size", c_uint32),
+        ("aux_action", c_uint32),  # a union with the aux_start_paused/pause/resume bits
+        ("sig_data", c_uint64),
+        ("config3", c_uint64),
+        ("config4", c_uint64),
+    ]
+
+
+class perf_event_mmap_page(Structure):
+    """``struct perf_event_mmap_page``: the first page of a perf event's mapping, whose
+    ``data_head`` (written by the kernel) and ``data_tail`` (by the reader) delimit the samples
+    waiting in the ring that follows it."""
+
+    _fields_ = [
+        ("version", c_uint32),
+        ("compat_version", c_uint32),
+        ("lock", c_uint32),
+        ("index", c_uint32),
+        ("offset", ctypes.c_int64),
+        ("time_enabled", c_uint64),
+        ("time_running", c_uint64),
+        ("capabilities", c_uint64),  # a union with the cap_* bits
+        ("pmc_width", ctypes.c_uint16),
+        ("time_shift", ctypes.c_uint16),
+        ("time_mult", c_uint32),
+        ("time_offset", c_uint64),
+        ("time_zero", c_uint64),
+        ("size", c_uint32),
+        ("_reserved_1", c_uint32),
+        ("time_cycles", c_uint64),
+        ("time_mask", c_uint64),
+        ("_reserved", ctypes.c_uint8 * (116 * 8)),
+        ("data_head", c_uint64),
+        ("data_tail", c_uint64),
+        ("data_offset", c_uint64),
+        ("data_size", c_uint64),
+        ("aux_head", c_uint64),
+        ("aux_tail", c_uint64),
+        ("aux_offset", c_uint64),
+        ("aux_size", c_uint64),
+    ]
+
+
+KERNEL_STRUCTS: tuple[type[ctypes.Structure], ...] = (perf_event_attr, perf_event_mmap_page)
 
 # --- callback types (typedefs in libbpf.h)
 
@@ -141,4 +245,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
       POINTER(c_ulonglong), POINTER(c_ulonglong), POINTER(c_uint)], NONE),
     ("lbpy_perf_commit", None, [c_void_p, c_ulonglong], NONE),
     ("lbpy_perf_buffer_new", pb_p, [c_int, c_size_t, c_uint, c_int], PTR),
+    # --- shim.c: perf_event_open(2) (fd or -errno; the caller explains a failure itself)
+    ("lbpy_perf_event_open", c_int,
+     [POINTER(perf_event_attr), c_int, c_int, c_int, c_ulong], NONE),
 ]
