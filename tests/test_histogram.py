@@ -110,7 +110,6 @@ def test_histogram_from_kernel_maps() -> None:
     import ctypes
 
     import libbpf_py
-    from libbpf_py.tools import object_path
 
     with libbpf_py.Map.create(libbpf_py.MapType.ARRAY, key_type=ctypes.c_uint32,
                               value_type=ctypes.c_uint64, max_entries=32) as hist:
@@ -119,12 +118,14 @@ def test_histogram_from_kernel_maps() -> None:
         assert format_log2_hist(hist, "usecs") == format_log2_hist([0, 3, 0, 0, 7], "usecs")
         assert format_log2_hist(hist, "usecs").splitlines()[-1] == (
             f"        16 -> 31         : 7        |{'*' * 40}|")
-    from libbpf_py.tools.biolatency import load_object
+    from libbpf_py.tools.biolatency import open_skeleton
 
-    with load_object() as obj:
-        obj.maps["hist"][bytes(8)] = 1
+    with open_skeleton() as opened:
+        skel = opened.load()
+    with skel:
+        skel.maps.hist[bytes(8)] = 1
         with pytest.raises(ValueError, match="buckets must be non-negative ints"):
-            format_log2_hist(obj.maps["hist"])
+            format_log2_hist(skel.maps.hist)
 
 
 def test_sectioned_log2_hists_like_bcc_s_secondary_keys() -> None:

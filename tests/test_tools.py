@@ -108,6 +108,18 @@ def test_execsnoop_sees_the_workload() -> None:
     assert [e["ret"] for e in failed] == [-2]  # -ENOENT, shown with -x
 
 
+def test_execsnoop_variable_length_args_are_cut_like_libbpf_tools() -> None:
+    # a record holds the fixed part and only the argument bytes read (tail=True): at most 20
+    # arguments, each at most 127 bytes (+ NUL), however long the argv
+    marker = f"libbpf-py-{uuid.uuid4().hex[:8]}"
+    argv = ["/bin/echo", marker, "x" * 200, *(f"a{i}" for i in range(22))]
+    tool = start_tool("execsnoop", "--json", "-d", "30")
+    spawn(argv, stdout=subprocess.DEVNULL).wait()
+    events = [e for e in json_lines(finish(tool)) if e["args"][1:2] == [marker]]
+    assert [e["args"] for e in events] == [["/bin/echo", marker, "x" * 127,
+                                            *(f"a{i}" for i in range(17))]]
+
+
 def test_execsnoop_text_columns_and_pid_filter() -> None:
     marker = f"libbpf-py-{uuid.uuid4().hex[:8]}"
     # A shell that waits for a line on stdin, then execs echo: its pid is known beforehand.
@@ -133,6 +145,24 @@ PROGRAMS = {
     "tcplife": ["on_inet_sock_set_state"],
     "profile": ["do_perf_event"],
 }
+
+
+@pytest.mark.parametrize("name", TOOL_NAMES)
+def test_tool_is_written_against_its_skeleton(name: str) -> None:
+    # issue 15's dogfooding: no string lookups, no hand-written mirror of a BPF struct, no
+    # config map; the tool's object through its generated skeleton only
+    import importlib
+    import inspect
+    import re
+
+    from libbpf_py.tools import SKELETONS, TOOLS
+
+    assert set(SKELETONS) == set(TOOLS)
+    source = inspect.getsource(importlib.import_module(f"libbpf_py.tools.{TOOLS[name]}"))
+    assert f"from .{name}_skel import " in source
+    found = re.findall(r"""\.(?:maps|programs|sections)\[|\bimport struct\b|struct\.Struct|"""
+                       r"""\bobject_path\(|libbpf_py\.load\(|Object\.open\(|\bcstr\(""", source)
+    assert found == []
 
 
 @pytest.mark.parametrize("name", TOOL_NAMES)

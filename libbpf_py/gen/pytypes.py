@@ -142,12 +142,20 @@ def _annotation(ct: Any, w: _Writer) -> str:
     if isinstance(ct, type) and issubclass(ct, ctypes.Array):
         if ct._type_ is ctypes.c_char:
             return "bytes"
-        return f"ctypes.Array[{_annotation(ct._type_, w)}]"
+        return f"ctypes.Array[{_element(ct._type_, w)}]"
     if isinstance(ct, type) and issubclass(ct, _types.c_uint128):
         return "int"
     if ct in w.names:
         return w.names[ct]
     return "int"
+
+
+def _element(ct: Any, w: _Writer) -> str:
+    """The type argument of ``ctypes.Array[...]``: the element's ctypes class (``ctypes.c_ubyte``
+    for ``__u8 addr[16]``: indexing gives ints), a nested array, a record's class."""
+    if isinstance(ct, type) and issubclass(ct, ctypes.Array):
+        return f"ctypes.Array[{_element(ct._type_, w)}]"
+    return w.names.get(ct) or w.expr(ct)
 
 
 def _attr_name(member: str) -> str:

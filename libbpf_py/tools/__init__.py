@@ -19,11 +19,13 @@ in a hash map and symbolizes them with :mod:`libbpf_py.symbols`. Each tool's BPF
 is C under ``tools/bpf/`` (CO-RE: kernel structs declared locally with preserve_access_index, no
 vmlinux.h), compiled with clang when the package is built and shipped in the wheel as
 ``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) are ``const volatile`` globals set
-before load (or, in the tools not moved yet, a ``config`` array map set after load).
+before load, as libbpf-tools do.
 
-The tools that use a generated skeleton (``<tool>_skel.py``, listed in ``SKELETONS``) reach
-their programs, maps, globals and types by attribute, typed; the skeletons load the packaged
-object (they do not embed it: it is compiled per architecture) and check its layout at open.
+Every tool is written against its generated skeleton (``<tool>_skel.py``, listed in
+``SKELETONS``): programs, maps, globals and types by attribute, typed; events and map keys
+decode into the skeleton's classes (no hand-written mirror of a BPF struct); struct-keyed maps
+are read and cleared with ``pop_all()``. The skeletons load the packaged object (they do not
+embed it: it is compiled per architecture) and check its layout at open.
 ``scripts/gen-tool-skeletons.py`` generates them again.
 """
 
@@ -41,7 +43,14 @@ TOOLS = {name: name for name in (
 
 #: tool name -> the ``--type`` spellings its skeleton (``<tool>_skel.py``) is generated with
 SKELETONS: dict[str, tuple[str, ...]] = {
+    "biolatency": (),
+    "execsnoop": (),
+    "opensnoop": ("struct event",),
+    "profile": (),
     "runqlat": ("enum per",),
+    "syscount": (),
+    "tcpconnect": ("struct event",),
+    "tcplife": ("struct event",),
 }
 
 

@@ -29,11 +29,6 @@ def has_tracepoint(category: str, name: str) -> bool:
     return tracefs is not None and os.path.isdir(os.path.join(tracefs, "events", category, name))
 
 
-def cstr(raw: bytes) -> str:
-    """A NUL-terminated C string field -> str."""
-    return raw.split(b"\0", 1)[0].decode(errors="replace")
-
-
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0 (pids, ports)."""
     try:

@@ -4,7 +4,10 @@ Times each block request from issue (or, with ``-Q``, from insertion into the OS
 completion, through the BTF tracepoints ``tp_btf/block_rq_issue``, ``block_rq_insert`` and
 ``block_rq_complete`` (needs kernel BTF), and prints the histogram every interval or at the end,
 for all disks, one disk (``--disk``) or each disk (``-D``). I/O completes in interrupt context,
-so there is no per-process filter. Needs root (CAP_BPF + CAP_PERFMON).
+so there is no per-process filter. The settings are ``const volatile`` globals set before load;
+the histograms, ``{dev, slot} -> count`` in one hash map, are read and cleared at once with
+``pop_all()``. Written against its skeleton (``biolatency_skel``). Needs root (CAP_BPF +
+CAP_PERFMON).
 
     python -m libbpf_py biolatency [-m] [-Q] [-D] [--disk NAME] [-T] [-d SECONDS] [--json]
                                    [interval [count]]
@@ -15,20 +18,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import struct
 import sys
 import time
 from typing import Optional, TextIO
 
-import libbpf_py
 from libbpf_py import features
 from libbpf_py.histogram import format_log2_hist, format_log2_hists, log2_buckets
 
-from . import object_path
 from ._common import add_common_args, interval_loop, positive_float, positive_int, run_main
+from .biolatency_skel import Biolatency, BiolatencyOpen, HistKey
 
-CFG_DEV, CFG_MILLISECONDS, CFG_PER_DISK, CFG_QUEUED = range(4)
-HIST_KEY = struct.Struct("=II")  # struct hist_key (biolatency.bpf.c)
 MINORBITS = 20  # the kernel's dev_t: major << 20 | minor
 
 
@@ -69,45 +68,47 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def read_hists(hist: libbpf_py.Map, *, clear: bool = True) -> dict[int, dict[int, int]]:
-    """dev (0 when not per disk) -> {slot: count}, optionally clearing the map."""
+def by_dev(counts: dict[HistKey, int]) -> dict[int, dict[int, int]]:
+    """{dev: {slot: count}} of the histogram map's elements (dev 0 when not per disk)."""
     out: dict[int, dict[int, int]] = {}
-    for key, count in list(hist.items()):
-        # bytes(): the raw struct, whether the map hands back bytes or a BTF-typed structure
-        raw = bytes(key)
-        dev, slot = HIST_KEY.unpack(raw)
-        out.setdefault(dev, {})[slot] = count
-        if clear:
-            hist.pop(raw, None)
+    for key, count in counts.items():
+        out.setdefault(key.dev, {})[key.slot] = count
     return out
 
 
-def load_object() -> libbpf_py.Object:
-    """biolatency.bpf.o loaded with the block_rq_insert/issue programs that match the kernel's
+def open_skeleton() -> BiolatencyOpen:
+    """The skeleton opened with the block_rq_insert/issue programs that match the kernel's
     tracepoints: (struct request_queue *, struct request *) before 5.11, (struct request *)
-    since (``features.tp_btf_args``). The caller owns it."""
-    with libbpf_py.Object.open(object_path("biolatency")) as opened:
-        for tp in ("block_rq_insert", "block_rq_issue"):
-            two = features.tp_btf_args(tp) == 2
-            opened.programs[f"on_{tp}{'' if two else '_two_args'}"].autoload = False
-        return opened.load()
+    since (``features.tp_btf_args``); the others' autoload off. The caller owns it."""
+    opened = Biolatency.open()
+    try:
+        progs = opened.progs
+        for tp, one_arg, two_args in (
+                ("block_rq_insert", progs.on_block_rq_insert, progs.on_block_rq_insert_two_args),
+                ("block_rq_issue", progs.on_block_rq_issue, progs.on_block_rq_issue_two_args)):
+            (one_arg if features.tp_btf_args(tp) == 2 else two_args).autoload = False
+    except BaseException:
+        opened.close()
+        raise
+    return opened
 
 
 def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     """Measure until the duration ends (or Ctrl-C), printing histograms every interval."""
     unit = "msecs" if opts.milliseconds else "usecs"
     dev = disk_dev(opts.disk) if opts.disk else 0
-    with load_object() as obj:
-        config = obj.maps["config"]
-        config[CFG_DEV] = dev
-        config[CFG_MILLISECONDS] = int(opts.milliseconds)
-        config[CFG_PER_DISK] = int(opts.disks)
-        config[CFG_QUEUED] = int(opts.queued)
-        hist = obj.maps["hist"]
-        obj.attach()
+    with open_skeleton() as opened:
+        opened.rodata.targ_dev = dev
+        opened.rodata.targ_ms = opts.milliseconds
+        opened.rodata.targ_per_disk = opts.disks
+        opened.rodata.targ_queued = opts.queued
+        skel = opened.load()
+    with skel:
+        hist = skel.maps.hist
+        skel.attach()
 
         def report() -> None:
-            hists = read_hists(hist)
+            hists = by_dev(hist.pop_all())
             if opts.timestamp and not opts.json:
                 out.write(f"{time.strftime('%H:%M:%S')}\n")
             if opts.json:

@@ -1,7 +1,10 @@
 """execsnoop: trace exec() calls system-wide, one line per exec, like bcc's execsnoop.
 
 Attaches to the ``syscalls:sys_enter_execve`` / ``sys_exit_execve`` tracepoints and streams one
-ring buffer event per exec. Needs root (CAP_BPF + CAP_PERFMON) and tracefs.
+ring buffer event per exec: a variable-length record, the fixed part of ``struct event`` then as
+many bytes of arguments as were read, consumed with ``tail=True``. The filters are ``const
+volatile`` globals set before load. Written against its skeleton (``execsnoop_skel``). Needs root
+(CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py execsnoop [-p PID] [-d SECONDS] [--json] [-x] [-T]
 """
@@ -10,26 +13,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 import time
 from typing import Any, Optional, TextIO
 
 import libbpf_py
 
-from . import object_path
-from ._common import add_common_args, cstr, ensure_tracefs, poll_until, run_main
-
-HEADER = struct.Struct("=IIIiII16s")  # struct event up to args (execsnoop.h)
+from ._common import add_common_args, ensure_tracefs, poll_until, run_main
+from .execsnoop_skel import Event, Execsnoop
 
 
-def decode(data: memoryview) -> dict[str, Any]:
-    """One ring buffer record -> a dict (pid, ppid, uid, ret, comm, args)."""
-    pid, ppid, uid, ret, argc, size, comm = HEADER.unpack_from(data)
-    raw = bytes(data[HEADER.size: HEADER.size + size])
-    args = [a.decode(errors="replace") for a in raw.split(b"\0")[:argc]]
-    return {"pid": pid, "ppid": ppid, "uid": uid, "ret": ret,
-            "comm": cstr(comm), "args": args}
+def decode(event: Event, tail: bytes) -> dict[str, Any]:
+    """One record (its fixed part and the bytes of its arguments) -> a dict (pid, ppid, uid,
+    ret, comm, args)."""
+    args = [a.decode(errors="replace")
+            for a in tail[:event.args_size].split(b"\0")[:event.args_count]]
+    return {"pid": event.pid, "ppid": event.ppid, "uid": event.uid, "ret": event.retval,
+            "comm": event.comm.decode(errors="replace"), "args": args}
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -45,11 +45,9 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     ensure_tracefs()
     printed = 0
 
-    def on_event(data: memoryview) -> None:
+    def on_event(event: Event, tail: bytes) -> None:
         nonlocal printed
-        ev = decode(data)
-        if ev["ret"] != 0 and not opts.fails:
-            return
+        ev = decode(event, tail)
         if opts.json:
             ev["time"] = time.time()
             out.write(json.dumps(ev) + "\n")
@@ -66,10 +64,14 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(f"{stamp}{'PCOMM':<16} {'PID':<7} {'PPID':<7} {'RET':>3} ARGS\n")
             out.flush()
 
-    with libbpf_py.load(object_path("execsnoop")) as obj:
-        obj.maps["config"][0] = opts.pid
-        obj.attach()
-        with libbpf_py.RingBuffer(obj.maps["events"], on_event) as rb:
+    with Execsnoop.open() as opened:
+        opened.rodata.targ_tgid = opts.pid
+        opened.rodata.ignore_failed = not opts.fails
+        skel = opened.load()
+    with skel:
+        skel.attach()
+        with libbpf_py.RingBuffer(skel.maps.events, on_event, event_type=Event,
+                                  tail=True) as rb:
             poll_until(rb, opts.duration, "exec()", header)
     return printed
 

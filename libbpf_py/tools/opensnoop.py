@@ -1,8 +1,9 @@
 """opensnoop: trace open() system calls system-wide, one line per open, like bcc's opensnoop.
 
 Attaches to the ``syscalls:sys_enter_open{,at,at2}`` / ``sys_exit_*`` tracepoints (``open`` only
-where the architecture has it) and streams one ring buffer event per call. Needs root
-(CAP_BPF + CAP_PERFMON) and tracefs.
+where the architecture has it) and streams one ring buffer event per call, decoded into the
+skeleton's ``Event``. The filters are ``const volatile`` globals set before load. Written against
+its skeleton (``opensnoop_skel``). Needs root (CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py opensnoop [-p PID] [-d SECONDS] [-x] [-n NAME] [-T] [-U] [-e] [--json]
 """
@@ -11,25 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 from typing import Any, Optional, TextIO
 
 import libbpf_py
 
-from . import object_path
-from ._common import add_common_args, cstr, ensure_tracefs, has_tracepoint, poll_until, run_main
-
-EVENT = struct.Struct("=QIIIii16s256s")  # struct event (opensnoop.bpf.c)
-SYSCALLS = ("open", "openat", "openat2")
+from ._common import add_common_args, ensure_tracefs, has_tracepoint, poll_until, run_main
+from .opensnoop_skel import Event, Opensnoop
 
 
-def decode(data: memoryview) -> dict[str, Any]:
-    """One ring buffer record -> a dict (pid, tid, uid, comm, fd, err, flags, path, ts_ns)."""
-    ts, pid, tid, uid, ret, flags, comm, fname = EVENT.unpack_from(data)
-    return {"ts_ns": ts, "pid": pid, "tid": tid, "uid": uid, "comm": cstr(comm),
-            "fd": ret if ret >= 0 else -1, "err": -ret if ret < 0 else 0, "flags": flags,
-            "path": cstr(fname)}
+def decode(event: Event) -> dict[str, Any]:
+    """One event -> a dict (pid, tid, uid, comm, fd, err, flags, path, ts_ns)."""
+    ret = event.ret
+    return {"ts_ns": event.ts_ns, "pid": event.pid, "tid": event.tid, "uid": event.uid,
+            "comm": event.comm.decode(errors="replace"), "fd": ret if ret >= 0 else -1,
+            "err": -ret if ret < 0 else 0, "flags": event.flags,
+            "path": event.fname.decode(errors="replace")}
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -52,9 +50,9 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     printed = 0
     first_ts = 0
 
-    def on_event(data: memoryview) -> None:
+    def on_event(event: Event) -> None:
         nonlocal printed, first_ts
-        ev = decode(data)
+        ev = decode(event)
         if opts.name and opts.name not in ev["comm"]:
             return
         if opts.json:
@@ -78,17 +76,20 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(head + "PATH\n")
             out.flush()
 
-    with libbpf_py.Object.open(object_path("opensnoop")) as open_obj:
-        for call in SYSCALLS:  # open(2) is x86_64-only; openat2 needs Linux 5.6
+    with Opensnoop.open() as opened:
+        progs = opened.progs
+        for call, enter, leave in (("open", progs.on_open_enter, progs.on_open_exit),
+                                   ("openat", progs.on_openat_enter, progs.on_openat_exit),
+                                   ("openat2", progs.on_openat2_enter, progs.on_openat2_exit)):
+            # open(2) is x86_64-only; openat2 needs Linux 5.6
             if not has_tracepoint("syscalls", f"sys_enter_{call}"):
-                open_obj.programs[f"on_{call}_enter"].autoload = False
-                open_obj.programs[f"on_{call}_exit"].autoload = False
-        obj = open_obj.load()
-    with obj:
-        obj.maps["config"][0] = opts.pid
-        obj.maps["config"][1] = int(opts.failed)
-        obj.attach()
-        with libbpf_py.RingBuffer(obj.maps["events"], on_event) as rb:
+                enter.autoload = leave.autoload = False
+        opened.rodata.targ_tgid = opts.pid
+        opened.rodata.targ_failed = opts.failed
+        skel = opened.load()
+    with skel:
+        skel.attach()
+        with libbpf_py.RingBuffer(skel.maps.events, on_event, event_type=Event) as rb:
             poll_until(rb, opts.duration, "open() syscalls", header)
     return printed
 

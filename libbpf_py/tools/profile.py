@@ -14,8 +14,8 @@ shown once with their counts summed); with ``--json`` one object per stored stac
 frame first, each frame's address, symbol, offset and module. User stacks are walked with
 frame pointers: code built without them (``-fomit-frame-pointer``, the default at -O2) shows
 only its innermost frame. Processes must still be running at the end for their user frames to
-be resolved.
-Needs root (CAP_BPF + CAP_PERFMON).
+be resolved. The settings are ``const volatile`` globals set before load. Written against its
+skeleton (``profile_skel``). Needs root (CAP_BPF + CAP_PERFMON).
 
     python -m libbpf_py profile [-p PID | -L TID] [-U | -K] [-F HZ | -c PERIOD] [-C CPU]
                                 [-I] [-f] [-a] [--delimited] [--stack-storage-size N]
@@ -30,12 +30,11 @@ import json
 import sys
 from typing import Any, Optional, TextIO
 
-import libbpf_py
 from libbpf_py.perf_event import online_cpus
 from libbpf_py.symbols import KernelSymbols, Symbol, UserSymbols
 
-from . import object_path
 from ._common import add_common_args, interval_loop, positive_float, positive_int, run_main
+from .profile_skel import Profile
 
 STACK_NOT_COLLECTED = -1000  # profile.bpf.c: a stack -U or -K did not ask for
 
@@ -150,17 +149,17 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
         if opts.cpu not in cpus:
             raise ValueError(f"CPU {opts.cpu} is not online (online: {_ranges(cpus)})")
         cpus = [opts.cpu]
-    with libbpf_py.Object.open(object_path("profile")) as opened:
+    with Profile.open() as opened:
         opened.rodata.target_tgid = opts.pid
         opened.rodata.target_tid = opts.tid
         opened.rodata.user_stacks = int(want_user)
         opened.rodata.kernel_stacks = int(want_kernel)
         opened.rodata.include_idle = int(opts.include_idle)
-        opened.maps["stack_traces"].max_entries = opts.stack_storage_size
-        with opened.load() as obj:
+        opened.maps.stack_traces.max_entries = opts.stack_storage_size
+        with opened.load() as skel:
             # LIFETIME: each Link owns its perf event fd; detached (and the fds closed) below,
-            # or by closing the object if something fails first.
-            links = obj.programs["do_perf_event"].attach_perf_events(
+            # or by closing the skeleton if something fails first.
+            links = skel.progs.do_perf_event.attach_perf_events(
                 sample_freq=freq or 0, sample_period=opts.count or 0, cpus=cpus)
             who = (f"process {opts.pid}" if opts.pid else f"thread {opts.tid}" if opts.tid
                    else "all threads")
@@ -173,15 +172,15 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
             def report() -> None:
                 for link in links:
                     link.detach()
-                _print_stacks(obj, opts, want_user, want_kernel, out)
+                _print_stacks(skel, opts, want_user, want_kernel, out)
 
             interval_loop(None, opts.duration, what, report)
 
 
-def _print_stacks(obj: libbpf_py.Object, opts: argparse.Namespace, want_user: bool,
+def _print_stacks(skel: Profile, opts: argparse.Namespace, want_user: bool,
                   want_kernel: bool, out: TextIO) -> None:
-    stack_traces, resolver = obj.maps["stack_traces"], _Resolver()
-    counts = sorted(obj.maps["counts"].items(), key=lambda kv: kv[1])  # like bcc: least first
+    stack_traces, resolver = skel.maps.stack_traces, _Resolver()
+    counts = sorted(skel.maps.counts.items(), key=lambda kv: kv[1])  # like bcc: least first
     missing = 0
 
     def addrs(stack_id: int) -> tuple[int, ...]:

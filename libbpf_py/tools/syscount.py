@@ -1,9 +1,10 @@
 """syscount: count system calls per syscall or per process, like bcc's syscount.
 
 Attaches to ``raw_syscalls:sys_enter`` / ``sys_exit``; counts (and with ``-L`` the total time
-of) completed calls in a hash map, printed every interval as a top-N table. Syscall names come
-from the table of this machine's architecture (``syscalls.py``: x86_64, aarch64). Needs root
-(CAP_BPF + CAP_PERFMON) and tracefs.
+of) completed calls in a hash map, read and cleared with ``pop_all()`` every interval and printed
+as a top-N table. The filters are ``const volatile`` globals set before load. Syscall names come
+from the table of this machine's architecture (``syscalls.py``: x86_64, aarch64). Written against
+its skeleton (``syscount_skel``). Needs root (CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py syscount [-p PID] [-i SECONDS] [-d SECONDS] [-T TOP] [-x] [-e ERRNO]
                                  [-L [-m]] [-P] [-l] [--json] [--prometheus [HOST]:PORT]
@@ -14,20 +15,17 @@ from __future__ import annotations
 import argparse
 import errno
 import json
-import struct
 import sys
 import time
-from typing import Any, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Optional, TextIO
 
-import libbpf_py
-
-from . import object_path
-from ._common import (add_common_args, cstr, ensure_tracefs, interval_loop, positive_float,
+from ._common import (add_common_args, ensure_tracefs, interval_loop, positive_float,
                       positive_int, run_main)
 from .syscalls import syscall_name, syscall_names
+from .syscount_skel import Data, Syscount
 
-DATA = struct.Struct("=QQ16s")  # struct data (syscount.bpf.c)
-CFG_PID, CFG_FAILED, CFG_BY_PROCESS, CFG_LATENCY, CFG_ERRNO = range(5)
+if TYPE_CHECKING:
+    from libbpf_py.gen.skeleton_runtime import TypedMap
 
 
 def _errno(text: str) -> int:
@@ -61,16 +59,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def read_counts(counts: libbpf_py.Map, *, clear: bool = True) -> dict[int, tuple[int, int, str]]:
-    """key (syscall number or pid) -> (count, total_ns, comm), optionally clearing the map."""
-    rows = {}
-    for key, value in list(counts.items()):
-        # bytes(): the raw struct, whether the map hands back bytes or a BTF-typed structure
-        n, total, comm = DATA.unpack(bytes(value))
-        rows[key] = (n, total, cstr(comm))
-        if clear:
-            counts.pop(key, None)
-    return rows
+def read_counts(counts: TypedMap[int, Data]) -> dict[int, tuple[int, int, str]]:
+    """key (syscall number or pid) -> (count, total_ns, comm), read and deleted in one pass."""
+    return {key: (d.count, d.total_ns, d.comm.decode(errors="replace"))
+            for key, d in counts.pop_all().items()}
 
 
 def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
@@ -83,15 +75,17 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
     syscall_names()  # fail early on an architecture without a table
     unit, div = ("ms", 1e6) if opts.milliseconds else ("us", 1e3)
 
-    with libbpf_py.load(object_path("syscount")) as obj:
-        config = obj.maps["config"]
-        config[CFG_PID] = opts.pid
-        config[CFG_FAILED] = int(opts.failures)
-        config[CFG_BY_PROCESS] = int(opts.process)
-        config[CFG_LATENCY] = int(opts.latency)
-        config[CFG_ERRNO] = opts.errno
-        counts = obj.maps["counts"]
-        obj.attach()
+    with Syscount.open() as opened:
+        rodata = opened.rodata
+        rodata.targ_tgid = opts.pid
+        rodata.targ_failed = opts.failures
+        rodata.targ_by_process = opts.process
+        rodata.targ_latency = opts.latency
+        rodata.targ_errno = opts.errno
+        skel = opened.load()
+    with skel:
+        counts = skel.maps.counts
+        skel.attach()
         if opts.prometheus:
             serve_prometheus(opts, counts)
             return
@@ -127,7 +121,7 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> None:
         interval_loop(opts.interval, opts.duration, "syscalls", report)
 
 
-def serve_prometheus(opts: argparse.Namespace, counts: libbpf_py.Map) -> None:
+def serve_prometheus(opts: argparse.Namespace, counts: TypedMap[int, Data]) -> None:
     """Serve ``counts`` as ``syscount_calls_total{syscall}`` (``{pid}`` with -P) until the
     duration ends or Ctrl-C; the map is not cleared (Prometheus counters only grow)."""
     from prometheus_client import CollectorRegistry, start_http_server

@@ -2,8 +2,9 @@
 
 Attaches to the ``sock:inet_sock_set_state`` tracepoint: a socket entering SYN_SENT names the
 connecting process, and leaving SYN_SENT (established, or closed for a failed attempt) gives
-the ports, addresses, outcome and connect latency, streamed through a ring buffer. Needs root
-(CAP_BPF + CAP_PERFMON) and tracefs.
+the ports, addresses, outcome and connect latency, streamed through a ring buffer and decoded
+into the skeleton's ``Event``. The filters are ``const volatile`` globals set before load. Written
+against its skeleton (``tcpconnect_skel``). Needs root (CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py tcpconnect [-p PID] [-P PORT] [-4|-6] [-L] [-l] [-t] [-U] [-x]
                                    [-d SECONDS] [--json]
@@ -14,30 +15,32 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import struct
 import sys
 import time
 from typing import Any, Optional, TextIO
 
 import libbpf_py
 
-from . import object_path
-from ._common import add_common_args, cstr, ensure_tracefs, poll_until, port, run_main
+from ._common import add_common_args, ensure_tracefs, poll_until, port, run_main
+from .tcpconnect_skel import Event, Tcpconnect
 
-EVENT = struct.Struct("=QIIHHHH16s16s16s")  # struct event (tcpconnect.bpf.c)
-CFG_PID, CFG_FAMILY, CFG_DPORT = range(3)
 TCP_ESTABLISHED = 1
 
 
-def decode(data: memoryview) -> dict[str, Any]:
-    """One ring buffer record -> a dict (pid, uid, comm, ip, saddr, sport, daddr, dport,
-    established, latency_ns)."""
-    delta, pid, uid, family, sport, dport, state, saddr, daddr, comm = EVENT.unpack_from(data)
-    size = 16 if family == socket.AF_INET6 else 4
-    return {"pid": pid, "uid": uid, "comm": cstr(comm), "ip": 6 if size == 16 else 4,
-            "saddr": socket.inet_ntop(family, saddr[:size]), "sport": sport,
-            "daddr": socket.inet_ntop(family, daddr[:size]), "dport": dport,
-            "established": state == TCP_ESTABLISHED, "latency_ns": delta}
+def address(family: int, raw: Any) -> str:
+    """A ``__u8 addr[16]`` member (IPv4: its first 4 bytes) -> its text form."""
+    return socket.inet_ntop(family, bytes(raw)[:16 if family == socket.AF_INET6 else 4])
+
+
+def decode(event: Event) -> dict[str, Any]:
+    """One event -> a dict (pid, uid, comm, ip, saddr, sport, daddr, dport, established,
+    latency_ns)."""
+    family = event.family
+    return {"pid": event.pid, "uid": event.uid, "comm": event.comm.decode(errors="replace"),
+            "ip": 6 if family == socket.AF_INET6 else 4,
+            "saddr": address(family, event.saddr), "sport": event.sport,
+            "daddr": address(family, event.daddr), "dport": event.dport,
+            "established": event.newstate == TCP_ESTABLISHED, "latency_ns": event.delta_ns}
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -62,9 +65,9 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     printed = 0
     t0 = None
 
-    def on_event(data: memoryview) -> None:
+    def on_event(event: Event) -> None:
         nonlocal printed, t0
-        ev = decode(data)
+        ev = decode(event)
         if opts.failed and ev["established"]:
             return
         if opts.json:
@@ -93,14 +96,15 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(head.rstrip() + "\n")
             out.flush()
 
-    with libbpf_py.load(object_path("tcpconnect")) as obj:
-        config = obj.maps["config"]
-        config[CFG_PID] = opts.pid
-        config[CFG_FAMILY] = (socket.AF_INET if opts.ipv4 else
-                              socket.AF_INET6 if opts.ipv6 else 0)
-        config[CFG_DPORT] = opts.port
-        obj.attach()
-        with libbpf_py.RingBuffer(obj.maps["events"], on_event) as rb:
+    with Tcpconnect.open() as opened:
+        opened.rodata.targ_tgid = opts.pid
+        opened.rodata.targ_family = (socket.AF_INET if opts.ipv4 else
+                                     socket.AF_INET6 if opts.ipv6 else 0)
+        opened.rodata.targ_dport = opts.port
+        skel = opened.load()
+    with skel:
+        skel.attach()
+        with libbpf_py.RingBuffer(skel.maps.events, on_event, event_type=Event) as rb:
             poll_until(rb, opts.duration, "TCP connects", header)
     return printed
 

@@ -6,7 +6,9 @@ after the peer (LAST_ACK), and on CLOSE the byte counters of ``struct tcp_sock``
 CO-RE) and the lifespan are streamed through a ring buffer. Sessions that started before the
 tool are not shown. The byte counts are the kernel's (``tcp_info``'s ``bytes_acked`` and
 ``bytes_received``, as bcc shows them): they include the sequence numbers of FIN, and of SYN
-on the connecting side. Needs root (CAP_BPF + CAP_PERFMON) and tracefs.
+on the connecting side. Events decode into the skeleton's ``Event``; the filters are ``const
+volatile`` globals set before load. Written against its skeleton (``tcplife_skel``). Needs root
+(CAP_BPF + CAP_PERFMON) and tracefs.
 
     python -m libbpf_py tcplife [-p PID] [-L PORT] [-D PORT] [-4|-6] [-w] [-T] [-d SECONDS]
                                 [--json]
@@ -17,29 +19,26 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import struct
 import sys
 import time
 from typing import Any, Optional, TextIO
 
 import libbpf_py
 
-from . import object_path
-from ._common import add_common_args, cstr, ensure_tracefs, poll_until, port, run_main
-
-EVENT = struct.Struct("=QQQIHHH16s16s16s")  # struct event (tcplife.bpf.c)
-CFG_PID, CFG_FAMILY, CFG_LPORT, CFG_RPORT = range(4)
+from ._common import add_common_args, ensure_tracefs, poll_until, port, run_main
+from .tcpconnect import address
+from .tcplife_skel import Event, Tcplife
 
 
-def decode(data: memoryview) -> dict[str, Any]:
-    """One ring buffer record -> a dict (pid, comm, ip, laddr, lport, raddr, rport, tx_bytes,
-    rx_bytes, span_ns)."""
-    span, rx, tx, pid, family, lport, rport, laddr, raddr, comm = EVENT.unpack_from(data)
-    size = 16 if family == socket.AF_INET6 else 4
-    return {"pid": pid, "comm": cstr(comm), "ip": 6 if size == 16 else 4,
-            "laddr": socket.inet_ntop(family, laddr[:size]), "lport": lport,
-            "raddr": socket.inet_ntop(family, raddr[:size]), "rport": rport,
-            "tx_bytes": tx, "rx_bytes": rx, "span_ns": span}
+def decode(event: Event) -> dict[str, Any]:
+    """One event -> a dict (pid, comm, ip, laddr, lport, raddr, rport, tx_bytes, rx_bytes,
+    span_ns)."""
+    family = event.family
+    return {"pid": event.pid, "comm": event.comm.decode(errors="replace"),
+            "ip": 6 if family == socket.AF_INET6 else 4,
+            "laddr": address(family, event.laddr), "lport": event.lport,
+            "raddr": address(family, event.raddr), "rport": event.rport,
+            "tx_bytes": event.tx_bytes, "rx_bytes": event.rx_bytes, "span_ns": event.span_ns}
 
 
 def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
@@ -63,9 +62,9 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     # bcc's columns: narrow by default, IPv6-wide with -w
     addr_w, comm_w = (39, 12) if opts.wide else (15, 10)
 
-    def on_event(data: memoryview) -> None:
+    def on_event(event: Event) -> None:
         nonlocal printed
-        ev = decode(data)
+        ev = decode(event)
         if opts.json:
             out.write(json.dumps(ev) + "\n")
         else:
@@ -87,15 +86,16 @@ def run(opts: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write(head + "\n")
             out.flush()
 
-    with libbpf_py.load(object_path("tcplife")) as obj:
-        config = obj.maps["config"]
-        config[CFG_PID] = opts.pid
-        config[CFG_FAMILY] = (socket.AF_INET if opts.ipv4 else
-                              socket.AF_INET6 if opts.ipv6 else 0)
-        config[CFG_LPORT] = opts.localport
-        config[CFG_RPORT] = opts.remoteport
-        obj.attach()
-        with libbpf_py.RingBuffer(obj.maps["events"], on_event) as rb:
+    with Tcplife.open() as opened:
+        opened.rodata.targ_tgid = opts.pid
+        opened.rodata.targ_family = (socket.AF_INET if opts.ipv4 else
+                                     socket.AF_INET6 if opts.ipv6 else 0)
+        opened.rodata.targ_lport = opts.localport
+        opened.rodata.targ_rport = opts.remoteport
+        skel = opened.load()
+    with skel:
+        skel.attach()
+        with libbpf_py.RingBuffer(skel.maps.events, on_event, event_type=Event) as rb:
             poll_until(rb, opts.duration, "TCP sessions", header)
     return printed
 

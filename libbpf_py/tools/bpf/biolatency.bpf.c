@@ -51,11 +51,13 @@ struct hist_key {
 	__u32 slot;
 };
 
-enum { CFG_DEV, CFG_MILLISECONDS, CFG_PER_DISK, CFG_QUEUED, CFG_MAX };
-
-/* config[]: only this dev_t (kernel encoding, major << 20 | minor; 0: all); milliseconds;
- * one histogram per disk; include the time queued (block_rq_insert) */
-#include "config.h"
+/* Set before load (the verifier folds them): only this dev_t (kernel encoding,
+ * major << 20 | minor; 0: all); milliseconds; one histogram per disk; include the time queued
+ * (block_rq_insert). */
+const volatile __u32 targ_dev = 0;
+const volatile _Bool targ_ms = 0;
+const volatile _Bool targ_per_disk = 0;
+const volatile _Bool targ_queued = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -80,16 +82,15 @@ static __always_inline __u32 rq_dev(struct request *rq)
 
 static __always_inline int trace_start(struct request *rq, int insert)
 {
-	__u32 want = cfg(CFG_DEV), queued = cfg(CFG_QUEUED);
 	__u64 ts;
 
-	if (insert && !queued)
+	if (insert && !targ_queued)
 		return 0;
-	if (want && rq_dev(rq) != want)
+	if (targ_dev && rq_dev(rq) != targ_dev)
 		return 0;
 	ts = bpf_ktime_get_ns();
 	/* with queued time: a request issued without being inserted starts at issue */
-	bpf_map_update_elem(&start, &rq, &ts, queued && !insert ? BPF_NOEXIST : BPF_ANY);
+	bpf_map_update_elem(&start, &rq, &ts, targ_queued && !insert ? BPF_NOEXIST : BPF_ANY);
 	return 0;
 }
 
@@ -129,11 +130,11 @@ int BPF_PROG(on_block_rq_complete, struct request *rq, int error, unsigned int n
 		return 0;
 	delta = (bpf_ktime_get_ns() - *tsp) / 1000;
 	bpf_map_delete_elem(&start, &rq);
-	if (cfg(CFG_MILLISECONDS))
+	if (targ_ms)
 		delta /= 1000;
 	delta = log2l(delta);
 	key.slot = delta < MAX_SLOTS ? delta : MAX_SLOTS - 1;
-	if (cfg(CFG_PER_DISK))
+	if (targ_per_disk)
 		key.dev = rq_dev(rq);
 	count = bpf_map_lookup_elem(&hist, &key);
 	if (!count) {

@@ -2,7 +2,8 @@
 /* execsnoop: one event per execve(), with its arguments and result.
  *
  * sys_enter_execve copies the arguments into a per-thread slot; sys_exit_execve adds the return
- * value and streams the slot's used part through a ring buffer. Portable (CO-RE): kernel structs
+ * value and streams the slot's used part through a ring buffer: a variable-length record, the
+ * fixed header then args_size bytes of arguments (execsnoop.py reads it with tail=True). Portable (CO-RE): kernel structs
  * are declared locally with preserve_access_index and relocated against the running kernel's BTF.
  */
 #include <linux/bpf.h>
@@ -17,9 +18,10 @@ struct task_struct {
 	struct task_struct *real_parent;
 } __attribute__((preserve_access_index));
 
-/* config[0]: only this tgid (0: every process) */
-#define CFG_MAX 1
-#include "config.h"
+/* Set before load (the verifier folds them): only this tgid (0: every process); drop the
+ * execs that failed. */
+const volatile __u32 targ_tgid = 0;
+const volatile _Bool ignore_failed = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -45,7 +47,7 @@ int on_execve_enter(struct trace_event_raw_sys_enter *ctx)
 	struct event *e;
 	int n;
 
-	if (skip_tgid(tgid))
+	if (targ_tgid && targ_tgid != tgid)
 		return 0;
 	if (bpf_map_update_elem(&pending, &tid, &empty, BPF_NOEXIST))
 		return 0;
@@ -84,11 +86,14 @@ int on_execve_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	e->retval = BPF_CORE_READ(ctx, ret);
+	if (ignore_failed && e->retval < 0)
+		goto out;
 	/* after a successful exec, comm is the new program's name */
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	len = EVENT_HEADER_SIZE + e->args_size;
 	if (len <= sizeof(*e))
 		bpf_ringbuf_output(&events, e, len, 0);
+out:
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The event execsnoop.bpf.c streams; execsnoop.py decodes the same layout. */
+/* The event execsnoop.bpf.c streams (its type is in the object's BTF: the pending map holds it),
+ * read through the tool's skeleton (execsnoop_skel.Event). */
 #ifndef EXECSNOOP_H
 #define EXECSNOOP_H
 

@@ -34,11 +34,15 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
-enum { CFG_PID, CFG_FAMILY, CFG_DPORT, CFG_MAX };
+/* Set before load (the verifier folds them): only this tgid (0: all); only this address family
+ * (0: both); only this destination port (0: all). */
+const volatile __u32 targ_tgid = 0;
+const volatile __u16 targ_family = 0;
+const volatile __u16 targ_dport = 0;
 
-/* config[]: only this tgid (0: all); only this address family (0: both); only this
- * destination port (0: all) */
-#include "config.h"
+/* struct event is used only through a pointer into the ring buffer: this global puts it in the
+ * object's BTF, where the tool's skeleton finds it (tcpconnect_skel.Event, checked at open). */
+struct event *unused_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -58,7 +62,6 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u64 sk = (__u64)BPF_CORE_READ(ctx, skaddr), id;
 	int newstate = BPF_CORE_READ(ctx, newstate);
 	__u16 family = BPF_CORE_READ(ctx, family);
-	__u32 want;
 	struct start *s, st = {};
 	struct event *e;
 
@@ -66,11 +69,9 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
 		id = bpf_get_current_pid_tgid();
-		want = cfg(CFG_PID);
-		if (want && want != id >> 32)
+		if (targ_tgid && targ_tgid != id >> 32)
 			return 0;
-		want = cfg(CFG_FAMILY);
-		if (want && want != family)
+		if (targ_family && targ_family != family)
 			return 0;
 		st.ts_ns = bpf_ktime_get_ns();
 		st.pid = id >> 32;
@@ -84,8 +85,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	s = bpf_map_lookup_elem(&connecting, &sk);
 	if (!s)
 		return 0;
-	want = cfg(CFG_DPORT);
-	if (want && want != BPF_CORE_READ(ctx, dport))
+	if (targ_dport && targ_dport != BPF_CORE_READ(ctx, dport))
 		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)

@@ -36,11 +36,16 @@ struct event {
 	char comm[TASK_COMM_LEN];
 };
 
-enum { CFG_PID, CFG_FAMILY, CFG_LPORT, CFG_RPORT, CFG_MAX };
+/* Set before load (the verifier folds them): only this tgid (0: all); only this address family
+ * (0: both); only this local port (0: all); only this remote port (0: all). */
+const volatile __u32 targ_tgid = 0;
+const volatile __u16 targ_family = 0;
+const volatile __u16 targ_lport = 0;
+const volatile __u16 targ_rport = 0;
 
-/* config[]: only this tgid (0: all); only this address family (0: both); only this local
- * port (0: all); only this remote port (0: all) */
-#include "config.h"
+/* struct event is used only through a pointer into the ring buffer: this global puts it in the
+ * object's BTF, where the tool's skeleton finds it (tcplife_skel.Event, checked at open). */
+struct event *unused_event __attribute__((unused));
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,7 +73,7 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	int newstate = BPF_CORE_READ(ctx, newstate);
 	__u16 family = BPF_CORE_READ(ctx, family);
 	__u16 lport = BPF_CORE_READ(ctx, sport), rport = BPF_CORE_READ(ctx, dport);
-	__u32 pid = bpf_get_current_pid_tgid() >> 32, want;
+	__u32 pid = bpf_get_current_pid_tgid() >> 32;
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	struct ident me = {}, *who;
 	struct event *e;
@@ -93,17 +98,13 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		goto out;  /* born before tracing started */
 	if (who)
 		pid = who->pid;  /* else: the current task, right when closing in process context */
-	want = cfg(CFG_PID);
-	if (want && want != pid)
+	if (targ_tgid && targ_tgid != pid)
 		goto out;
-	want = cfg(CFG_FAMILY);
-	if (want && want != family)
+	if (targ_family && targ_family != family)
 		goto out;
-	want = cfg(CFG_LPORT);
-	if (want && want != lport)
+	if (targ_lport && targ_lport != lport)
 		goto out;
-	want = cfg(CFG_RPORT);
-	if (want && want != rport)
+	if (targ_rport && targ_rport != rport)
 		goto out;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
