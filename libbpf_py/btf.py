@@ -126,6 +126,13 @@ class Type:
         return lib.btf__align_of(self.btf._handle(), self.id)
 
     @property
+    def record(self) -> RawType:
+        """The parsed ``struct btf_type`` record as the BTF stores it, ids unresolved: ``kind``,
+        ``name``, ``size_or_type``, ``kind_flag``, ``vlen`` and the kind's ``extra`` data (what
+        ``bpftool btf dump`` prints; ``python -m libbpf_py btf dump`` uses it)."""
+        return self._raw
+
+    @property
     def kind_flag(self) -> bool:
         return self._raw.kind_flag
 
@@ -440,15 +447,9 @@ class Btf:
     @staticmethod
     def ids() -> Iterator[int]:
         """Ids of every BTF loaded in the kernel (``bpf_btf_get_next_id``); needs root."""
-        cur = ctypes.c_uint32(0)
-        while True:
-            try:
-                lib.bpf_btf_get_next_id(cur.value, ctypes.byref(cur))
-            except BpfError as e:
-                if e.errno == 2:  # ENOENT: no more
-                    return
-                raise with_context(e, "list kernel BTF ids") from None
-            yield cur.value
+        from ._ids import kernel_ids
+
+        return kernel_ids("btf")
 
     def __len__(self) -> int:
         """Number of type ids, including the base's for split BTF (ids 1..len-1; 0 is void)."""

@@ -40,7 +40,7 @@ from .errors import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, Optional
 
     from ._ffi.attach import bpf_link_info
@@ -236,6 +236,14 @@ class Link:
         with error_context(f"open link id {link_id}"):
             fd = lib.bpf_link_get_fd_by_id(_args.u32(link_id, "link id"))
         return _FdLink(fd, None, f"id {link_id}")
+
+    @staticmethod
+    def ids() -> Iterator[int]:
+        """Ids of every link in the kernel (``bpf_link_get_next_id``), for ``Link.from_id``;
+        needs root."""
+        from ._ids import kernel_ids
+
+        return kernel_ids("link")
 
     def _handle(self) -> Any:
         if self._ptr is None:

@@ -31,6 +31,7 @@ from .link import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Optional
 
     from .enums import AttachType, ProgType
@@ -362,6 +363,21 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
         ``info()``, ``test_run()``; closing it closes only our fd). Needs root."""
         return PinnedProgram.open(path)
 
+    @staticmethod
+    def from_id(prog_id: int) -> PinnedProgram:
+        """Open the kernel program with id ``prog_id`` (``bpf_prog_get_fd_by_id``: an id from
+        ``Program.ids()``, ``ProgramInfo.id``, ``bpftool prog`` ...) as a ``PinnedProgram``
+        (fd, ``info()``, ``test_run()``; closing it closes only our fd). Needs root."""
+        return PinnedProgram.open_id(prog_id)
+
+    @staticmethod
+    def ids() -> Iterator[int]:
+        """Ids of every program loaded in the kernel (``bpf_prog_get_next_id``), for
+        ``Program.from_id``; needs root."""
+        from ._ids import kernel_ids
+
+        return kernel_ids("prog")
+
     # --- attach
 
     def _attach(self, fn: Any, *args: Any, what: str, keep: Any = None, borrows: str = "",
@@ -437,8 +453,9 @@ def _vmlinux_has_func(name: str) -> bool:
 
 
 class PinnedProgram(_FdProgramMixin):
-    """A program opened from bpffs (``Program.from_pinned``): ``fd``, ``info()``,
-    ``test_run()``. Owns its fd (``close()``/``with``); the pin and the program stay."""
+    """A program opened from bpffs (``Program.from_pinned``) or by id (``Program.from_id``):
+    ``fd``, ``info()``, ``test_run()``. Owns its fd (``close()``/``with``); the pin and the
+    program stay."""
 
     __slots__ = ("_fd", "name", "path")
 
@@ -463,6 +480,19 @@ class PinnedProgram(_FdProgramMixin):
             os.close(fd)
             raise
         return cls(fd, name, p)
+
+    @classmethod
+    def open_id(cls, prog_id: int) -> PinnedProgram:
+        """``Program.from_id``: ``path`` says "id N"."""
+        prog_id = _args.u32(prog_id, "program id")
+        with error_context(f"open program id {prog_id}"):
+            fd = lib.bpf_prog_get_fd_by_id(prog_id)
+        try:
+            name = _prog_info(fd).name
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(fd, name, f"id {prog_id}")
 
     @property
     def fd(self) -> int:

@@ -394,6 +394,34 @@ def test_features_text_names_the_rows_of_docs_kernels_md() -> None:
     assert "docs/kernels.md" in lines[-2] and "degrades" in lines[-1]
 
 
+def test_cli_uses_only_the_public_api() -> None:
+    """cli/ is a client of the library like any user's script: nothing from the raw layer
+    (``_ffi``, ``lib``), no private module or name of the package (cli's own ``_values`` aside),
+    no private attribute."""
+    import ast
+
+    cli_dir = Path(libbpf_py.__file__).parent / "cli"
+    problems = []
+    for f in sorted(cli_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            where = f"{f.name}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ImportFrom) and (  # the package, outside cli/
+                    node.level > 1 or (node.module or "").startswith("libbpf_py")):
+                parts = (node.module or "").split(".")
+                names = [a.name for a in node.names]
+                if any(p.startswith("_") for p in parts) or any(n.startswith("_") for n in names):
+                    problems.append(f"{where}: from {'.' * node.level}{node.module} import "
+                                    f"{', '.join(names)}")
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.startswith("libbpf_py") and "._" in a.name:
+                        problems.append(f"{where}: import {a.name}")
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                problems.append(f"{where}: .{node.attr}")
+    assert problems == []
+
+
 def test_no_command_prints_help() -> None:
     out = cli()
     assert out.returncode == 2 and "COMMAND" in out.stdout

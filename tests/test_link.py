@@ -161,6 +161,7 @@ def test_link_from_id_owns_its_own_fd(traced, bpffs) -> None:
     path = os.path.join(bpffs, "by_id")
     with traced.programs["on_getppid"].attach() as link:
         link_id = link.info().id
+        assert link_id in list(Link.ids())
         with Link.from_id(link_id) as again:
             assert again.fd != link.fd
             assert (again.info().id, again.info().prog_id) == (

@@ -117,6 +117,7 @@ def test_from_id_and_pinning(bpffs) -> None:
         with Map.from_pinned(path, key_type=ctypes.c_uint32, value_type=ctypes.c_uint64) as p:
             assert p.name == "pinme" and p[1] == 10
             p[2] = 20
+        assert m.info().id in list(Map.ids())
         with Map.from_id(m.info().id) as by_id:
             assert by_id.info().id == m.info().id
             assert by_id[struct.pack("=I", 2)] == struct.pack("=Q", 20)  # no BTF: bytes
@@ -135,6 +136,9 @@ def test_object_map_pin_and_reuse(obj, bpffs, bpf_path) -> None:
     try:
         with Map.from_pinned(path) as p:  # typed from the kernel's BTF of the map
             assert p[5] == -5
+        with Map.from_pinned(path, key_type=bytes, value_type=bytes) as raw:  # no decoding
+            assert raw[struct.pack("=I", 5)] == struct.pack("=q", -5)
+        with Map.from_pinned(path) as p:
             with libbpf_py.Object.open(bpf_path("maps")) as o2:
                 o2.maps["signed_vals"].reuse_fd(p)
                 loaded = o2.load()

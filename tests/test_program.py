@@ -230,6 +230,25 @@ def test_program_pin_and_from_pinned(testrun, bpffs) -> None:
     assert e.value.errno == errno.ENOENT
 
 
+def test_program_ids_and_from_id(testrun) -> None:
+    """Program.ids() lists the loaded program; Program.from_id opens it (our own fd: closing
+    it leaves the object's program loaded); an id that is gone is a FileNotFoundError."""
+    from libbpf_py import Program
+
+    prog = testrun.programs["xdp_rewrite"]
+    prog_id = prog.info().id
+    assert prog_id in list(Program.ids())
+    with Program.from_id(prog_id) as by_id:
+        assert (by_id.name, by_id.path) == ("xdp_rewrite", f"id {prog_id}")
+        assert by_id.fd != prog.fd and by_id.info().tag == prog.info().tag
+        assert by_id.test_run(b"\x01" + bytes(15)).retval == 3
+    assert prog.test_run(b"\x01" + bytes(15)).retval == 3  # still loaded
+    with pytest.raises(FileNotFoundError, match="open program id 4294967295"):
+        Program.from_id(2**32 - 1)
+    with pytest.raises(ValueError, match="program id must be in 0..4294967295, not -1"):
+        Program.from_id(-1)
+
+
 def test_attach_with_arguments_dispatches_by_section(testrun) -> None:
     with pytest.raises(BpfError, match="no network interface 'lbpy-nope0'"):
         testrun.programs["xdp_rewrite"].attach("lbpy-nope0")  # -> attach_xdp

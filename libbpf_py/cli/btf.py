@@ -30,7 +30,7 @@ _LINKAGE = {0: "static", 1: "global", 2: "extern"}
 def _line(t: Type) -> str:
     kind = t.kind
     head = f"[{t.id}] {kind.name} '{t.name or '(anon)'}'"
-    raw = t._raw
+    raw = t.record
     if kind == Kind.INT:
         enc = raw.extra[0]
         encoding = ("BOOL" if enc & 4 else "CHAR" if enc & 2 else "SIGNED" if enc & 1

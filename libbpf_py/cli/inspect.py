@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import struct
 
-from .._ffi import lib
 from ..btf import Kind
 from ..elf import ElfFile
 from . import CliError
@@ -210,11 +209,11 @@ def report(path: str) -> dict[str, Any]:
             # 0 is BPF_CGROUP_INET_INGRESS, but also what every program type without an
             # expected attach type has: show it only where it means something.
             try:
-                attach = jsonable(p.expected_attach_type)
-            except ValueError:
-                attach = None
-            if lib.bpf_program__expected_attach_type(p._handle()) == 0 \
-                    and p.type.name != "CGROUP_SKB":
+                expected = p.expected_attach_type
+                attach = jsonable(expected)
+            except ValueError:  # a value the enum does not name
+                expected, attach = None, None
+            if expected is not None and int(expected) == 0 and p.type.name != "CGROUP_SKB":
                 attach = None
             programs.append({
                 "name": p.name, "section": p.section, "type": p.type.name.lower(),

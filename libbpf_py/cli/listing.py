@@ -1,30 +1,28 @@
 """``prog list``, ``map list``, ``link list`` (kernel-wide) and ``map dump ID|PINNED_PATH``.
 
-The lists walk the kernel's ids (``bpf_{prog,map,link}_get_next_id``), open each by id
-(``bpf_*_get_fd_by_id``), read its info (``bpf_obj_get_info_by_fd``) and close it again; an
-object that goes away meanwhile is skipped. ``map dump`` reads every entry
-(``bpf_map_get_next_key`` + ``bpf_map_lookup_elem``) and prints keys and values through the
-map's BTF (``btf__load_from_kernel_by_id``): JSON with structs as objects, text with libbpf's
-``btf_dump`` formatter. All need root (CAP_SYS_ADMIN to open by id; CAP_BPF for pinned maps).
+Public API only: the lists walk ``Program.ids()``/``Map.ids()``/``Link.ids()``, open each with
+``from_id``, read its ``info()`` and close it again; an object that goes away meanwhile is
+skipped. ``map dump`` opens the map raw (``Map.from_id``/``from_pinned`` with ``bytes`` types),
+reads every entry (``items()``) and prints keys and values through the map's BTF
+(``Btf.from_id``): JSON with structs as objects, text with libbpf's ``btf_dump`` formatter
+(``Btf.format``). All need root (CAP_SYS_ADMIN to open by id; CAP_BPF for pinned maps).
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
 import sys
 
-from .._ffi import lib
-from ..errors import BpfError, with_context
+from ..errors import BpfError
 from . import CliError
 from ._values import decode, jsonable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from typing import Any, Optional
 
     from ..btf import Btf
@@ -32,63 +30,51 @@ if TYPE_CHECKING:
 __all__ = ["ids", "programs", "maps", "links", "dump_map", "run"]
 
 
+def _classes() -> dict[str, Any]:
+    from ..link import Link
+    from ..maps import Map
+    from ..program import Program
+
+    return {"prog": Program, "map": Map, "link": Link}
+
+
 def ids(kind: str) -> Iterator[int]:
     """Every id of ``kind`` ("prog", "map", "link") loaded in the kernel, ascending."""
-    next_id = getattr(lib, f"bpf_{kind}_get_next_id")
-    cur = ctypes.c_uint32(0)
-    while True:
-        try:
-            next_id(cur.value, ctypes.byref(cur))
-        except BpfError as e:
-            if e.errno == errno.ENOENT:
-                return
-            raise with_context(e, f"list {kind} ids") from None
-        yield cur.value
+    return _classes()[kind].ids()  # type: ignore[no-any-return]
 
 
-def _each(kind: str, get_fd: Any, info_of: Any) -> list[Any]:
+def _each(kind: str, row: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    cls = _classes()[kind]
     out = []
-    for i in ids(kind):
+    for i in cls.ids():
         try:
-            fd = get_fd(i)
-        except BpfError as e:
-            if e.errno == errno.ENOENT:
-                continue  # went away since we listed it
-            raise with_context(e, f"open {kind} id {i}") from None
-        try:
-            out.append(info_of(fd))
-        finally:
-            os.close(fd)
+            handle = cls.from_id(i)
+        except FileNotFoundError:
+            continue  # went away since we listed it
+        with handle:
+            out.append(row(handle))
     return out
 
 
 def programs() -> list[dict[str, Any]]:
     """Every loaded program's info (``ProgramInfo`` fields), JSON-ready."""
-    from ..program import _prog_info
-
-    return [jsonable(vars(p)) for p in
-            _each("prog", lib.bpf_prog_get_fd_by_id, _prog_info)]
+    return _each("prog", lambda p: jsonable(vars(p.info())))
 
 
 def maps() -> list[dict[str, Any]]:
     """Every map's info (``MapInfo`` fields, ``flags`` as an int), JSON-ready."""
-    from ..maps._admin import map_info
-
-    def info(fd: int) -> dict[str, Any]:
-        m = map_info(fd)
-        d = {n: getattr(m, n) for n in m.__slots__}
+    def row(m: Any) -> dict[str, Any]:
+        info = m.info()
+        d = {n: getattr(info, n) for n in info.__slots__}
         d["flags"] = d.pop("map_flags")
         return jsonable(d)
 
-    return _each("map", lib.bpf_map_get_fd_by_id, info)
+    return _each("map", row)
 
 
 def links() -> list[dict[str, Any]]:
     """Every link's info (``LinkInfo``: type, id, prog_id and the per-type attach details)."""
-    from ..link import link_info
-
-    return [jsonable(vars(info)) for info in
-            _each("link", lib.bpf_link_get_fd_by_id, link_info)]
+    return _each("link", lambda ln: jsonable(vars(ln.info())))
 
 
 def _print_programs(rows: list[dict[str, Any]]) -> None:
@@ -120,132 +106,125 @@ def _print_links(rows: list[dict[str, Any]]) -> None:
 
 # --- map dump
 
-def _open_map(spec: str) -> tuple[int, str]:
-    """An fd for ``spec``: a map id (digits) or a bpffs path; and a label for messages."""
+def _open_map(spec: str) -> tuple[Any, str]:
+    """The map ``spec`` names (a map id, digits, or a bpffs path), raw (keys and values as
+    bytes, array indexes as ints); and a label."""
+    from ..maps import Map
+
     if spec.isdigit():
         try:
-            return lib.bpf_map_get_fd_by_id(int(spec)), f"map id {spec}"
-        except BpfError as e:
-            if e.errno == errno.ENOENT:
-                raise CliError(f"no map with id {spec}") from None
-            raise with_context(e, f"open map id {spec}") from None
+            return Map.from_id(int(spec), key_type=bytes, value_type=bytes), f"map id {spec}"
+        except FileNotFoundError:
+            raise CliError(f"no map with id {spec}") from None
     if not os.path.exists(spec):
         raise CliError(f"{spec}: no such map id or pinned path")
     try:
-        fd = lib.bpf_obj_get(os.fsencode(spec))
+        return Map.from_pinned(spec, key_type=bytes, value_type=bytes), f"map '{spec}'"
     except BpfError as e:
-        raise with_context(e, f"open pinned map '{spec}'") from None
-    return fd, f"map '{spec}'"
+        if e.errno == errno.EINVAL:  # a pinned program or link
+            raise CliError(f"{spec} is not a map") from None
+        raise
 
 
 def _hex(data: bytes) -> str:
     return " ".join(f"{b:02x}" for b in data)
 
 
-def dump_map(spec: str) -> tuple[Any, list[dict[str, Any]], list[tuple[bytes, list[bytes]]],
-                                 Optional[Btf]]:
-    """Read every entry of the map ``spec`` (id or pinned path): (info, JSON-ready entries,
-    raw (key, [value per CPU]) pairs, the map's BTF or None). The caller closes the BTF."""
-    from ..maps._common import INDEX_KEY_TYPES, PERCPU_TYPES
-    from ..maps._admin import map_info
+class Dump:
+    """What ``dump_map`` read: the map's ``info`` (``MapInfo``), its entries (``raw``: (key
+    bytes, [value bytes, one per CPU for a per-CPU map])), whether it is ``percpu``, whether
+    its keys are array indexes (``index_keys``), and its BTF (or None)."""
 
-    fd, label = _open_map(spec)
+    def __init__(self, info: Any, raw: list[tuple[bytes, list[bytes]]], percpu: bool,
+                 index_keys: bool, btf: Optional[Btf]) -> None:
+        self.info, self.raw, self.percpu, self.index_keys, self.btf = (info, raw, percpu,
+                                                                      index_keys, btf)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """JSON-ready entries: keys and values decoded through the BTF, else ints (array
+        indexes) or hex bytes."""
+        info, btf = self.info, self.btf
+        out = []
+        for k, vs in self.raw:
+            if btf and info.btf_key_type_id:
+                kd = decode(btf[info.btf_key_type_id], k)
+            else:  # untyped: an array index is an int, anything else hex bytes
+                kd = int.from_bytes(k, sys.byteorder) if self.index_keys else _hex(k)
+            vd = [decode(btf[info.btf_value_type_id], v) if btf and info.btf_value_type_id
+                  else _hex(v) for v in vs]
+            entry: dict[str, Any] = {"key": kd}
+            if self.percpu:
+                entry["values"] = [{"cpu": i, "value": v} for i, v in enumerate(vd)]
+            else:
+                entry["value"] = vd[0]
+            out.append(entry)
+        return out
+
+    def close(self) -> None:
+        if self.btf is not None:
+            self.btf.close()
+
+
+def dump_map(spec: str) -> Dump:
+    """Read every entry of the map ``spec`` (id or pinned path). The caller closes the
+    ``Dump`` (its BTF)."""
+    from collections.abc import Mapping
+
+    m, label = _open_map(spec)
     btf = None
-    try:
-        try:
-            info = map_info(fd)
-        except BpfError as e:
-            if e.errno == errno.EINVAL:
-                raise CliError(f"{spec} is not a map") from None
-            raise
-        if info.key_size == 0:
+    with m:
+        info = m.info()
+        if info.key_size == 0 or not isinstance(m, Mapping):
             raise CliError(f"{label} ({info.type.name.lower()}) has no keys: nothing to dump")
-        ncpu = lib.libbpf_num_possible_cpus() if int(info.type) in PERCPU_TYPES else 0
-        vsize = info.value_size
-        stride = (vsize + 7) & ~7 if ncpu else vsize
-        key = ctypes.create_string_buffer(info.key_size)
-        nxt = ctypes.create_string_buffer(info.key_size)
-        value = ctypes.create_string_buffer(max(stride * max(ncpu, 1), 1))
         raw: list[tuple[bytes, list[bytes]]] = []
-        first = True
-        while True:
-            rc = lib.bpf_map_get_next_key(fd, None if first else key, nxt)
-            if rc < 0:
-                if -rc == errno.ENOENT:
-                    break
-                raise CliError(f"{label}: cannot iterate keys: {os.strerror(-rc)}")
-            first = False
-            ctypes.memmove(key, nxt, info.key_size)
-            rc = lib.bpf_map_lookup_elem(fd, key, value)
-            if rc < 0:
-                if -rc == errno.ENOENT:
-                    continue  # deleted meanwhile, or an empty slot of an fd array
-                raise CliError(f"{label}: cannot look up key {_hex(key.raw)}: "
-                               f"{os.strerror(-rc)}")
-            values = ([value.raw[i * stride:i * stride + vsize] for i in range(ncpu)] if ncpu
-                      else [value.raw[:vsize]])
-            raw.append((key.raw, values))
+        percpu = index_keys = False
+        for k, v in m.items():
+            if isinstance(k, int):  # an untyped array map's keys are indexes
+                index_keys = True
+                k = k.to_bytes(info.key_size, sys.byteorder)
+            if isinstance(v, list):  # one value per possible CPU
+                percpu = True
+            else:
+                v = [v]
+            raw.append((k, v))
         if info.btf_id and (info.btf_key_type_id or info.btf_value_type_id):
             from ..btf import Btf
 
             btf = Btf.from_id(info.btf_id)
-        entries = []
-        index_keys = info.key_size == 4 and int(info.type) in INDEX_KEY_TYPES
-        for k, vs in raw:
-            if btf and info.btf_key_type_id:
-                kd = decode(btf[info.btf_key_type_id], k)
-            else:  # untyped: an array index is an int, anything else hex bytes
-                kd = int.from_bytes(k, sys.byteorder) if index_keys else _hex(k)
-            vd = [decode(btf[info.btf_value_type_id], v) if btf and info.btf_value_type_id
-                  else _hex(v) for v in vs]
-            entry: dict[str, Any] = {"key": kd}
-            if ncpu:
-                entry["values"] = [{"cpu": i, "value": v} for i, v in enumerate(vd)]
-            else:
-                entry["value"] = vd[0]
-            entries.append(entry)
-        return info, entries, raw, btf
-    except BaseException:
-        if btf is not None:
-            btf.close()
-        raise
-    finally:
-        os.close(fd)
+    return Dump(info, raw, percpu, index_keys, btf)
 
 
-def _print_dump(info: Any, raw: list[tuple[bytes, list[bytes]]], btf: Optional[Btf]) -> None:
-    from ..maps._common import INDEX_KEY_TYPES, PERCPU_TYPES
-
-    index_keys = info.key_size == 4 and int(info.type) in INDEX_KEY_TYPES
+def _print_dump(d: Dump) -> None:
+    info, btf = d.info, d.btf
 
     def fmt(type_id: int, data: bytes, index: bool = False) -> str:
         if btf is not None and type_id:
             return btf.format(type_id, data)
         return str(int.from_bytes(data, sys.byteorder)) if index else _hex(data)
 
-    for k, vs in raw:
-        key = fmt(info.btf_key_type_id, k, index_keys)
-        if int(info.type) not in PERCPU_TYPES:
+    for k, vs in d.raw:
+        key = fmt(info.btf_key_type_id, k, d.index_keys)
+        if not d.percpu:
             print(f"key: {key}  value: {fmt(info.btf_value_type_id, vs[0])}")
         else:
             print(f"key: {key}")
             for cpu, v in enumerate(vs):
                 print(f"\tvalue (CPU {cpu:02d}): {fmt(info.btf_value_type_id, v)}")
-    print(f"Found {len(raw)} element{'s' if len(raw) != 1 else ''}")
+    n = len(d.raw)
+    print(f"Found {n} element{'s' if n != 1 else ''}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch ``prog/map/link list`` and ``map dump``."""
     if args.command == "map" and args.action == "dump":
-        info, entries, raw, btf = dump_map(args.map)
+        d = dump_map(args.map)
         try:
             if args.json:
-                print(json.dumps(entries, indent=2))
+                print(json.dumps(d.entries(), indent=2))
             else:
-                _print_dump(info, raw, btf)
+                _print_dump(d)
         finally:
-            if btf is not None:
-                btf.close()
+            d.close()
         return 0
     rows = {"prog": programs, "map": maps, "link": links}[args.command]()
     if args.json:

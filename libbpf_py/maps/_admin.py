@@ -175,8 +175,9 @@ class _FdState:
 
 
 def ctypes_codec(ctype: Any, size: int, what: str) -> Codec:
-    """A codec for a user-given ctypes type (ints: ``IntCodec``), or bytes when None."""
-    if ctype is None:
+    """A codec for a user-given ctypes type (ints: ``IntCodec``), or bytes when None or
+    ``bytes`` (raw: no decoding, even where the map has BTF)."""
+    if ctype is None or ctype is bytes:
         return Codec(size, what)
     csize = ctypes.sizeof(ctype)
     if csize != size:
@@ -245,9 +246,10 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     if inner_map is not None and not hasattr(inner_map, "_efd"):
         raise TypeError(f"inner_map must be a Map, not {type(inner_map).__name__}")
     if key_size is None:
-        key_size = ctypes.sizeof(key_type) if key_type is not None else _KEY_SIZES.get(t)
+        key_size = ctypes.sizeof(key_type) if key_type not in (None, bytes) else _KEY_SIZES.get(t)
     if value_size is None:
-        value_size = ctypes.sizeof(value_type) if value_type is not None else _VALUE_SIZES.get(t)
+        value_size = (ctypes.sizeof(value_type) if value_type not in (None, bytes)
+                      else _VALUE_SIZES.get(t))
     if key_size is None or value_size is None:
         missing = "key_size/key_type" if key_size is None else "value_size/value_type"
         raise TypeError(f"Map.create({_type_name(t)}): give {missing}")

@@ -28,7 +28,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     import mmap as mmap_module
     import os
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, Optional, TypeVar
 
     from ..enums import MapType
@@ -328,10 +328,22 @@ class MapBase:
 
     @classmethod
     def from_id(cls, map_id: int, *, key_type: Any = None, value_type: Any = None) -> Any:
-        """Open a map by kernel id (``bpf_map_get_fd_by_id``; root); the Map owns the new fd."""
+        """Open a map by kernel id (``bpf_map_get_fd_by_id``; root); the Map owns the new fd.
+
+        Keys and values are decoded through the map's BTF when it has one, else bytes;
+        ``key_type``/``value_type`` override it (a ctypes type, or ``bytes``: raw, no decoding;
+        an array's index keys stay ints). The same holds for ``from_fd`` and ``from_pinned``."""
         from ._admin import from_id
 
         return from_id(map_id, key_type=key_type, value_type=value_type)
+
+    @staticmethod
+    def ids() -> Iterator[int]:
+        """Ids of every map in the kernel (``bpf_map_get_next_id``), for ``Map.from_id``;
+        needs root."""
+        from .._ids import kernel_ids
+
+        return kernel_ids("map")
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the map in bpffs (``bpf_map__pin`` / ``bpf_obj_pin``); after load."""
