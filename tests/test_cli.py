@@ -30,17 +30,6 @@ def cli_json(*args: str) -> object:
     return json.loads(out.stdout)
 
 
-@pytest.fixture
-def bpffs():
-    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", d], check=True)
-        os.rmdir(d)
-
-
 def test_version() -> None:
     out = cli("version")
     assert out.returncode == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import tempfile
 
 import pytest
 
@@ -130,17 +129,6 @@ def test_link_of_closed_object_is_detached(bpf_path) -> None:
     with pytest.raises(ClosedError, match="detached"):
         link.info()
     link.detach()  # idempotent
-
-
-@pytest.fixture
-def bpffs():
-    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", d], check=True)
-        os.rmdir(d)
 
 
 def test_pin_and_reopen(traced, bpffs) -> None:

@@ -8,7 +8,6 @@ import os
 import shutil
 import struct
 import subprocess
-import tempfile
 
 import pytest
 
@@ -31,17 +30,6 @@ class Pair(ctypes.Structure):
 def obj(bpf_path):
     with libbpf_py.load(bpf_path("maps")) as o:
         yield o
-
-
-@pytest.fixture
-def bpffs():
-    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", d], check=True)
-        os.rmdir(d)
 
 
 def u32_u64(max_entries: int = 64, **kw) -> Map:

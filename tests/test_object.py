@@ -157,20 +157,6 @@ def test_object_btf_property(bpf_path) -> None:
         obj.btf
 
 
-@pytest.fixture
-def bpffs():
-    import subprocess
-    import tempfile
-
-    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", d], check=True)
-        os.rmdir(d)
-
-
 def pins(bpffs: str) -> list[str]:
     # a fresh bpffs also shows the kernel's preloaded maps.debug/progs.debug iterators
     return sorted(n for n in os.listdir(bpffs) if not n.endswith(".debug"))

@@ -7,7 +7,6 @@ import errno
 import os
 import struct
 import subprocess
-import tempfile
 
 import pytest
 from conftest import load_cookie
@@ -198,17 +197,6 @@ def test_program_info_and_stats(testrun) -> None:
 
 
 # --- pinning
-
-
-@pytest.fixture
-def bpffs():
-    d = tempfile.mkdtemp(prefix="libbpf_py-bpffs-")
-    subprocess.run(["mount", "-t", "bpf", "bpf", d], check=True)
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", d], check=True)
-        os.rmdir(d)
 
 
 def test_program_pin_and_from_pinned(testrun, bpffs) -> None:
