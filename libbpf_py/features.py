@@ -157,12 +157,13 @@ def require_uprobes(what: str) -> None:
 
 
 def _bpf_lsm() -> bool:
-    """'bpf' is in the kernel's active LSM list (BPF LSM programs can attach)."""
-    lsm = _read("/sys/kernel/security/lsm")
-    if not lsm and os.path.isdir("/sys/kernel/security") and not os.listdir("/sys/kernel/security"):
-        os.system("mount -t securityfs securityfs /sys/kernel/security 2>/dev/null")
-        lsm = _read("/sys/kernel/security/lsm")
-    return "bpf" in lsm.strip().split(",")
+    """'bpf' is in the kernel's active LSM list (BPF LSM programs can attach). The list is in
+    securityfs: the probe reads it and mounts nothing (without securityfs, ``why`` says so)."""
+    if not os.path.exists("/sys/kernel/security/lsm"):
+        _reasons["bpf_lsm"] = ("securityfs is not mounted, the active LSM list is unknown: "
+                               "mount -t securityfs securityfs /sys/kernel/security")
+        return False
+    return "bpf" in _read("/sys/kernel/security/lsm").strip().split(",")
 
 
 def _btf_id(name: str, kind: int) -> int:

@@ -47,10 +47,22 @@ def _tracefs() -> bool:
     return (TRACEFS / "events").is_dir()
 
 
+def _securityfs() -> None:
+    """Mount securityfs when missing (the bpf_lsm probe reads its lsm list; probes never
+    mount anything themselves)."""
+    if IS_ROOT and not os.path.exists("/sys/kernel/security/lsm") \
+            and os.path.isdir("/sys/kernel/security"):
+        subprocess.run(["mount", "-t", "securityfs", "securityfs", "/sys/kernel/security"],
+                       capture_output=True)
+
+
 def has_feature(name: str) -> bool:
-    """A kernel feature of ``libbpf_py.features.FEATURES``; tracefs is mounted when missing."""
+    """A kernel feature of ``libbpf_py.features.FEATURES``; tracefs (and securityfs, for
+    bpf_lsm) is mounted when missing."""
     if name == "tracefs":
         _tracefs()
+    elif name == "bpf_lsm":
+        _securityfs()
     return features.has(name)
 
 

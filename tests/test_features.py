@@ -136,3 +136,24 @@ def test_a_missing_arena_says_what_the_kernel_said() -> None:
         assert name in errno.errorcode.values(), reason
         assert report()["missing_because"]["arena"] == reason
     assert features.why("bpf") is None  # present: nothing to explain
+
+
+def test_probes_mount_nothing() -> None:
+    """The bpf_lsm probe reads securityfs's LSM list and mounts nothing: in a private mount
+    namespace without securityfs it answers False, says why, and securityfs stays unmounted."""
+    import subprocess
+    import sys
+
+    child = (
+        "import os, subprocess\n"
+        "subprocess.run(['umount', '/sys/kernel/security'], capture_output=True)\n"
+        "assert not os.path.exists('/sys/kernel/security/lsm')\n"
+        "from libbpf_py import features\n"
+        "print(features.has('bpf_lsm'), features.why('bpf_lsm'))\n"
+        "print(os.path.exists('/sys/kernel/security/lsm'))\n")
+    out = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                          "-c", child], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "False securityfs is not mounted, the active LSM list is unknown: mount -t securityfs "
+        "securityfs /sys/kernel/security", "False"]
