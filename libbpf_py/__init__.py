@@ -34,10 +34,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from . import features
     from .btf import Btf
-    from .enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
+    from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags
     from .link import Link
     from .maps import Map
-    from .maps import MapFlags, MapInfo
+    from .maps import MapInfo
     from .object import Object, OpenObject, load
     from .perfbuf import PerfBuffer
     from .program import Program
@@ -52,7 +52,7 @@ _LAZY = {
     "Link": "link", "Map": "maps", "features": None,
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
     "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf",
-    "UserRingBuffer": "userringbuf", "MapFlags": "maps", "MapInfo": "maps",
+    "UserRingBuffer": "userringbuf", "MapFlags": "enums", "MapInfo": "maps",
 }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
-__all__ = ["MapType", "ProgType", "AttachType", "LinkType", "UpdateFlags"]
+__all__ = ["MapType", "ProgType", "AttachType", "LinkType", "UpdateFlags", "MapFlags"]
 
 
 class _KernelEnum(IntEnum):
@@ -202,3 +202,27 @@ class UpdateFlags(IntFlag):
     NOEXIST = 1
     EXIST = 2
     LOCK = 4
+
+
+class MapFlags(IntFlag):
+    """``map_flags`` of ``bpf_map_create`` (``BPF_F_*`` in linux/bpf.h)."""
+
+    NO_PREALLOC = 1 << 0
+    NO_COMMON_LRU = 1 << 1
+    NUMA_NODE = 1 << 2
+    RDONLY = 1 << 3
+    WRONLY = 1 << 4
+    STACK_BUILD_ID = 1 << 5
+    ZERO_SEED = 1 << 6
+    RDONLY_PROG = 1 << 7
+    WRONLY_PROG = 1 << 8
+    CLONE = 1 << 9
+    MMAPABLE = 1 << 10
+    PRESERVE_ELEMS = 1 << 11
+    INNER_MAP = 1 << 12
+    LINK = 1 << 13
+    PATH_FD = 1 << 14
+    VTYPE_BTF_OBJ_FD = 1 << 15
+    TOKEN_FD = 1 << 16
+    SEGV_ON_FAULT = 1 << 17
+    NO_USER_CONV = 1 << 18

@@ -23,7 +23,9 @@ from typing import Any, Callable
 import pytest
 
 from libbpf_py._ffi import lib
-from libbpf_py.enums import AttachType, LinkType, MapType, ProgType, UpdateFlags
+import libbpf_py
+import libbpf_py.maps
+from libbpf_py.enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags
 
 REPO = Path(__file__).resolve().parent.parent
 LIBBPF_SRC = REPO / "libbpf"
@@ -103,6 +105,7 @@ def c_values(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
         pytest.skip("gcc not available: needed to evaluate the C enums")
     names = [n for _, c_enum, *_ in ENUMS for n in _c_enumerators(c_enum)]
     names += ["BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "BPF_F_LOCK"]
+    names += [f"BPF_F_{name}" for name in MapFlags.__members__]
     tmp = tmp_path_factory.mktemp("enums")
     src = tmp / "enums.c"
     src.write_text("#include <stdio.h>\n#include <linux/bpf.h>\n\nint main(void)\n{\n"
@@ -134,3 +137,12 @@ def test_update_flags_equal_uapi(c_values):
     assert {name: f.value for name, f in UpdateFlags.__members__.items()} == {
         "ANY": c_values["BPF_ANY"], "NOEXIST": c_values["BPF_NOEXIST"],
         "EXIST": c_values["BPF_EXIST"], "LOCK": c_values["BPF_F_LOCK"]}
+
+
+@needs_source
+def test_map_flags_equal_uapi(c_values):
+    """``MapFlags`` (``BPF_F_*`` of bpf_map_create) lives in enums, with the C values; the
+    package and ``libbpf_py.maps`` hand out the same class."""
+    assert {name: f.value for name, f in MapFlags.__members__.items()} == {
+        name: c_values[f"BPF_F_{name}"] for name in MapFlags.__members__}
+    assert libbpf_py.MapFlags is MapFlags and libbpf_py.maps.MapFlags is MapFlags

@@ -13,7 +13,6 @@ import errno
 import os
 from _thread import RLock
 import weakref
-from enum import IntFlag
 
 
 from .. import _args
@@ -37,36 +36,12 @@ if TYPE_CHECKING:
     import mmap
     from typing import Any, Optional
 
-    from ..enums import MapType
+    from ..enums import MapFlags, MapType
     from ._base import MapBase
 
-__all__ = ["MapFlags", "MapInfo"]
+__all__ = ["MapInfo"]
 
 MAP_NAME_MAX = 15  # BPF_OBJ_NAME_LEN - 1
-
-
-class MapFlags(IntFlag):
-    """``map_flags`` of ``bpf_map_create`` (``BPF_F_*`` in linux/bpf.h)."""
-
-    NO_PREALLOC = 1 << 0
-    NO_COMMON_LRU = 1 << 1
-    NUMA_NODE = 1 << 2
-    RDONLY = 1 << 3
-    WRONLY = 1 << 4
-    STACK_BUILD_ID = 1 << 5
-    ZERO_SEED = 1 << 6
-    RDONLY_PROG = 1 << 7
-    WRONLY_PROG = 1 << 8
-    CLONE = 1 << 9
-    MMAPABLE = 1 << 10
-    PRESERVE_ELEMS = 1 << 11
-    INNER_MAP = 1 << 12
-    LINK = 1 << 13
-    PATH_FD = 1 << 14
-    VTYPE_BTF_OBJ_FD = 1 << 15
-    TOKEN_FD = 1 << 16
-    SEGV_ON_FAULT = 1 << 17
-    NO_USER_CONV = 1 << 18
 
 
 class MapInfo:
@@ -99,6 +74,8 @@ class MapInfo:
     @property
     def flags(self) -> MapFlags:
         """``map_flags`` as ``MapFlags``."""
+        from ..enums import MapFlags
+
         return MapFlags(self.map_flags)
 
     def __repr__(self) -> str:
@@ -256,6 +233,8 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
     key_size, value_size = _args.u32(key_size, "key_size"), _args.u32(value_size, "value_size")
     max_entries, flags = _args.u32(max_entries, "max_entries"), _args.u32(flags, "flags")
     if numa_node is not None:
+        from ..enums import MapFlags
+
         numa_node = _args.u32(numa_node, "numa_node")
         flags |= MapFlags.NUMA_NODE
     raw_name = None
@@ -328,6 +307,8 @@ def unpin(m: MapBase, path: Any) -> None:
 
 def map_mmap(m: MapBase, writable: bool) -> mmap.mmap:
     import mmap as _mmap
+
+    from ..enums import MapFlags
 
     if m._type not in (2,):  # ARRAY (arena maps have their own API)
         raise TypeError(f"map '{m.name}' is a {_type_name(m._type)}: only ARRAY maps created "
