@@ -32,18 +32,15 @@ PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 
 
+_BTF_KIND_TYPEDEF = 8  # linux/btf.h
+
+
 def _btf_has(name: str, kind: int) -> bool:
     """Whether vmlinux BTF has a type ``name`` of BTF ``kind`` (True if BTF is unreadable)."""
-    if not os.path.isfile("/sys/kernel/btf/vmlinux"):
-        return True
-    try:
-        btf = lib.btf__load_vmlinux_btf()
-    except BpfError:
-        return True
-    try:
-        return lib.btf__find_by_name_kind(btf, name.encode(), kind) > 0
-    finally:
-        lib.btf__free(btf)
+    from ._vmlinux import find
+
+    found = find(name, kind)
+    return found is None or found > 0
 
 
 # Attach types whose programs run on a BPF trampoline (enum bpf_attach_type): fentry, fexit,
@@ -204,7 +201,7 @@ class TracingAttachMixin:
         The kernel must declare it (``btf_trace_<name>`` in its BTF: checked first). ``cookie``
         needs Linux 6.10. Needs root.
         """
-        if not _btf_has(f"btf_trace_{name}", 8):  # BTF_KIND_TYPEDEF
+        if not _btf_has(f"btf_trace_{name}", _BTF_KIND_TYPEDEF):
             raise BpfError(errno.ENOENT, f"no raw tracepoint '{name}' in the kernel's BTF",
                            f"attach program '{self.name}'")
         from ._ffi.attach import bpf_raw_tracepoint_opts

@@ -167,17 +167,11 @@ def _bpf_lsm() -> bool:
 
 
 def _btf_id(name: str, kind: int) -> int:
-    """The id of type ``name`` of BTF ``kind`` in the kernel's BTF (vmlinux), 0 if none."""
-    if not os.path.isfile(VMLINUX_BTF):
-        return 0
-    try:
-        vmlinux = lib.btf__load_vmlinux_btf()
-    except OSError:
-        return 0
-    try:
-        return max(lib.btf__find_by_name_kind(vmlinux, name.encode(), kind), 0)
-    finally:
-        lib.btf__free(vmlinux)
+    """The id of type ``name`` of BTF ``kind`` in the kernel's BTF (vmlinux), 0 if none (one
+    cached vmlinux BTF: ``_vmlinux``)."""
+    from ._vmlinux import find
+
+    return find(name, kind) or 0
 
 
 def _load(prog_type: int, attach_type: int = 0, btf_id: int = 0) -> int:

@@ -439,17 +439,11 @@ def _method_for_section(section: str) -> Optional[str]:
 
 
 def _vmlinux_has_func(name: str) -> bool:
-    """Whether the kernel's BTF has a FUNC named ``name`` (True when it can't be read)."""
-    if not os.path.isfile("/sys/kernel/btf/vmlinux"):
-        return True
-    try:
-        btf = lib.btf__load_vmlinux_btf()
-    except BpfError:
-        return True
-    try:
-        return lib.btf__find_by_name_kind(btf, name.encode(), 12) > 0  # BTF_KIND_FUNC
-    finally:
-        lib.btf__free(btf)
+    """Whether the kernel's BTF has function ``name`` (True when its BTF is unreadable)."""
+    from ._vmlinux import BTF_KIND_FUNC, find
+
+    found = find(name, BTF_KIND_FUNC)
+    return found is None or found > 0
 
 
 class PinnedProgram(_FdProgramMixin):

@@ -157,3 +157,22 @@ def test_probes_mount_nothing() -> None:
     assert out.stdout.splitlines() == [
         "False securityfs is not mounted, the active LSM list is unknown: mount -t securityfs "
         "securityfs /sys/kernel/security", "False"]
+
+
+@pytest.mark.kernel("btf")
+def test_one_cached_vmlinux_btf() -> None:
+    """The probes' and attach checks' name lookups share one vmlinux BTF, loaded once: the
+    same ids as a fresh ``Btf.vmlinux()``, and the handle stays the same across questions."""
+    from libbpf_py import _vmlinux
+    from libbpf_py.btf import Btf, Kind
+
+    enum_id = _vmlinux.find("bpf_prog_type", _vmlinux.BTF_KIND_ENUM)
+    handle = _vmlinux._handle
+    assert enum_id and handle
+    assert _vmlinux.find("lbpy_no_such_type", _vmlinux.BTF_KIND_ENUM) == 0
+    assert features.tp_btf("sys_enter")  # through the cached BTF too
+    with Btf.vmlinux() as btf:
+        assert btf.get("bpf_prog_type", Kind.ENUM).id == enum_id
+        assert btf.get("do_sys_openat2", Kind.FUNC).id == \
+            _vmlinux.find("do_sys_openat2", _vmlinux.BTF_KIND_FUNC)
+    assert _vmlinux._handle is handle
