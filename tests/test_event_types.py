@@ -78,6 +78,32 @@ def test_generated_types_match_the_dwarf_layout(bpf_path, tmp_path: Path) -> Non
     assert only.__all__ == ["inner"]  # type: ignore[attr-defined]
 
 
+def test_generated_types_pass_mypy_strict_and_ruff(tmp_path: Path) -> None:
+    """gen types output is checked like a skeleton's: a script using it passes mypy --strict
+    (the member properties, ``__u8`` arrays as ``ctypes.Array[ctypes.c_ubyte]``), and the C
+    member named ``in`` is reached as ``in_``, as annotated."""
+    mod = _generated(tmp_path)
+    ev = mod.event()  # type: ignore[attr-defined]
+    ev.in_.hi = 3
+    assert getattr(ev, "in").hi == 3 and ev.in_.hi == 3
+    (tmp_path / "user.py").write_text(
+        "from local_event_types import ev_kind, event\n\n"
+        "ev = event()\n"
+        "ev.in_.lo = 1\n"
+        "n: int = ev.in_.hi + ev.bytes[2] + ev.flags + ev.addr + ev.args_count\n"
+        "name: bytes = ev.comm\n"
+        "kind: ev_kind = ev.kind\n")
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
+                           "--cache-dir", str(tmp_path / "cache"), "user.py",
+                           "local_event_types.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
+                           str(pyproject), str(tmp_path / "local_event_types.py")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+
+
 def test_gen_types_errors_are_clear(tmp_path: Path) -> None:
     bad = tmp_path / "bad.h"
     bad.write_text("struct broken { int x }\n")

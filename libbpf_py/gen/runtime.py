@@ -9,7 +9,7 @@ from .._types import (BtfStruct, BtfUnion, _bitfield_property, _chars_property, 
                       _int128_property, c_int128, c_uint128)
 
 __all__ = ["BtfStruct", "BtfUnion", "c_uint128", "c_int128", "bitfield", "chars", "enum_member",
-           "int128"]
+           "int128", "alias"]
 
 #: ``bitfield(name, byte_offset, nbytes, shift, bits, signed, label)``: a bitfield member.
 bitfield = _bitfield_property
@@ -19,3 +19,11 @@ chars = _chars_property
 enum_member = _enum_property
 #: ``int128(raw_field, signed, label)``: a 128-bit integer member read as ``int``.
 int128 = _int128_property
+
+
+def alias(field: str) -> property:
+    """``alias(field)``: a member whose C name is a Python keyword (``in``, ``from``), read and
+    written as ``in_``, ``from_`` (the ctypes field keeps the C name)."""
+    return property(lambda self: getattr(self, field),
+                    lambda self, value: setattr(self, field, value),
+                    doc=f"The member '{field}' (a Python keyword).")

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["skeleton_source", "default_name"]
 
-_PROPERTY = re.compile(r"    \w+ = rt\.(enum_member|chars|bitfield|int128)\(")
 _KV_MAPS = frozenset({"hash", "array", "lru_hash"})  # decoded as K -> V (not per-CPU lists)
 
 
@@ -39,42 +38,6 @@ class _Writer(pytypes._Writer):
 
     def name_for(self, obj: Any, want: str) -> str:
         return super().name_for(obj, _camel(_types._py_ident(want)))
-
-
-def _wrap_lists(block: str) -> str:
-    """One item a line for the ``_fields_``/``_names_``/``_info_`` lines that ``pytypes`` writes
-    on one, when they are longer than 100 characters."""
-    import ast
-
-    out = []
-    for line in block.split("\n"):
-        if _PROPERTY.match(line):  # a property where the class annotates the value's type
-            line += "  # type: ignore[assignment]"
-        if len(line) <= 100 or line.endswith("ignore[assignment]"):
-            out.append(line)
-            continue
-        indent = line[: len(line) - len(line.lstrip())]
-        head, _, rest = line.partition(" = ")
-        node = ast.parse(rest, mode="eval").body
-        if isinstance(node, ast.Dict):
-            items = [f"{_segment(rest, k)}: {_segment(rest, v)}"
-                     for k, v in zip(node.keys, node.values)]
-        else:
-            assert isinstance(node, ast.List)
-            items = [_segment(rest, e) for e in node.elts]
-        out.append(f"{head} = {rest[0]}")
-        out += [f"{indent}    {it}," for it in items]
-        out.append(f"{indent}{rest[-1]}")
-    return "\n".join(out)
-
-
-def _segment(source: str, node: Any) -> str:
-    """The source text of an ``ast`` node of ``source``."""
-    import ast
-
-    text = ast.get_source_segment(source, node)
-    assert text is not None
-    return text
 
 
 def _string_lines(text: str, indent: str, width: int = 100) -> list[str]:
@@ -304,7 +267,8 @@ def _module(name: str, cls: str, command: str, version: str, fmt: int, w: Any,
     # start that a skeleton without records or enums does not pay (libbpf_py imports ctypes)
     text = "\n".join(w.blocks) + "".join(a for _m, a in maps) + "".join(
         a for _s, _r, vs in sections for _v, _i, a in vs)
-    imports = "import ctypes\n" if re.search(r"\bctypes\.", text) else ""
+    imports = "import builtins\n" if "builtins." in text else ""
+    imports += "import ctypes\n" if re.search(r"\bctypes\.", text) else ""
     imports += "import enum\n" if "(enum.IntEnum)" in text else ""
     imports += "\nimport libbpf_py\n"
     imports += "from libbpf_py.gen import runtime as rt\n" if re.search(r"\brt\.", text) else ""
@@ -319,7 +283,7 @@ def _module(name: str, cls: str, command: str, version: str, fmt: int, w: Any,
     exported = sorted(w.names.values())
     put(f"__all__ = {[cls, cls + 'Open', *exported]!r}\n")
     for block in w.blocks:
-        put(_wrap_lists(block) + "\n")
+        put(pytypes.format_block(block) + "\n")
 
     def props(kind: str, items: list[tuple[str, str]], getter: str) -> list[str]:
         lines = []
