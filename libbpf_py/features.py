@@ -535,12 +535,22 @@ def _cgroup_mprog() -> bool:
 
 
 def _bpf_token() -> bool:
-    """BPF tokens (6.9): bpffs takes delegation options (as root), and user namespaces can be
-    made (``user.max_user_namespaces`` > 0)."""
+    """BPF tokens (6.9): the kernel knows BPF_TOKEN_CREATE, bpffs takes delegation options (as
+    root), and user namespaces can be made (``user.max_user_namespaces`` > 0). Older bpffs
+    ignore unknown mount options (5.10 accepts ``delegate_cmds``), so the command decides:
+    ``bpf_token_create`` on no bpffs (fd -1) fails with EBADF where the command exists, with
+    EINVAL (unknown command) before 6.9."""
+    import errno
+
     from ._ffi import libc
 
     if _read("/proc/sys/user/max_user_namespaces").strip() in ("", "0"):
         return False
+    try:
+        os.close(lib.bpf_token_create(-1, None))  # not expected (no bpffs): undo
+    except OSError as e:
+        if e.errno != errno.EBADF:
+            return False
     try:
         fd = libc.fsopen(b"bpf", libc.FSOPEN_CLOEXEC)
     except OSError:
@@ -548,7 +558,7 @@ def _bpf_token() -> bool:
     try:
         libc.fsconfig(fd, libc.FSCONFIG_SET_STRING, b"delegate_cmds", b"any", 0)
         return True
-    except OSError:  # EINVAL: an older bpffs without delegation; EPERM: not root
+    except OSError:  # EINVAL: a bpffs without delegation; EPERM: not root
         return False
     finally:
         os.close(fd)

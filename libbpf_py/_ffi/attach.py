@@ -522,6 +522,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_link_detach", c_int, [c_int], INT),
     ("bpf_iter_create", c_int, [c_int], INT),
     ("bpf_enable_stats", c_int, [c_int], INT),
+    # int bpf_token_create(int bpffs_fd, struct bpf_token_create_opts *opts) (opts may be NULL)
+    ("bpf_token_create", c_int, [c_int, c_void_p], INT),
     ("bpf_prog_get_fd_by_id", c_int, [c_uint32], INT),
     ("bpf_link_get_fd_by_id", c_int, [c_uint32], INT),
     ("bpf_prog_get_info_by_fd", c_int, [c_int, P(bpf_prog_info), P(c_uint32)], INT),
