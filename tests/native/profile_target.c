@@ -1,4 +1,4 @@
-/* A workload for the profile tool's tests: reports "ready", then burns CPU until killed (30 s
+/* A workload for the profile tool's tests: reports "ready", then burns CPU until killed (300 s
  * at most) either in user space, in libbpf_py_profile_spin() called from main ("spin"), or in
  * the kernel, reading /dev/zero in a loop from libbpf_py_profile_read() ("read"). Built with
  * -O0 -fno-omit-frame-pointer so that the kernel can walk its user stack. */
@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 {
 	int in_kernel = argc > 1 && strcmp(argv[1], "read") == 0;
 
-	alarm(30); /* never outlives a failed test */
+	alarm(300); /* never outlives a failed test (the tests kill it; slow VM guests need minutes) */
 	printf("ready\n");
 	fflush(stdout);
 	if (in_kernel)
