@@ -11,20 +11,22 @@
 #   --timeout S    per-kernel limit in seconds, boot included (default 5400); the guest is killed
 #   --accel A      kvm, tcg or auto (default: KVM if a short boot check passes, else TCG)
 #   --cpus N       guest CPUs (default: the host's, at most 4)   --memory MB (default 3072)
+#   --jobs N       boot up to N kernels at once (default 1; --ci: 2 on a host with 2+ CPUs). With
+#                  more than one, the guests' consoles go to their console.log files only
 #   --results DIR  where each kernel's junit.xml, features.json and console.log go
 #                  (default .vmtest/results/<series>); scripts/vm/kernels_md.py reads them
 #   --cmd 'SHELL'  run this instead of pytest (in tests/, CI=true, as root)
-#   --ci           what CI runs (scripts/test.sh): the oldest and newest kernels (5.10,7) with a
-#                  selection covering every attach kind, the tools, ring/perf buffers, globals,
-#                  maps, arenas and tokens ($CI_SELECTION below)
+#   --ci           what CI runs (scripts/test.sh): the oldest and newest kernels (5.10,7) at
+#                  once with a selection covering every attach kind, the tools, ring/perf
+#                  buffers, globals, maps, arenas and tokens ($CI_SELECTION below)
 #
 # pytest arguments default to the whole suite except the static checks (mypy/ruff check the
 # code, not the kernel); paths are relative to tests/. Kernels come from Debian's archive
 # (scripts/vm/kernel.sh: downloaded and unpacked into a cache, never installed). The guest: a
 # static init (scripts/vm/init.c) in a generated initramfs mounts the host's root read-only
 # over 9p and runs scripts/vm/guest.sh, which mounts tracefs, debugfs, securityfs, bpffs,
-# cgroup2 and tmpfs scratch dirs, with `bpf` in the kernel's LSM list. One guest at a time;
-# no guest outlives this command. Exit status: 0 when every kernel passed.
+# cgroup2 and tmpfs scratch dirs, with `bpf` in the kernel's LSM list. No guest outlives this
+# command (Ctrl-C, a timeout, an error). Exit status: 0 when every kernel passed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 vm=$top/scripts/vm
@@ -39,10 +41,11 @@ CI_SELECTION=(test_features.py test_attach_tracing.py test_attach_kprobe.py test
     test_ringbuf.py test_perfbuf.py test_globals.py test_map.py test_tools.py test_arena.py
     test_token.py)
 ci=0
-kernels=6.12 timeout=5400 accel=auto cpus= memory=3072 results= cmd=
+kernels=6.12 timeout=5400 accel=auto cpus= memory=3072 results= cmd= jobs=
 while [ $# -gt 0 ]; do
     case "$1" in
-        --ci) ci=1; kernels=5.10,7; shift ;;
+        --ci) ci=1; kernels=5.10,7; jobs=${jobs:-$([ "$(nproc)" -ge 2 ] && echo 2 || echo 1)}; shift ;;
+        --jobs) jobs=$2; shift 2 ;;
         --kernel) kernels=$2; shift 2 ;;
         --kernel=*) kernels=${1#*=}; shift ;;
         --timeout) timeout=$2; shift 2 ;;
@@ -59,6 +62,7 @@ done
 [ "$kernels" = all ] && kernels=5.10,6.1,6.12,7
 results=${results:-$top/.vmtest/results}
 cpus=${cpus:-$(n=$(nproc); echo $((n > 4 ? 4 : n)))}
+jobs=${jobs:-1}
 
 case "$(uname -m)" in
     x86_64) qemu=qemu-system-x86_64 ;;
@@ -66,6 +70,9 @@ case "$(uname -m)" in
 esac
 command -v "$qemu" >/dev/null || die "$qemu is missing: run scripts/bootstrap.sh (Debian package qemu-system-x86)"
 [ -x "$top/.venv/bin/python" ] || die "no .venv: run scripts/bootstrap.sh first"
+case "$top/" in  # the guest mounts its own tmpfs there, hiding the host's files
+    /tmp/* | /run/* | /var/tmp/* | /dev/shm/*) die "the checkout ($top) must not be under /tmp, /run, /var/tmp or /dev/shm: the guest sees the host's root but its own tmpfs there" ;;
+esac
 command -v gcc >/dev/null || die "gcc is missing: run scripts/bootstrap.sh"
 
 cache=${LIBBPF_PY_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/libbpf_py/vm}
@@ -89,10 +96,20 @@ for src in sorted(conftest.BPF_SRC.glob("*.bpf.c")):
         pass
 ') || die "compiling the test programs failed"
 
+# `timeout` leads a process group of its own with qemu in it: killing the group ends both (a
+# SIGKILL to timeout alone would leave qemu running).
 qemu_pid=
-cleanup() { [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null; qemu_pid=; }
-trap cleanup EXIT
-trap 'cleanup; exit 130' INT TERM
+cleanup() { [ -n "$qemu_pid" ] && kill -9 -- "-$qemu_pid" 2>/dev/null; qemu_pid=; }
+runners=()
+stop_all() {
+    cleanup
+    local p
+    for p in "${runners[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${runners[@]}"; do wait "$p" 2>/dev/null; done
+    runners=()
+}
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 
 # boot IMAGE INITRD APPEND ACCEL LIMIT LOG [JOBDIR]: run one guest to its end (or the limit).
 boot() {
@@ -107,7 +124,7 @@ boot() {
     esac
     timeout -k 5 "$limit" "$qemu" "${args[@]}" </dev/null >"$log" 2>&1 &
     qemu_pid=$!
-    if [ -n "$job" ]; then
+    if [ -n "$job" ] && [ "$jobs" = 1 ]; then
         tail -n +1 -f --pid="$qemu_pid" "$log" 2>/dev/null || true
     fi
     wait "$qemu_pid" || rc=$?
@@ -151,43 +168,48 @@ elif [ $# -eq 0 ] && [ -z "$cmd" ]; then
 fi
 pytest_args=$(printf ' %q' "$@")
 
-summary=()
-failed=0
-IFS=, read -r -a list <<<"$kernels"
-for series in "${list[@]}"; do
-    say "kernel $series"
-    if [ "$series" = host ]; then
-        out=$results/host
-        rm -rf "$out"
-        mkdir -p "$out"
-        start=$(date +%s)
-        status=0
-        (cd "$top/tests" && export CI=true && JOB=$out && "$top/.venv/bin/python" -m libbpf_py features --json >"$out/features.json" \
-            && if [ -n "$cmd" ]; then bash -c "$cmd"; else eval "\"$top/.venv/bin/pytest\" -p no:cacheprovider -rfEs --junitxml=\"$out/junit.xml\"$pytest_args"; fi) || status=$?
-        uname -r >"$out/release"
-        echo "$status" >"$out/status"
-        [ "$status" = 0 ] || failed=1
-        summary+=("host ($(uname -r), $(( $(date +%s) - start ))s): $([ "$status" = 0 ] && echo passed || echo "failed (exit $status)")")
-        continue
-    fi
-    vars=$(bash "$vm/kernel.sh" "$series") || { summary+=("$series: no kernel (see above)"); failed=1; continue; }
+# run_host: the selection natively, on this machine's kernel (no VM); a summary line in $sums.
+run_host() {
+    local out=$results/host start status=0
+    rm -rf "$out"
+    mkdir -p "$out"
+    start=$(date +%s)
+    (cd "$top/tests" && export CI=true && JOB=$out && "$top/.venv/bin/python" -m libbpf_py features --json >"$out/features.json" \
+        && if [ -n "$cmd" ]; then bash -c "$cmd"; else eval "\"$top/.venv/bin/pytest\" -p no:cacheprovider -rfEs --junitxml=\"$out/junit.xml\"$pytest_args"; fi) || status=$?
+    uname -r >"$out/release"
+    echo "$status" >"$out/status"
+    echo "host ($(uname -r), $(( $(date +%s) - start ))s): $([ "$status" = 0 ] && echo passed || echo "failed (exit $status)")" >"$sums/host"
+    [ "$status" = 0 ]
+}
+
+# prepare SERIES: the kernel (downloaded once into the cache) and its initramfs; sets the
+# KERNEL_* variables and $initrd. One kernel at a time (downloads, apt's index cache).
+prepare() {
+    local vars
+    vars=$(bash "$vm/kernel.sh" "$1") || return 1
     eval "$vars"
     initrd=$cache/initrd-$KERNEL_RELEASE-$(basename "$init").cpio
     if [ ! -f "$initrd" ]; then
         python3 "$vm/initramfs.py" "$KERNEL_MODULES" "$init" "$initrd" || die "initramfs for $KERNEL_RELEASE failed"
     fi
-    [ -n "${chosen_accel:-}" ] || chosen_accel=$(choose_accel "$KERNEL_IMAGE" "$initrd")
+}
+
+# run_guest SERIES: boot the prepared kernel and run the job in it; results in
+# $results/SERIES, a summary line in $sums/SERIES. Status 0 when the job passed.
+run_guest() {
+    local series=$1 final out job start rc=0 took status result counts=
+    local append="console=ttyS0 panic=-1 quiet mitigations=off lsm=lockdown,yama,bpf lbpy.init=$vm/guest.sh"
     # A kernel's previous results stay until this run of it ends (a cut-short run keeps them).
     final=$results/$series
     out=$final.new
     rm -rf "$out"
     mkdir -p "$out"
     job=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-job.XXXXXX")
-    cat >"$job/env" <<EOF
-KERNEL_ROOT=${KERNEL_MODULES%/lib/modules/*}
-VM_DIR=$vm
-PRELOAD_MODULES="loop veth sch_ingress"
-EOF
+    {
+        echo "KERNEL_ROOT=${KERNEL_MODULES%/lib/modules/*}"
+        echo "VM_DIR=$vm"
+        echo 'PRELOAD_MODULES="loop veth sch_ingress"'
+    } >"$job/env"
     {
         echo "cd $(printf %q "$top/tests") || exit 1"
         echo "export CI=true PYTHONDONTWRITEBYTECODE=1 LIBBPF_PY_TEST_CACHE=/tmp/testcache"
@@ -199,9 +221,7 @@ EOF
             echo "exec ../.venv/bin/python -m pytest -p no:cacheprovider -rfEs --junitxml=/run/job/junit.xml$pytest_args"
         fi
     } >"$job/cmd"
-    append="console=ttyS0 panic=-1 quiet mitigations=off lsm=lockdown,yama,bpf lbpy.init=$vm/guest.sh"
     start=$(date +%s)
-    rc=0
     boot "$KERNEL_IMAGE" "$initrd" "$append" "$chosen_accel" "$timeout" "$out/console.log" "$job" || rc=$?
     took=$(( $(date +%s) - start ))
     for f in junit.xml features.json; do [ -f "$job/$f" ] && cp "$job/$f" "$out/"; done
@@ -210,33 +230,73 @@ EOF
         status=$(cat "$job/status")
         result=$([ "$status" = 0 ] && echo passed || echo "failed (exit $status)")
     elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        status=timeout; result="timed out after ${timeout}s (console: $out/console.log)"
+        status=timeout; result="timed out after ${timeout}s (console: $final/console.log)"
     else
         status=noboot; result="the guest ended without a result (qemu exit $rc)"
     fi
     echo "$status" >"$out/status"
     rm -rf "$job" "$final"
     mv "$out" "$final"
-    out=$final
-    counts=
-    if [ -f "$out/junit.xml" ]; then
-        counts=$(python3 - "$out/junit.xml" <<'EOF'
+    [ -f "$final/junit.xml" ] && counts=$(junit_counts "$final/junit.xml")
+    if [ "$status" != 0 ]; then
+        say "$series ($KERNEL_RELEASE) $result; the console's tail:"
+        tail -n 40 "$final/console.log" >&2
+    fi
+    echo "$series ($KERNEL_RELEASE, $chosen_accel, ${took}s): $result${counts:+: $counts}" >"$sums/$series"
+    [ "$status" = 0 ]
+}
+
+junit_counts() {
+    python3 -c '
 import sys, xml.etree.ElementTree as ET
 r = ET.parse(sys.argv[1]).getroot()
 s = r if r.tag == "testsuite" else r.find("testsuite")
 t, f, e, k = (int(s.get(a, 0)) for a in ("tests", "failures", "errors", "skipped"))
-print(f"{t - f - e - k} passed, {f + e} failed, {k} skipped")
-EOF
-)
-    fi
-    if [ "$status" != 0 ]; then
-        failed=1
-        say "$series ($KERNEL_RELEASE) $result; the console's tail:"
-        tail -n 40 "$out/console.log" >&2
-    fi
-    summary+=("$series ($KERNEL_RELEASE, $chosen_accel, ${took}s): $result${counts:+: $counts}")
-done
+print(f"{t - f - e - k} passed, {f + e} failed, {k} skipped")' "$1"
+}
 
-say "summary (results in $results):"
-for line in "${summary[@]}"; do say "  $line"; done
+sums=$(mktemp -d "${TMPDIR:-/tmp}/vmtest-summary.XXXXXX")
+failed=0
+started=$(date +%s)
+IFS=, read -r -a list <<<"$kernels"
+for series in "${list[@]}"; do
+    if [ "$series" = host ]; then
+        say "kernel host"
+        run_host || failed=1
+        continue
+    fi
+    if ! prepare "$series"; then
+        echo "$series: no kernel (see above)" >"$sums/$series"
+        failed=1
+        continue
+    fi
+    [ -n "${chosen_accel:-}" ] || chosen_accel=$(choose_accel "$KERNEL_IMAGE" "$initrd")
+    if [ "$jobs" = 1 ]; then
+        say "kernel $series"
+        run_guest "$series" || failed=1
+        continue
+    fi
+    # Several guests at once: wait for a free slot, then run this one in a background subshell
+    # (it has the prepared KERNEL_* variables; its own trap ends its guest).
+    while [ "${#runners[@]}" -ge "$jobs" ]; do
+        wait -n "${runners[@]}" || true
+        alive=()
+        for p in "${runners[@]}"; do kill -0 "$p" 2>/dev/null && alive+=("$p"); done
+        runners=("${alive[@]}")
+    done
+    say "kernel $series: started (console: $results/$series.new/console.log)"
+    (
+        runners=()
+        trap cleanup EXIT
+        trap 'cleanup; exit 130' INT TERM
+        run_guest "$series" || exit 1
+    ) &
+    runners+=("$!")
+done
+for p in "${runners[@]}"; do wait "$p" || failed=1; done
+runners=()
+
+say "summary ($(( $(date +%s) - started ))s in all; results in $results):"
+for series in "${list[@]}"; do [ -f "$sums/$series" ] && say "  $(cat "$sums/$series")"; done
+rm -rf "$sums"
 exit "$failed"
