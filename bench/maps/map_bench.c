@@ -2,6 +2,7 @@
 /* C reference for bench/maps/run.py: the same map (opened by id), libbpf's bpf.h calls.
  *
  *   map_bench dump <map_id> <rounds>   full dumps with bpf_map_lookup_batch: ns per dump
+ *   map_bench pop <map_id> 1           one bpf_map_lookup_and_delete_batch drain: ns, count
  *   map_bench ops <map_id> <n>         n lookups then n updates of key 5: ns per op
  *
  * Linked against libbpf_py's bundled _libbpf.so (the same library the Python columns use).
@@ -30,12 +31,13 @@ int main(int argc, char **argv)
 	int fd, rounds;
 
 	if (argc != 4)
-		return fprintf(stderr, "usage: %s dump|ops <map_id> <n>\n", argv[0]), 2;
+		return fprintf(stderr, "usage: %s dump|pop|ops <map_id> <n>\n", argv[0]), 2;
 	fd = bpf_map_get_fd_by_id(atoi(argv[2]));
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len))
 		return perror("open map"), 1;
 	rounds = atoi(argv[3]);
-	if (!strcmp(argv[1], "dump")) {
+	if (!strcmp(argv[1], "dump") || !strcmp(argv[1], "pop")) {
+		int pop = !strcmp(argv[1], "pop");
 		__u32 cap = info.max_entries + 1;
 		uint32_t *keys = malloc(sizeof(*keys) * cap);
 		uint64_t *values = malloc(sizeof(*values) * cap);
@@ -49,10 +51,10 @@ int main(int argc, char **argv)
 
 			do {
 				count = cap - total;
-				err = bpf_map_lookup_batch(fd, in, &batch, keys + total, values + total,
-							   &count, &opts);
+				err = (pop ? bpf_map_lookup_and_delete_batch : bpf_map_lookup_batch)(
+					fd, in, &batch, keys + total, values + total, &count, &opts);
 				if (err && err != -ENOENT)
-					return fprintf(stderr, "lookup_batch: %d\n", err), 1;
+					return fprintf(stderr, "%s batch: %d\n", argv[1], err), 1;
 				total += count;
 				in = &batch;
 			} while (!err);
