@@ -617,3 +617,19 @@ def test_library_is_the_mirrored_libbpf_release() -> None:
         with pytest.raises(ImportError, match=rf"is libbpf {other}, but libbpf_py's tables "
                                               r"mirror libbpf 1\.7 \(a build bug"):
             _ffi.check_libbpf_version(other)
+
+
+def test_holding_gil_binds_the_same_library_without_errcheck_rows_only() -> None:
+    """``holding_gil`` (the element calls of plain data maps) binds a core row a second time,
+    from the already loaded library, with the row's signature; rows with errcheck are refused
+    (their callers would not see the error)."""
+    fn = _ffi.holding_gil("bpf_map_lookup_elem")
+    assert fn.argtypes == _ffi.lib.bpf_map_lookup_elem.argtypes
+    assert fn.restype is ctypes.c_int
+    key, value = ctypes.c_uint32(0), ctypes.c_uint64()
+    # An fd that is no map: the call runs and returns -errno (no errcheck on this row).
+    assert fn(-1, ctypes.addressof(key), ctypes.addressof(value)) == -errno.EBADF
+    assert ctypes.cast(fn, ctypes.c_void_p).value == ctypes.cast(
+        _ffi.lib.bpf_map_lookup_elem, ctypes.c_void_p).value
+    with pytest.raises(ValueError, match="bpf_object__open_file.*without errcheck"):
+        _ffi.holding_gil("bpf_object__open_file")

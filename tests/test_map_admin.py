@@ -386,7 +386,10 @@ def test_threads_do_not_share_value_buffers() -> None:
         wrong: list[tuple[int, int]] = []
 
         def reader(key: int, expect: int) -> None:
-            for _ in range(3000):  # the GIL is released during each syscall
+            # Between a lookup and its decoding another thread may run (the eval loop switches
+            # threads after calls), and map types other than plain data maps release the GIL
+            # during the syscall.
+            for _ in range(3000):
                 got = m[key]
                 if got != expect:
                     wrong.append((key, got))
@@ -397,3 +400,45 @@ def test_threads_do_not_share_value_buffers() -> None:
         for t in threads:
             t.join()
         assert wrong == []
+
+
+@pytest.mark.parametrize("map_type", [MapType.HASH, MapType.ARRAY])
+@pytest.mark.parametrize("ctype", [ctypes.c_int8, ctypes.c_uint8, ctypes.c_int16, ctypes.c_uint16,
+                                   ctypes.c_int32, ctypes.c_uint32, ctypes.c_int64,
+                                   ctypes.c_uint64])
+def test_int_values_of_every_size_and_sign_roundtrip(map_type: MapType, ctype: type) -> None:
+    """The element hot paths read int values back through a per-thread array of the value's C
+    type: every size and sign, both ends of the range, single and batched reads agree."""
+    bits = ctypes.sizeof(ctype) * 8
+    signed = ctype(-1).value == -1
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    with Map.create(map_type, key_type=ctypes.c_uint32, value_type=ctype, max_entries=3) as m:
+        m[0], m[1], m[2] = lo, hi, 0
+        assert [m[0], m[1], m[2]] == [lo, hi, 0]
+        assert 1 in m and (map_type == MapType.ARRAY or 3 not in m)
+        assert dict(m.items()) == {0: lo, 1: hi, 2: 0}
+        with pytest.raises(OverflowError, match=f"value {hi + 1} does not fit"):
+            m[1] = hi + 1
+        assert m[1] == hi
+
+
+def test_element_calls_keep_the_gil_for_plain_data_maps_only() -> None:
+    """Lookups and updates of hash, array, LRU and LPM maps keep the GIL (ctypes.PyDLL: they
+    never sleep); every other type's release it (a map-of-maps update waits for an RCU grace
+    period, a sockmap's for socket locks)."""
+    from libbpf_py._ffi import lib
+    from libbpf_py.maps._common import GIL_HELD_TYPES, element_calls
+
+    pyapi = ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+    assert {MapType(t).name for t in GIL_HELD_TYPES} == {
+        "HASH", "ARRAY", "PERCPU_HASH", "PERCPU_ARRAY", "LRU_HASH", "LRU_PERCPU_HASH",
+        "LPM_TRIE"}
+    for t in MapType:
+        lookup, update = element_calls(t)
+        held = t in GIL_HELD_TYPES
+        assert bool(lookup._flags_ & pyapi) == bool(update._flags_ & pyapi) == held, t
+        if not held:
+            assert (lookup, update) == (lib.bpf_map_lookup_elem, lib.bpf_map_update_elem)
+    with u32_u64() as m:
+        m[1] = 2
+        assert m._lk._flags_ & pyapi and m._upd._flags_ & pyapi

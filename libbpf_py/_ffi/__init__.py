@@ -24,14 +24,14 @@ import os
 
 from ..errors import BpfError
 from . import types
-from .functions import INT, PTR, SIGNATURES
+from .functions import INT, NONE, PTR, SIGNATURES
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
-__all__ = ["lib", "types", "strerror", "check", "LIBRARY_PATH", "ALL_STRUCTS", "LIBBPF_VERSION",
-           "MIRRORED_LIBBPF"]
+__all__ = ["lib", "types", "strerror", "check", "holding_gil", "LIBRARY_PATH", "ALL_STRUCTS",
+           "LIBBPF_VERSION", "MIRRORED_LIBBPF"]
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
 
@@ -125,6 +125,30 @@ def bind(rows: list[tuple[str, Any, list[Any], str]]) -> None:
             f"{LIBRARY_PATH} lacks {len(missing)} declared function(s): {', '.join(missing)} "
             "(a build bug: the bundled libbpf does not match libbpf_py)"
         )
+
+
+_pydll: Any = None
+
+
+def holding_gil(name: str) -> Any:
+    """A core row's function bound a second time, through ``ctypes.PyDLL``: calls keep the GIL.
+
+    For calls that return in about a microsecond and never sleep (the element calls of plain
+    data maps, ``maps._base.GIL_HELD_TYPES``): ctypes' GIL release and re-take around a call
+    costs about as many instructions as the rest of the call's Python side. While such a call
+    runs no other Python thread does (none can close the map meanwhile). Rows without errcheck
+    only (hot paths test the result themselves)."""
+    global _pydll
+    row = _CORE[name]
+    if row[3] != NONE:
+        raise ValueError(f"{name}: only rows without errcheck can be bound holding the GIL")
+    if _pydll is None:
+        # The same library (dlopen of an open path returns its handle): no second copy.
+        _pydll = ctypes.PyDLL(LIBRARY_PATH)
+    fn = getattr(_pydll, name)
+    fn.restype = row[1]
+    fn.argtypes = row[2]
+    return fn
 
 
 #: Core rows by function name, bound on first use (``_Lib.__getattr__``).

@@ -22,7 +22,7 @@ from .._args import text
 from .._codecs import Codec, IntCodec, codec_for
 from ..errors import BpfError, ClosedError, closed_instead
 from ._common import (_INT_FORMATS, ENOTSUPP, INDEX_KEY_TYPES, PERCPU_TYPES, _type_name,
-                      class_for)
+                      class_for, element_calls)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     _M = TypeVar("_M", bound="MapBase")
 
 __all__ = ["MapBase"]
+
+_INT_CTYPES = {(1, True): ctypes.c_int8, (2, True): ctypes.c_int16, (4, True): ctypes.c_int32,
+               (8, True): ctypes.c_int64, (1, False): ctypes.c_uint8, (2, False): ctypes.c_uint16,
+               (4, False): ctypes.c_uint32, (8, False): ctypes.c_uint64}
 
 
 class MapBase:
@@ -55,7 +59,7 @@ class MapBase:
     # changes before load (the ``type`` setter moves it to the class of the new type).
     __slots__ = ("_state", "_ptr", "name", "_fd", "_efd", "_kc", "_vc", "_vsize", "_ncpu",
                  "_type", "_tls", "_kenc", "_vunpack", "_vdec", "_batch", "_gen", "_ks",
-                 "_kpack", "_vpack", "_btf_ids",
+                 "_kpack", "_vpack", "_btf_ids", "_lk", "_upd",
                  "_key_type", "_value_type", "__weakref__")
 
     #: Keys and values are what the codecs give (False: a kind converts them itself, so the
@@ -65,6 +69,9 @@ class MapBase:
     _kenc: Callable[[Any], bytes]
     _kpack: Callable[..., bytes]
     _vpack: Callable[..., bytes]
+    # bpf_map_lookup_elem / bpf_map_update_elem for this map type (_common.element_calls).
+    _lk: Callable[..., int]
+    _upd: Callable[..., int]
 
     def __init__(self, state: Any, ptr: Any, *, key_type: Any = None,
                  value_type: Any = None) -> None:
@@ -471,10 +478,22 @@ class MapBase:
         self._vunpack = None
         if not self._ncpu and type(vc) is IntCodec and self._plain:
             self._vunpack = struct.Struct("=" + _INT_FORMATS[vc.size, vc.signed]).unpack_from
+        self._lk, self._upd = element_calls(self._type)
 
-    def _vbuf(self) -> Any:
-        buf = self._tls.v = ctypes.create_string_buffer(self._vsize)
-        return buf
+    def _vbuf(self) -> tuple[int, Any]:
+        """This thread's value buffer for the element calls, with its address (ctypes converts
+        an int argument faster than a buffer object). Per thread: the GIL may be released
+        during a call. An int value (``_vunpack`` set) gets a one-element array of its C type,
+        read back with ``buf[0]``; other values a char buffer for ``_decode_value``."""
+        vc = self._vc
+        if self._vunpack is not None and vc is not None:
+            buf: Any = (_INT_CTYPES[vc.size, getattr(vc, "signed", False)] * 1)()
+        else:
+            buf = ctypes.create_string_buffer(self._vsize)
+        # LIFETIME: the tuple keeps buf alive as long as its address is used: this thread's
+        # entry of self._tls, until the thread ends or the Map is freed.
+        pair = self._tls.b = (ctypes.addressof(buf), buf)
+        return pair
 
     def _encode_value(self, value: Any) -> bytes:
         vc = self._vc

@@ -31,8 +31,23 @@ ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})
 # ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, PERCPU_ARRAY, STACK_TRACE, ARRAY_OF_MAPS, DEVMAP, CPUMAP
 INDEX_KEY_TYPES = frozenset({2, 3, 4, 6, 7, 8, 12, 14, 16})
 NO_DELETE_TYPES = frozenset({2, 6})  # ARRAY, PERCPU_ARRAY: elements always exist
+# HASH, ARRAY, PERCPU_HASH/ARRAY, LRU(_PERCPU)_HASH, LPM_TRIE: plain data maps, whose element
+# calls never sleep (a bucket's spinlock at most): their lookups and updates keep the GIL
+# (element_calls). Others (map-of-maps updates wait for an RCU grace period, sockmaps for socket
+# locks ...) release it, as every other call does.
+GIL_HELD_TYPES = frozenset({1, 2, 5, 6, 9, 10, 11})
 _INT_FORMATS = {(1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
                 (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q"}
+
+
+def element_calls(map_type: int) -> tuple[Any, Any]:
+    """(bpf_map_lookup_elem, bpf_map_update_elem) for a map type's element hot paths: bound
+    holding the GIL for GIL_HELD_TYPES (``_ffi.holding_gil``), else ``lib``'s."""
+    if map_type in GIL_HELD_TYPES:
+        from .._ffi import holding_gil
+
+        return holding_gil("bpf_map_lookup_elem"), holding_gil("bpf_map_update_elem")
+    return lib.bpf_map_lookup_elem, lib.bpf_map_update_elem
 
 
 def _type_name(map_type: int) -> str:

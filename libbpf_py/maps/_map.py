@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Map"]
 
-_lookup = lib.bpf_map_lookup_elem
-_update = lib.bpf_map_update_elem
 _delete = lib.bpf_map_delete_elem
 _next_key = lib.bpf_map_get_next_key
 _lookup_and_delete = lib.bpf_map_lookup_and_delete_elem
@@ -58,15 +56,14 @@ class Map(MapBase, MutableMapping):  # type: ignore[type-arg]
         except Exception:  # the codec names the problem
             k = self._kenc(key)
         try:
-            buf = self._tls.v
+            addr, buf = self._tls.b
         except AttributeError:
-            buf = self._vbuf()
-        rc = _lookup(fd, k, buf)
+            addr, buf = self._vbuf()
+        rc = self._lk(fd, k, addr)
         if rc:
             raise self._error(rc, "lookup", key)
-        unpack = self._vunpack
-        if unpack is not None:
-            return unpack(buf)[0]
+        if self._vunpack is not None:
+            return buf[0]  # an int value: buf is an array of its C type
         return self._decode_value(buf)
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -93,7 +90,7 @@ class Map(MapBase, MutableMapping):  # type: ignore[type-arg]
             k = self._kpack(key)
         except Exception:  # the codec names the problem
             k = self._kenc(key)
-        rc = _update(fd, k, self._encode_value(value), flags)
+        rc = self._upd(fd, k, self._encode_value(value), flags)
         if rc:
             raise self._error(rc, "update", key)
 
@@ -110,7 +107,7 @@ class Map(MapBase, MutableMapping):  # type: ignore[type-arg]
             v = self._vpack(value)
         except Exception:
             v = self._encode_value(value)
-        rc = _update(fd, k, v, 0)
+        rc = self._upd(fd, k, v, 0)
         if rc:
             raise self._error(rc, "update", key)
 
@@ -132,10 +129,10 @@ class Map(MapBase, MutableMapping):  # type: ignore[type-arg]
             fd = self._setup()
         k = self._kenc(key)
         try:
-            buf = self._tls.v
+            addr, _buf = self._tls.b
         except AttributeError:
-            buf = self._vbuf()
-        rc = _lookup(fd, k, buf)
+            addr, _buf = self._vbuf()
+        rc = self._lk(fd, k, addr)
         if rc == -errno.ENOENT:
             return False
         if rc:
