@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from _operator import attrgetter  # the C module: `operator` itself imports more
 from _thread import _local
 
 # re-exported: the raw layer's names are used through _types too
@@ -33,6 +34,7 @@ from ._btfraw import (BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND_ARRAY
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Optional
 
 __all__ = ["ctype_for", "ctype_for_name", "numpy_dtype", "BtfStruct", "BtfUnion",
@@ -504,12 +506,15 @@ class _KeyRecord:
                         f"read-only (it is hashable); build another key instead: a dict, a "
                         f"tuple or {rec.__name__}(...)")
 
+    #: The tuple of the field values (``key_type``), None for records not made from BTF.
+    _values_: Optional[Callable[[Any], tuple[Any, ...]]] = None
+
     def __hash__(self) -> int:
-        names = getattr(type(self), "_names_", None)
-        if names is None:
+        values = type(self)._values_
+        if values is None:
             return hash(bytes(self))  # type: ignore[call-overload]
         # by field values, so that a key equal to a tuple of its values hashes like it
-        return hash(tuple([getattr(self, n) for n in names]))
+        return hash(values(self))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (ctypes.Structure, ctypes.Union)):
@@ -548,6 +553,13 @@ def _frozen_property(field: Any) -> property:
     return property(get)
 
 
+def _one_value(name: str) -> Callable[[Any], tuple[Any, ...]]:
+    def values(key: Any) -> tuple[Any, ...]:
+        return (getattr(key, name),)
+
+    return values
+
+
 def key_type(ct: Any) -> Any:
     """The variant of record type ``ct`` that decoded map keys have: a subclass (so
     ``isinstance(key, ct)`` holds and it encodes back as ``ct``) that is read-only, hashable
@@ -567,6 +579,10 @@ def key_type(ct: Any) -> Any:
                 continue  # reads as an immutable value already
 
             ns[name] = _frozen_property(_field_descriptor(ct, name))
+        names = getattr(ct, "_names_", None)
+        if names:  # attrgetter makes the tuple at C speed (hashing keys is a dump's hot path)
+            ns["_values_"] = staticmethod(attrgetter(*names) if len(names) > 1
+                                          else _one_value(names[0]))
         kt = type(ct.__name__, (_KeyRecord, ct), ns)
         ct._key_ = kt
     return kt

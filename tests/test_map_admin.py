@@ -442,3 +442,38 @@ def test_element_calls_keep_the_gil_for_plain_data_maps_only() -> None:
     with u32_u64() as m:
         m[1] = 2
         assert m._lk._flags_ & pyapi and m._upd._flags_ & pyapi
+
+
+@pytest.mark.parametrize("fill", [3, 60])
+def test_items_snapshot_is_not_changed_by_later_writes(fill: int) -> None:
+    """items() reads the whole map at its first ``next()`` and hands out ints as they are read
+    from that snapshot (a copy of the used part for a sparse map, 3 of 64; a view of the batch
+    buffer for a full one, 60 of 64): writes made meanwhile do not show."""
+    with u32_u64(max_entries=64) as m:
+        m.update({k: k * 5 for k in range(fill)})
+        items, values = iter(m.items()), iter(m.values())
+        first, first_value = next(items), next(values)
+        m.clear()
+        m.update({k: 1 for k in range(fill, 2 * fill if fill < 32 else 64)})
+        assert dict([first, *items]) == {k: k * 5 for k in range(fill)}
+        assert sorted([first_value, *values]) == [k * 5 for k in range(fill)]
+        assert sorted(m.pop_all().items()) == [
+            (k, 1) for k in range(fill, 2 * fill if fill < 32 else 64)]
+
+
+def test_one_field_key_records_hash_like_a_one_tuple() -> None:
+    """Key records (``_types.key_type``) hash as the tuple of their field values, one field
+    included, so that a key and the tuple it equals are the same dict key."""
+    from libbpf_py._types import key_type
+
+    class One(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_uint32)]
+        _names_ = ["a"]
+
+    class Two(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_uint16)]
+        _names_ = ["a", "b"]
+
+    one = key_type(One).from_buffer_copy(bytes(One(7)))
+    two = key_type(Two).from_buffer_copy(bytes(Two(7, 9)))
+    assert hash(one) == hash((7,)) and hash(two) == hash((7, 9))

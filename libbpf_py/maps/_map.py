@@ -285,7 +285,7 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         super().__init__(mapping)
         self._snap: Any = None
 
-    def _take(self) -> tuple[list[Any], list[Any]]:
+    def _take(self) -> tuple[Any, Any]:
         from ._batch import snapshot
 
         m = self._mapping
