@@ -280,15 +280,21 @@ NOTES = """\
   and keeps each column's fastest chunk (the machine is shared: the slower chunks measure the
   other load). The C column runs `--ops` calls once per round, in its own process. The VM's
   bpf(2) syscall dominates single ops (about 1.1 us in C).
-- `bare ctypes` is the floor of a ctypes binding: no argument conversion, preallocated buffers,
-  result not decoded. libbpf_py adds the key encoding (`struct.pack`), a per-thread value buffer
-  and the int decoding.
-- Dumps: libbpf_py reads the whole map with one `bpf_map_lookup_batch` into one buffer (as the C
-  reference does), then decodes all keys and all values with one `struct.unpack_from` each.
-  `for k, v in m.items()` is the dump itself: 2M Python ints handed out. `dict(...)` and
-  `list(...)` add the container the caller chose: inserting 1M entries into a dict costs about
-  as much in pure Python (`dict(zip(range(n), range(n)))`) and is not the binding's overhead,
-  so those rows carry no target. `to_numpy()` copies the two buffers into two arrays.
+- `bare ctypes` is the floor of a ctypes binding: no argument conversion, preallocated ctypes
+  buffers, result not decoded; `int addresses` passes the buffers' addresses as ints (ctypes
+  converts an int argument in a fraction of a buffer object's cost). libbpf_py adds the key
+  encoding (`struct.pack`), a per-thread value buffer (the `threading.local` lookup is most of
+  what is left over the floor: ~450 of ~7000 user-space instructions) and the int decoding;
+  for hash, array, LRU and LPM maps it keeps the GIL during the syscall (`ctypes.PyDLL`), which
+  the floor's `CDLL` releases and re-takes. `callgrind.py` counts the instructions.
+- Dumps: libbpf_py reads the whole map with `bpf_map_lookup_batch` into one buffer (as the C
+  reference does); int keys and values are handed out through memoryviews of it, each int made
+  as it is read. `for k, v in m.items()` is the dump itself: 2M Python ints handed out.
+  `dict(...)` and `list(...)` add the container the caller chose: inserting 1M entries into a
+  dict costs about as much in pure Python (`dict(zip(range(n), range(n)))`) and is not the
+  binding's overhead, so those rows carry no goal. `to_numpy()` copies the two buffers into
+  two arrays. `pop_all()` returns a dict, so it includes building one (about 110-150 ms for 1M
+  int pairs here): C's drain fills two arrays.
 """
 
 

@@ -49,6 +49,8 @@ def main() -> None:
         kbuf = ctypes.create_string_buffer((5).to_bytes(4, sys.byteorder), 4)
         vbuf = ctypes.create_string_buffer(8)
         fd = m.fd
+    if mode == "numpy":
+        import numpy  # noqa: F401 - its import is not the dump's cost
     if setup_only:
         m.close()
         return
