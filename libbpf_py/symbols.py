@@ -251,7 +251,9 @@ class KernelSymbols:
                 return Symbol(line[w + 3:].decode(errors="replace"), addr - int(line[:w], 16))
             return None
         hit = self._dynamic_lookup(addr)
-        if hit is None and _dynamic_fingerprint() != self._fingerprint:
+        # A miss, or a hit in a BPF program or trampoline (freed JIT memory is reused: a program
+        # loaded since may sit where an unloaded one was), is checked against what is loaded now.
+        if (hit is None or hit.module in _PSEUDO) and _dynamic_fingerprint() != self._fingerprint:
             self.refresh()  # programs or modules came or went since: read them again
             hit = self._dynamic_lookup(addr)
         return hit
