@@ -70,8 +70,12 @@ case "$(uname -m)" in
 esac
 command -v "$qemu" >/dev/null || die "$qemu is missing: run scripts/bootstrap.sh (Debian package qemu-system-x86)"
 [ -x "$top/.venv/bin/python" ] || die "no .venv: run scripts/bootstrap.sh first"
-case "$top/" in  # the guest mounts its own tmpfs there, hiding the host's files
-    /tmp/* | /run/* | /var/tmp/* | /dev/shm/*) die "the checkout ($top) must not be under /tmp, /run, /var/tmp or /dev/shm: the guest sees the host's root but its own tmpfs there" ;;
+# The guest mounts its own tmpfs on /tmp, /run, /var/tmp and /dev/shm, hiding the host's files
+# there: a checkout under one of them (a CI clone in /tmp) is shared with the guest on its own
+# (9p tag "top", read-only) and mounted back at the same path.
+top_share=
+case "$top/" in
+    /tmp/* | /run/* | /var/tmp/* | /dev/shm/*) top_share=$top ;;
 esac
 command -v gcc >/dev/null || die "gcc is missing: run scripts/bootstrap.sh"
 
@@ -118,6 +122,8 @@ boot() {
         -nic none -device virtio-rng-pci -kernel "$image" -initrd "$initrd" -append "$append"
         -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
     [ -n "$job" ] && args+=(-virtfs "local,path=$job,mount_tag=job,security_model=none")
+    [ -n "$top_share" ] && args+=(
+        -virtfs "local,path=$top_share,mount_tag=top,security_model=none,readonly=on,multidevs=remap")
     case "$how" in
         kvm) args+=(-accel kvm -cpu host) ;;
         tcg) args+=(-accel tcg,thread=multi -cpu max) ;;
@@ -209,6 +215,7 @@ run_guest() {
         echo "KERNEL_ROOT=${KERNEL_MODULES%/lib/modules/*}"
         echo "VM_DIR=$vm"
         echo 'PRELOAD_MODULES="loop veth sch_ingress"'
+        echo "TOP_SHARE=$(printf %q "$top_share")"
     } >"$job/env"
     {
         echo "cd $(printf %q "$top/tests") || exit 1"

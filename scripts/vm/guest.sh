@@ -39,6 +39,13 @@ hostname vm 2>/dev/null
 # Modules come from the unpacked kernel package (the host has no /lib/modules for this kernel):
 # the kernel's own requests (veth, sch_ingress ...) go through a modprobe that looks there.
 . /run/job/env
+# A checkout under a path the tmpfs mounts above hide (a CI clone in /tmp) comes on its own.
+if [ -n "${TOP_SHARE:-}" ]; then
+    mkdir -p "$TOP_SHARE" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000,ro top "$TOP_SHARE" || {
+        echo "guest.sh: the checkout $TOP_SHARE (9p tag top) did not mount" >&2
+        off
+    }
+fi
 echo "$KERNEL_ROOT" >/run/lbpy-kernel-root
 echo "$VM_DIR/modprobe.sh" >/proc/sys/kernel/modprobe
 for m in $PRELOAD_MODULES; do modprobe -q -d "$KERNEL_ROOT" "$m" 2>/dev/null; done

@@ -179,8 +179,7 @@ for a probed-missing feature). qemu uses KVM when a short boot check passes and 
 (nested VMs: slow, about 20 times). `--jobs N` boots N kernels at once (`--ci` boots its two
 together); a guest never outlives the command (`--timeout`, Ctrl-C; the console's tail is printed
 when it fails). `--kernel host` runs the same selection natively, for the table's host column.
-Don't reinstall `.venv` while a run is going: the guest uses it live (run a copy of the checkout
-outside /tmp instead; the guest mounts its own tmpfs on /tmp).
+Don't reinstall `.venv` while a run is going: the guest uses it live (run a copy of the checkout instead).
 
 ## In CI
 
