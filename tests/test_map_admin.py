@@ -477,3 +477,20 @@ def test_one_field_key_records_hash_like_a_one_tuple() -> None:
     one = key_type(One).from_buffer_copy(bytes(One(7)))
     two = key_type(Two).from_buffer_copy(bytes(Two(7, 9)))
     assert hash(one) == hash((7,)) and hash(two) == hash((7, 9))
+
+
+def test_user_ctypes_record_keys_and_values_decode_in_dumps() -> None:
+    """A standalone map typed with ctypes records: dumps give the value record and a read-only,
+    hashable key variant of the key record, equal by bytes to the record it was written as."""
+    with Map.create(MapType.HASH, key_type=Pair, value_type=Pair, max_entries=8) as m:
+        m[Pair(1, 2)] = Pair(3, 4)
+        m[Pair(5, 6)] = Pair(7, 8)
+        d = dict(m.items())
+        assert {(k.a, k.b): (v.a, v.b) for k, v in d.items()} == {(1, 2): (3, 4), (5, 6): (7, 8)}
+        key = next(k for k in m if k.a == 1)
+        assert isinstance(key, Pair) and key == Pair(1, 2) and key != Pair(2, 1)
+        assert d[key].b == 4 and hash(key) == hash(bytes(Pair(1, 2)))
+        assert type(d[key]) is Pair and m[key].a == 3
+        with pytest.raises(TypeError, match="read-only"):
+            key.a = 9
+        assert {(k.a, v.a) for k, v in m.pop_all().items()} == {(1, 3), (5, 7)}
