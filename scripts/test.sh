@@ -37,11 +37,11 @@ else
     echo "test.sh: arm64 wheel guest not run (LIBBPF_PY_ARM64_CI=1 runs it)"
 fi
 rm -rf "$wheels"
-# The kernel matrix's CI part: the oldest and newest kernels in VMs (scripts/vmtest.sh --ci).
-# Opt-in (LIBBPF_PY_VM_CI=1) until the selection is green on 5.10: there most test objects do
-# not load yet (see docs/kernels.md), and a red step would block every landing.
-if [ -n "${LIBBPF_PY_VM_CI:-}" ] && [ "$(uname -m)" = x86_64 ]; then
+# The kernel matrix's CI part: the oldest and newest kernels in VMs (scripts/vmtest.sh --ci;
+# docs/kernels.md): both guests at once, about 21 minutes warm on a 2-core TCG machine, 2.5 more
+# cold. On by default; LIBBPF_PY_VM_CI=0 leaves it out (x86_64 hosts only so far).
+if [ "${LIBBPF_PY_VM_CI:-1}" != 0 ] && [ "$(uname -m)" = x86_64 ]; then
     bash scripts/vmtest.sh --ci
 else
-    echo "test.sh: kernel matrix not run (LIBBPF_PY_VM_CI=1 runs it; x86_64 hosts only so far)"
+    echo "test.sh: kernel matrix not run (LIBBPF_PY_VM_CI=0, or not an x86_64 host)"
 fi
