@@ -62,12 +62,9 @@ def test_attach_before_load_is_refused(bpf_path) -> None:
             opened.programs["manual_raw"].attach_raw_tracepoint("sys_enter")
 
 
+@pytest.mark.kernel_lacks("kprobes")
 def test_kprobe_attach_says_unsupported(bpf_path) -> None:
     """This kernel is built without CONFIG_KPROBES: every kprobe path says so clearly."""
-    from libbpf_py.program import kprobes_supported
-
-    if kprobes_supported():
-        pytest.skip("this kernel has kprobes; the test is for kernels without them")
     with libbpf_py.load(bpf_path("kprobe")) as obj:
         prog = obj.programs["on_openat"]
         for attach in (prog.attach, obj.attach,
