@@ -172,7 +172,13 @@ class Section:
             raise ClosedError(f"section {self._name}: object '{self._state.label}' is closed")
 
     def _memory(self, write: bool, what: str) -> tuple[int, int]:
-        """(address, size) of the section's memory now; checks open, writable."""
+        """(address, size) of the section's memory now; checks open, writable. Under the
+        object's lock: no close() from another thread between the check and libbpf's answer
+        (callers that use the address hold the lock too: ``_get``, ``_put``)."""
+        with self._state.lock:
+            return self._memory_locked(write, what)
+
+    def _memory_locked(self, write: bool, what: str) -> tuple[int, int]:
         self._check()
         if write and self.read_only:
             raise ReadOnlyError(f"set {self._name} variable '{what}'")
@@ -197,6 +203,17 @@ class Section:
                              f"map.value_size? read the variable again for its new layout)")
         return addr + offset
 
+    def _get(self, v: _Var, offset: int, size: int) -> bytes:
+        """A copy of ``size`` bytes at ``offset`` of ``v``: under the object's lock, so a
+        close() from another thread (it unmaps the memory) waits for the read."""
+        with self._state.lock:
+            return ctypes.string_at(self._place(v, offset, size, False), size)
+
+    def _put(self, v: _Var, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset`` of ``v``, under the object's lock (see ``_get``)."""
+        with self._state.lock:
+            ctypes.memmove(self._place(v, offset, len(data), True), data, len(data))
+
     def _var(self, name: str) -> _Var:
         try:
             return self._vars[name]
@@ -211,7 +228,7 @@ class Section:
         if v.dims:
             self._place(v, v.offset, v.size, False)  # checks open and in bounds now
             return GlobalArray(self, v, v.offset, 0)
-        return v.decode(ctypes.string_at(self._place(v, v.offset, v.size, False), v.size))
+        return v.decode(self._get(v, v.offset, v.size))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name not in self._vars:
@@ -225,7 +242,7 @@ class Section:
         if len(data) != v.size:
             raise ValueError(f"{self._name} variable '{name}': {len(data)} bytes for a "
                              f"{v.size}-byte variable")
-        ctypes.memmove(self._place(v, v.offset, v.size, True), data, v.size)
+        self._put(v, v.offset, data)
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -272,9 +289,10 @@ class Section:
         if name is not None:
             self._memory(False, name)
             v = self._var(name)
-            return ctypes.string_at(self._place(v, v.offset, v.size, False), v.size)
-        addr, size = self._memory(False, "raw")
-        return ctypes.string_at(addr, size)
+            return self._get(v, v.offset, v.size)
+        with self._state.lock:
+            addr, size = self._memory(False, "raw")
+            return ctypes.string_at(addr, size)
 
     def __repr__(self) -> str:
         if self._state.ptr is None:
@@ -288,7 +306,8 @@ def _exchange(sec: Section, v: _Var, codec: Any, offset: int, value: Any, what: 
                         "bytes")
     size = codec.size
     new = int.from_bytes(codec.encode(value), sys.byteorder)  # checked before memory is touched
-    old = lib.lbpy_atomic_xchg(sec._place(v, offset, size, True), size, new)
+    with sec._state.lock:  # see Section._get
+        old = lib.lbpy_atomic_xchg(sec._place(v, offset, size, True), size, new)
     return codec.decode(old.to_bytes(size, sys.byteorder))
 
 
@@ -335,8 +354,7 @@ class GlobalArray:
             return GlobalArray(self._sec, self._var, off, self._dim + 1)
         elem = self._var.elem
         assert elem is not None
-        return elem.decode(ctypes.string_at(self._sec._place(self._var, off, stride, False),
-                                            stride))
+        return elem.decode(self._sec._get(self._var, off, stride))
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
@@ -376,13 +394,12 @@ class GlobalArray:
 
     def _store(self, j: int, data: bytes) -> None:
         off = self._offset + j * self._var.dims[self._dim][1]
-        ctypes.memmove(self._sec._place(self._var, off, len(data), True), data, len(data))
+        self._sec._put(self._var, off, data)
 
     def tolist(self) -> list[Any]:
         """A copy of the elements (nested lists for multi-dimensional arrays), read at once."""
         n, stride = self._var.dims[self._dim]
-        raw = ctypes.string_at(self._sec._place(self._var, self._offset, n * stride, False),
-                               n * stride)
+        raw = self._sec._get(self._var, self._offset, n * stride)
         return _decode_rows(self._var, self._dim, raw)
 
     def __iter__(self) -> Iterator[Any]:

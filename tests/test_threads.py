@@ -161,3 +161,56 @@ def test_object_closed_while_another_thread_uses_it(bpf_path) -> None:
     outcomes = dict(eval(out.stdout))  # noqa: S307 - our own child's repr of a list of pairs
     assert sum(outcomes.values()) == 200, outcomes
     assert outcomes == {"ClosedError": 200}, outcomes
+
+
+GLOBALS_RACE = r"""
+import sys, threading, time
+import libbpf_py
+from libbpf_py import ClosedError
+
+outcomes = {}
+for r in range(int(sys.argv[2])):
+    obj = libbpf_py.load(sys.argv[1])
+    data, bss = obj.data, obj.bss
+    go = threading.Event()
+
+    def user():
+        go.set()
+        i = 0
+        while True:
+            i += 1
+            try:
+                data.data_counter = i
+                data.data_counter
+                bss.bss_arr[i % 4] = i
+                bss.bss_arr.tolist()
+                bss.exchange("bss_seen")
+                bss.raw()
+            except ClosedError:
+                outcomes["ClosedError"] = outcomes.get("ClosedError", 0) + 1
+                return
+            except Exception as e:  # reported by the test
+                key = f"{type(e).__name__}: {e}"
+                outcomes[key] = outcomes.get(key, 0) + 1
+                return
+
+    t = threading.Thread(target=user)
+    t.start()
+    go.wait()
+    time.sleep((r % 10) / 5000)
+    obj.close()
+    t.join(10)
+    assert not t.is_alive(), "the user thread hung"
+print(sorted(outcomes.items()))
+"""
+
+
+def test_globals_read_while_another_thread_closes(bpf_path) -> None:
+    """In a child: a thread reading and writing globals (the mmapped .data/.bss, arrays,
+    exchange) while the main thread closes the object, 200 times. close() unmaps that memory:
+    it waits for an access in flight, and the next one raises ClosedError (was SIGSEGV, or a
+    read of libbpf's freed map: 'not accessible')."""
+    out = subprocess.run([sys.executable, "-c", GLOBALS_RACE, str(bpf_path("globals_rw")), "200"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"child died ({out.returncode}): {out.stderr[-2000:]}"
+    assert dict(eval(out.stdout)) == {"ClosedError": 200}  # noqa: S307 - our child's repr
