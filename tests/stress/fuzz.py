@@ -551,6 +551,11 @@ def prepare() -> None:
                 "variables", "_types", "enums", "link", "ringbuf", "perfbuf"):
         __import__(f"libbpf_py.{mod}")
     _ffi._bind_areas()
+    # The source lines classify() reads, as imported: a reinstall during a run changes the
+    # files, not the code the children run.
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("libbpf_py") and getattr(mod, "__file__", None):
+            linecache.getlines(mod.__file__)
     logger = logging.getLogger("libbpf_py")  # libbpf's warnings: thousands, all expected
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
