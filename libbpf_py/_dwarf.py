@@ -191,7 +191,8 @@ class DwarfTypes:
             return tid
         if tag == "DW_TAG_subroutine_type":
             return 0  # only reached through pointers, which point to void
-        raise TypeError(f"DWARF of {self.label}: {tag} {name.decode()!r} has no BTF equivalent")
+        raise TypeError(f"DWARF of {self.label}: {tag} "
+                        f"{name.decode('utf-8', 'backslashreplace')!r} has no BTF equivalent")
 
     def _pointee(self, die: Any) -> int:
         """A pointer's target: records and functions become a forward declaration or void."""

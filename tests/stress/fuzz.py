@@ -547,9 +547,14 @@ def prepare() -> None:
     from libbpf_py import _ffi
 
     PKG = os.path.dirname(libbpf_py.__file__) + os.sep
-    for mod in ("object", "program", "maps", "btf",
-                "variables", "_types", "enums", "link", "ringbuf", "perfbuf"):
-        __import__(f"libbpf_py.{mod}")
+    import pkgutil
+
+    # Every module the children may use, imported here: one imported for the first time in a
+    # child would be read from disk (a reinstall during a run would change or remove it).
+    for info in pkgutil.walk_packages(libbpf_py.__path__, "libbpf_py."):
+        if not info.name.startswith(("libbpf_py.tools", "libbpf_py.cli", "libbpf_py.exporter",
+                                     "libbpf_py.gen", "libbpf_py.__main__", "libbpf_py._ffi._")):
+            __import__(info.name)
     _ffi._bind_areas()
     # The source lines classify() reads, as imported: a reinstall during a run changes the
     # files, not the code the children run.
