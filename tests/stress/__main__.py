@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--value-cases", type=int, help="loaded seeds fed wrong values (cases/20)")
     f.add_argument("--seed", type=int, default=0, help="RNG seed: same seed, same inputs")
     f.add_argument("--timeout", type=float, default=20.0, help="seconds per case (a hang)")
+    f.add_argument("--jobs", "-j", type=int, default=1, help="children at a time (default 1)")
     f.add_argument("--keep", type=Path, help="directory for inputs that crashed/hung/unclear")
     f.add_argument("--json", action="store_true")
     s = sub.add_parser("soak", help="open/load/attach/poll/close and buffer/map cycles")
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         btf = args.btf_cases if args.btf_cases is not None else args.cases // 5
         values = args.value_cases if args.value_cases is not None else max(args.cases // 20, 1)
         summary = fuzz(args.cases, btf, values, seed=args.seed, timeout=args.timeout,
-                       keep=args.keep, progress=not args.json)
+                       keep=args.keep, progress=not args.json, jobs=args.jobs)
         if args.json:
             print(json.dumps(summary, indent=1, default=repr))
         else:
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_fuzz(summary: dict) -> None:
-    print(f"seeds: {', '.join(summary['seeds'])}; {summary['seconds']} s")
+    print(f"seeds: {', '.join(summary['seeds'])}; {summary['seconds']} s, "
+          f"{summary.get('jobs', 1)} at a time")
     print(f"{'family':8} {'cases':>6} {'crash':>6} {'hang':>6} {'unclear':>8} {'clean':>6} "
           f"{'load':>6} {'loaded':>7}")
     for fam in ("object", "btf", "value"):

@@ -31,7 +31,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -566,8 +566,8 @@ def prepare() -> None:
     logger.propagate = False
 
 
-def run_in_child(fn: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
-    """Run ``fn`` in a forked child; its report, or the crash or hang that ended it."""
+def start_child(fn: Callable[[], dict[str, Any]]) -> tuple[int, int]:
+    """Fork a child that runs ``fn`` and writes its report (JSON) into a pipe: (pid, read end)."""
     r, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
@@ -590,20 +590,12 @@ def run_in_child(fn: Callable[[], dict[str, Any]], timeout: float) -> dict[str, 
             view = view[os.write(wfd, view):]
         os._exit(0)
     os.close(wfd)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    hung = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            hung = True
-            break
-        ready, _, _ = select.select([r], [], [], left)
-        if ready:
-            chunk = os.read(r, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
+    return pid, r
+
+
+def finish_child(pid: int, r: int, chunks: list[bytes], hung: bool,
+                 timeout: float) -> dict[str, Any]:
+    """Reap a child (killed first if ``hung``): its report, or the crash or hang that ended it."""
     if hung:  # SIGABRT first: faulthandler writes where it hangs, even inside C
         os.kill(pid, signal.SIGABRT)
         while select.select([r], [], [], 5)[0]:
@@ -628,6 +620,50 @@ def run_in_child(fn: Callable[[], dict[str, Any]], timeout: float) -> dict[str, 
                 "detail": f"exit status {os.WEXITSTATUS(status)} without a report"}
 
 
+def run_children(jobs: Iterator[tuple[Any, Callable[[], dict[str, Any]]]], timeout: float,
+                 parallel: int = 1) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Run each job's function in its own child, at most ``parallel`` at a time, each with its
+    own ``timeout``: yields (tag, report) as children finish."""
+    running: dict[int, tuple[int, Any, float, list[bytes]]] = {}  # read fd -> pid, tag, ...
+    jobs = iter(jobs)
+    more = True
+    while running or more:
+        while more and len(running) < max(parallel, 1):
+            job = next(jobs, None)
+            if job is None:
+                more = False
+                break
+            tag, fn = job
+            pid, r = start_child(fn)
+            running[r] = (pid, tag, time.monotonic() + timeout, [])
+        if not running:
+            break
+        now = time.monotonic()
+        for r, (pid, tag, deadline, chunks) in list(running.items()):
+            if deadline <= now:  # a hang
+                del running[r]
+                yield tag, finish_child(pid, r, chunks, True, timeout)
+        if not running:
+            continue
+        wait = max(min(d for _, _, d, _ in running.values()) - time.monotonic(), 0)
+        ready, _, _ = select.select(list(running), [], [], wait)
+        for r in ready:
+            pid, tag, deadline, chunks = running[r]
+            chunk = os.read(r, 1 << 16)
+            if chunk:
+                chunks.append(chunk)
+                continue
+            del running[r]
+            yield tag, finish_child(pid, r, chunks, False, timeout)
+
+
+def run_in_child(fn: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
+    """Run ``fn`` in a forked child; its report, or the crash or hang that ended it."""
+    for _, report in run_children(iter([(None, fn)]), timeout):
+        return report
+    raise AssertionError("no report")
+
+
 def _frames(chunks: list[bytes]) -> list[str]:
     """The innermost frames of the stack faulthandler wrote."""
     text = b"".join(chunks).decode(errors="replace").splitlines()
@@ -647,7 +683,9 @@ def run_file(data: bytes, timeout: float = 20.0) -> dict[str, Any]:
 
 
 def fuzz(cases: int, btf_cases: int, value_cases: int, seed: int = 0, timeout: float = 20.0,
-         keep: Path | None = None, progress: bool = True) -> dict[str, Any]:
+         keep: Path | None = None, progress: bool = True, jobs: int = 1) -> dict[str, Any]:
+    """Run the three families; ``jobs`` children at a time (the inputs and each one's outcome
+    do not depend on it: every case is its own child, seeded by its number)."""
     prepare()
     seeds = build_seeds()
     btf_seeds = {n: raw_btf(d) for n, d in seeds.items()}
@@ -659,19 +697,25 @@ def fuzz(cases: int, btf_cases: int, value_cases: int, seed: int = 0, timeout: f
     for family, n in plan:
         counts = dict.fromkeys(OUTCOMES, 0)
         loaded = 0
-        for i in range(n):
-            rng = random.Random(f"{seed}-{family}-{i}")
-            seed_name = names[i % len(names)]
-            if family == "object":
-                data, how = mutate_object(seeds[seed_name], rng)
-                fn: Callable[[], dict[str, Any]] = lambda data=data: run_object(data)  # noqa: E731
-            elif family == "btf":
-                data, how = mutate_btf(btf_seeds[seed_name], rng)
-                fn = lambda data=data: run_btf(data)  # noqa: E731
-            else:
-                data, how = seeds[seed_name], ["values"]
-                fn = lambda data=data, rng=rng: run_values(data, rng)  # noqa: E731
-            res = run_in_child(fn, timeout)
+
+        def cases(family: str = family, n: int = n) -> Iterator[tuple[Any, Callable[[], Any]]]:
+            for i in range(n):
+                rng = random.Random(f"{seed}-{family}-{i}")
+                seed_name = names[i % len(names)]
+                if family == "object":
+                    data, how = mutate_object(seeds[seed_name], rng)
+                    fn: Callable[[], Any] = lambda data=data: run_object(data)  # noqa: E731
+                elif family == "btf":
+                    data, how = mutate_btf(btf_seeds[seed_name], rng)
+                    fn = lambda data=data: run_btf(data)  # noqa: E731
+                else:
+                    data, how = seeds[seed_name], ["values"]
+                    fn = lambda data=data, rng=rng: run_values(data, rng)  # noqa: E731
+                yield (i, seed_name, how, data), fn
+
+        done = 0
+        for (i, seed_name, how, data), res in run_children(cases(), timeout, jobs):
+            done += 1
             counts[res["outcome"]] += 1
             loaded += bool(res.get("loaded"))
             if res["outcome"] in ("crash", "hang", "unclear"):
@@ -684,11 +728,12 @@ def fuzz(cases: int, btf_cases: int, value_cases: int, seed: int = 0, timeout: f
                     path.write_bytes(data)
                     finding["file"] = str(path)
                 findings.append(finding)
-            if progress and (i + 1) % 500 == 0:
-                print(f"  {family}: {i + 1}/{n} {counts} ({time.monotonic() - started:.0f} s)",
+            if progress and done % 500 == 0:
+                print(f"  {family}: {done}/{n} {counts} ({time.monotonic() - started:.0f} s)",
                       file=sys.stderr, flush=True)
         summary[family] = {"cases": n, **counts, "loaded": loaded}
     summary["seconds"] = round(time.monotonic() - started, 1)
+    summary["jobs"] = jobs
     summary["seeds"] = names
     summary["findings"] = findings
     return summary
