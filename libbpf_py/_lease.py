@@ -59,7 +59,7 @@ class Lease:
     """Native resources shared by an owner and the views and operations derived from it; freed
     when the last of them is gone (see the module docstring for the contract)."""
 
-    __slots__ = ("closed", "_frees", "_roots", "_wake", "what")
+    __slots__ = ("closed", "_frees", "_roots", "_wake", "what", "__weakref__")
 
     def __init__(self, what: str) -> None:
         #: Set by close(): users stop at their next step.

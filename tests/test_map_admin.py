@@ -203,67 +203,110 @@ def test_set_inner_map_before_load(bpf_path) -> None:
 
 def test_freeze_and_mmap(obj) -> None:
     arr = obj.maps["mmapped"]
-    mm = arr.mmap()
-    try:
-        view = memoryview(mm).cast("Q")
+    with arr.mmap() as mm:
+        assert (mm.format, mm.readonly, len(mm)) == ("B", False, 8 * arr.max_entries)
+        view = mm.cast("Q")
         view[3] = 33
         assert arr[3] == 33  # the same memory the kernel sees
         arr[4] = 44
         assert view[4] == 44
         view.release()
-    finally:
-        mm.close()
     arr.freeze()
     with pytest.raises(BpfError) as e:
         arr[0] = 1
     assert e.value.errno == errno.EPERM
     with pytest.raises(BpfError, match="frozen"):
         arr.mmap()
-    ro = arr.mmap(writable=False)
-    try:
-        assert struct.unpack_from("=Q", ro, 3 * 8)[0] == 33
-    finally:
-        ro.close()
+    with arr.mmap(writable=False) as ro:
+        assert ro.readonly and struct.unpack_from("=Q", ro, 3 * 8)[0] == 33
+        with pytest.raises(TypeError, match="read-only"):
+            ro[0] = 1
     with pytest.raises(ValueError, match="not created with MapFlags.MMAPABLE"):
         obj.maps["small_array"].mmap()
 
 
 def test_mmap_views_are_leases_of_their_owner(bpf_path) -> None:
-    """Issue 10: Map.mmap() views outlived their object. Closing the object (or a standalone
-    map) closes them: using one raises ValueError. One with an exported buffer (a numpy
-    array, a memoryview) keeps its mapping until that buffer is released, so the buffer never
-    reads unmapped memory. In a child process: a signal fails the test, naming it."""
+    """Issue 10: Map.mmap() views outlived their object. A view is a lease (_lease.Lease):
+    closing the object (or a standalone map) releases it, and using it raises ValueError; what
+    was derived before (a slice, a numpy array, a ctypes instance) keeps the mapping until
+    dropped, and the mapping goes with the last of them (no fd is kept for it). Another
+    thread reading a slice while the object closes reads mapped memory to the end. In a child
+    process: a signal fails the test, naming it."""
     from test_globals import in_child
 
     code = """
-import ctypes, sys
+import ctypes, gc, os, sys, threading
 import numpy as np
 import libbpf_py
 from libbpf_py import Map, MapFlags, MapType
+
+def address(view):  # where a writable view's memory is (the probe's export is dropped at once)
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+def mapped(*addresses):  # which of these addresses are in a mapping of this process now
+    with open("/proc/self/maps") as f:
+        ranges = [[int(x, 16) for x in line.split()[0].split("-")] for line in f]
+    return [any(lo <= a < hi for lo, hi in ranges) for a in addresses]
+
+fds = len(os.listdir("/proc/self/fd"))
 obj = libbpf_py.load(sys.argv[1])
 arr = obj.maps["mmapped"]
-plain, held = arr.mmap(), arr.mmap()
-values = np.frombuffer(held, dtype=np.uint64)   # exports held's buffer
-arr[2] = 7
+fds_loaded = len(os.listdir("/proc/self/fd"))
+plain, held, kept = arr.mmap(), arr.mmap(), arr.mmap()
+where = address(plain), address(held), address(kept)
+print("mapped:", mapped(*where), "new fds:", len(os.listdir("/proc/self/fd")) - fds_loaded)
+values = np.frombuffer(held, dtype=np.uint64)    # numpy keeps held's mapping
+tail = kept[8:16]                                # so does a slice
+cval = ctypes.c_uint64.from_buffer(tail)         # and a ctypes instance (over the slice)
+arr[1], arr[2] = 5, 7
+stop, seen = False, set()
+def reader():                                    # reads the slice while the object closes
+    while not stop:
+        seen.add(tail.cast("Q")[0])
+t = threading.Thread(target=reader); t.start()
 obj.close()
-try:
-    plain[0:8]
-except ValueError as e:
-    print("closed:", e)
-print("numpy still reads:", int(values[2]))
+for name, v in (("plain", plain), ("held", held), ("kept", kept)):
+    try:
+        v[0]
+    except ValueError as e:
+        print(name, "released:", e)
+print("mapped:", mapped(*where))
+print("numpy still reads:", int(values[2]), "slice:", tail.cast("Q")[0], "ctypes:", cval.value)
+tail.cast("Q")[0] = 6                            # writes land in the (still mapped) memory
+stop = True; t.join()
 del values
-held.close()                                    # now it can go
-with Map.create(MapType.ARRAY, key_size=4, value_size=8, max_entries=4,
-                flags=MapFlags.MMAPABLE) as m:
+gc.collect()
+print("after numpy:", mapped(*where))
+del tail, cval
+gc.collect()
+print("after all:", mapped(*where), "fds:", len(os.listdir("/proc/self/fd")) - fds,
+      "seen:", 5 in seen and seen <= {0, 5, 6})
+with Map.create(MapType.ARRAY, key_type=ctypes.c_uint32, value_type=ctypes.c_uint64,
+                max_entries=4, flags=MapFlags.MMAPABLE) as m:
     mm = m.mmap()
+    mm.cast("Q")[1] = 9
+    assert m[1] == 9
+    at = address(mm)
 try:
     mm[0]
 except ValueError as e:
-    print("standalone closed:", e)
+    print("standalone released:", e, mapped(at))
+try:
+    m.mmap()
+except libbpf_py.ClosedError as e:
+    print("closed:", type(e).__name__)
+print("fds:", len(os.listdir("/proc/self/fd")) - fds)
 """
     out = in_child(code, str(bpf_path("maps")))
-    assert out.splitlines() == ["closed: mmap closed or invalid", "numpy still reads: 7",
-                                "standalone closed: mmap closed or invalid"]
+    released = "released: operation forbidden on released memoryview object"
+    assert out.splitlines() == [
+        "mapped: [True, True, True] new fds: 0",
+        f"plain {released}", f"held {released}", f"kept {released}",
+        "mapped: [False, True, True]",
+        "numpy still reads: 7 slice: 5 ctypes: 5",
+        "after numpy: [False, False, True]",
+        "after all: [False, False, False] fds: 0 seen: True",
+        f"standalone {released} [False]", "closed: ClosedError", "fds: 0"]
 
 
 def test_lock_flag(obj) -> None:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["setns", "unshare", "fsopen", "fsconfig", "fsmount", "move_mount", "CLONE_NEWNET",
            "CLONE_NEWNS", "CLONE_NEWUSER", "FSOPEN_CLOEXEC", "FSCONFIG_SET_STRING",
            "FSCONFIG_CMD_CREATE", "FSMOUNT_CLOEXEC", "MOVE_MOUNT_F_EMPTY_PATH", "AT_FDCWD",
-           "prctl", "PR_SET_DUMPABLE"]
+           "prctl", "PR_SET_DUMPABLE", "mmap_shared", "munmap"]
 
 CLONE_NEWNET = 0x40000000  # <sched.h>
 CLONE_NEWNS = 0x00020000
@@ -49,6 +49,11 @@ def _c() -> Any:
         libc.unshare.restype = ctypes.c_int
         libc.unshare.argtypes = [ctypes.c_int]
         libc.syscall.restype = ctypes.c_long
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_int, ctypes.c_long]
+        libc.munmap.restype = ctypes.c_int
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
         _libc = libc
     return _libc
 
@@ -98,6 +103,26 @@ def prctl(option: int, arg2: int) -> None:
     """``prctl(2)`` with one argument (``PR_SET_DUMPABLE`` ...)."""
     _check(_c().prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(0),
                       ctypes.c_ulong(0), ctypes.c_ulong(0)))
+
+
+PROT_READ, PROT_WRITE, MAP_SHARED = 1, 2, 1  # <sys/mman.h>
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def mmap_shared(fd: int, size: int, writable: bool) -> int:
+    """``mmap(NULL, size, PROT_READ[|PROT_WRITE], MAP_SHARED, fd, 0)``: the address; OSError on
+    failure. (Python's ``mmap.mmap`` keeps a duplicate of ``fd`` and gives no address.) The
+    caller owns the mapping: ``munmap(address, size)``."""
+    addr = _c().mmap(None, size, PROT_READ | (PROT_WRITE if writable else 0), MAP_SHARED, fd, 0)
+    if addr is None or addr == MAP_FAILED:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return int(addr)
+
+
+def munmap(address: int, size: int) -> None:
+    """``munmap(2)`` of a mapping made by ``mmap_shared``; OSError on failure."""
+    _check(_c().munmap(address, size))
 
 
 def setns(fd: int, nstype: int) -> None:

@@ -35,7 +35,6 @@ from ..errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import mmap
     from typing import Any, Optional
 
     from ..enums import MapFlags, MapType
@@ -315,8 +314,9 @@ def unpin(m: MapBase, path: Any) -> None:
         m._state.pin_path = None
 
 
-def map_mmap(m: MapBase, writable: bool) -> mmap.mmap:
-    import mmap as _mmap
+def map_mmap(m: MapBase, writable: bool) -> memoryview:
+    from .._ffi.libc import mmap_shared, munmap
+    from .._lease import Lease
 
     from ..enums import MapFlags
 
@@ -326,39 +326,43 @@ def map_mmap(m: MapBase, writable: bool) -> mmap.mmap:
     if not m.flags & MapFlags.MMAPABLE:
         raise ValueError(f"map '{m.name}' was not created with MapFlags.MMAPABLE "
                          "(BPF_F_MMAPABLE): it can't be mmapped")
-    size = ((m.value_size + 7) & ~7) * m.max_entries
-    size = max(size, 1)
-    prot = _mmap.PROT_READ | (_mmap.PROT_WRITE if writable else 0)
-    try:
-        mm = _mmap.mmap(m.fd, size, _mmap.MAP_SHARED, prot)
-        # a lease: closed with the map's owner (release_mmaps), unless a buffer is exported
-        _mmaps.setdefault(m._state, []).append(weakref.ref(mm))
-        return mm
-    except OSError as e:
-        raise BpfError(e.errno or errno.EINVAL, e.strerror,
-                       f"mmap map '{m.name}'{' (frozen? use writable=False)' if writable else ''}"
-                       ) from None
+    size = max(((m.value_size + 7) & ~7) * m.max_entries, 1)
+    state = m._state
+    with state.lock:  # no close() between the fd and the registration (release_mmaps)
+        fd = m.fd  # ClosedError once the owner closed
+        try:
+            addr = mmap_shared(fd, size, writable)
+        except OSError as e:
+            raise BpfError(e.errno or errno.EINVAL, e.strerror,
+                           f"mmap map '{m.name}'"
+                           f"{' (frozen? use writable=False)' if writable else ''}") from None
+        # LIFETIME: the lease unmaps when its last view is gone; the mapping itself holds the
+        # kernel map (no fd needed). The owner keeps it weakly: close() closes it (release_mmaps).
+        lease = Lease(f"mmap of map '{m.name}'")
+        lease.add(munmap, addr, size)
+        view = lease.view(addr, size, readonly=not writable)
+        _mmaps.setdefault(state, []).append(weakref.ref(lease))
+        return view
 
 
 STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS
 
 
-#: owner state (an Object's, a standalone map's) -> weak references to its maps' mmaps
+#: owner state (an Object's, a standalone map's) -> weak references to the leases of its maps'
+#: mmaps (a lease nobody views any more is unmapped at once, and drops out)
 _mmaps: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
 
 
 def release_mmaps(state: Any) -> None:
-    """Close the ``Map.mmap()`` views of maps owned by ``state`` (it is closing): using one
-    afterwards raises ``ValueError`` (closed mmap). A view with an exported buffer (a
-    memoryview, a numpy array) cannot be closed: its mapping then stays until that buffer is
-    released, and keeps the kernel map alive meanwhile, so nothing reads unmapped memory."""
+    """Close the leases of the ``Map.mmap()`` views of maps owned by ``state`` (it is closing):
+    each root view is released (using it raises ``ValueError``), and the memory is unmapped
+    once nothing derived from it is left. What was derived while the owner was open (a slice,
+    a numpy array, a ctypes instance) keeps the mapping, and with it the kernel map, until it
+    is dropped: nothing reads unmapped memory."""
     for ref in _mmaps.pop(state, ()):
-        mm = ref()
-        if mm is not None:
-            try:
-                mm.close()
-            except BufferError:
-                pass  # exported: the mapping outlives the owner, by the buffer's lease
+        lease = ref()
+        if lease is not None:
+            lease.close()
 
 
 def initial_value(m: MapBase) -> bytes:

@@ -26,7 +26,6 @@ from ._common import (_INT_FORMATS, ENOTSUPP, INDEX_KEY_TYPES, PERCPU_TYPES, _ty
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    import mmap as mmap_module
     import os
     from collections.abc import Callable, Iterator
     from typing import Any, Optional, TypeVar
@@ -382,15 +381,18 @@ class MapBase:
             e.context = f"freeze map '{self.name}'"
             raise
 
-    def mmap(self, *, writable: bool = True) -> mmap_module.mmap:
+    def mmap(self, *, writable: bool = True) -> memoryview:
         """Map a ``BPF_F_MMAPABLE`` array's values into memory (``mmap(2)`` on the map fd).
 
-        The returned ``mmap.mmap`` is a writable buffer (``memoryview(m)``, slicing,
-        ``numpy.frombuffer``) of ``max_entries`` values, each ``value_size`` rounded up to 8
-        bytes; the caller owns it (``close()``). Frozen maps need ``writable=False``. It is a
-        lease of the map's owner: closing the object (or standalone map) closes it, after
-        which using it raises ``ValueError``; a numpy array or memoryview made from it keeps
-        the mapping (and the kernel map) alive until it is released.
+        Returns a byte ``memoryview`` (format ``"B"``; ``.cast("Q")``, slicing,
+        ``numpy.frombuffer``, ctypes ``from_buffer``) of ``max_entries`` values, each
+        ``value_size`` rounded up to 8 bytes: the same memory the kernel sees. Read-only with
+        ``writable=False`` (frozen maps need it). Valid while the map's owner (its object, or
+        this standalone map) is open: it is a lease (``_lease.Lease``), so closing the owner
+        releases it and using it then raises ``ValueError``; what was derived from it before
+        (a slice, a numpy array, a ctypes instance) keeps the mapping alive until dropped.
+        ``release()`` it (or ``with m.mmap() as view:``) to unmap early; the mapping goes with
+        the last view. Phase: loaded (or created). Privileges: those of the map's fd.
         """
         from ._admin import map_mmap
 
