@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import os
 import select
 import signal
 import struct
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -691,20 +688,6 @@ def test_poll_inside_its_own_callback_is_refused(stream) -> None:
             rb.consume()
         assert seen == [1]
         assert len(rb.read()) == 2  # the failing callback's record was consumed
-
-
-def test_soak_create_poll_close_cycles(bpf_path) -> None:
-    """bench/stream/soak.py, short: 1,000 RingBuffer and PerfBuffer create -> poll -> close
-    cycles in one process: no fd growth, RSS flat after the first sample (the 10,000-cycle run
-    is in bench/RESULTS.md)."""
-    soak = Path(__file__).resolve().parents[1] / "bench" / "stream" / "soak.py"
-    out = subprocess.run([sys.executable, str(soak), "--cycles", "1000", "--every", "250",
-                          str(bpf_path("stream_events"))], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    summary = json.loads(out.stdout.splitlines()[-1])
-    assert summary["records"] == 1000 * 2 * 64
-    assert summary["fd_growth"] == 0 and summary["rss_growth_after_first_sample_kib"] <= 1024
 
 
 # --- variable-length and union events (issue 11): tests/bpf/stream_varlen.bpf.c

@@ -81,14 +81,18 @@ def test_short_fuzz_run_is_clean() -> None:
 
 @pytest.mark.root
 def test_short_soak_keeps_fds_and_rss_flat() -> None:
+    """The soak command, short (the 10,000-cycle run: bench/robust/RESULTS.md): every phase
+    without fd growth and with RSS flat; every record of the records phase counted once."""
     import json
 
     done = stress("soak", "--cycles", "100", "--sample", "25", "--json")
     result = json.loads(done.stdout)
+    assert [p["phase"] for p in result["phases"]] == ["object", "buffers", "records"]
     for phase in result["phases"]:
         assert phase["cycles"] == 100 and len(phase["samples"]) == 4
         assert phase["fd_growth"] == 0, phase
         assert phase["rss_growth"] <= 1 << 20, phase
+    assert result["phases"][2]["records"] == 100 * 2 * 64
     assert result["ok"] and done.returncode == 0
 
 

@@ -1,7 +1,7 @@
 """Fuzz and soak libbpf_py (root; run from tests/, against the installed package):
 
     cd tests && ../.venv/bin/python -m stress fuzz --cases 10000      # + --btf-cases, --value-cases
-    cd tests && ../.venv/bin/python -m stress soak --cycles 10000
+    cd tests && ../.venv/bin/python -m stress soak --cycles 10000      # + --records, --numpy
     cd tests && ../.venv/bin/python -m stress replay stress/corpus/*   # regression inputs
 
 ``fuzz`` prints the counts per family (crash / hang / unclear / clean / load) and every finding,
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--cycles", type=int, default=1000)
     s.add_argument("--sample", type=int, default=None, help="sample every N cycles "
                    "(default cycles/10)")
+    s.add_argument("--records", type=int, default=64,
+                   help="records per buffer per cycle in the records phase (1-64; default 64)")
+    s.add_argument("--numpy", action="store_true", help="records phase: also read_array()")
     s.add_argument("--json", action="store_true")
     r = sub.add_parser("replay", help="run saved inputs (objects or raw BTF) in children")
     r.add_argument("files", nargs="+", type=Path)
@@ -57,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "soak":
         from .soak import print_soak, soak
 
-        result = soak(args.cycles, args.sample or max(args.cycles // 10, 1))
+        result = soak(args.cycles, args.sample or max(args.cycles // 10, 1), args.records,
+                      args.numpy)
         if args.json:
             print(json.dumps(result, indent=1))
         else:
