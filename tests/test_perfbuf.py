@@ -285,14 +285,18 @@ def test_blocking_poll_releases_gil(stream) -> None:
 
 
 def test_ctrl_c_interrupts_blocking_poll(stream) -> None:
+    """SIGINT during poll(None): KeyboardInterrupt promptly, and the buffer still works."""
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    with PerfBuffer(stream.maps["pb"], lambda cpu, d: None) as pb:
+    seen: list[int] = []
+    with PerfBuffer(stream.maps["pb"], lambda cpu, d: seen.append(d[4])) as pb:
         timer.start()
         t0 = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
             pb.poll()
         timer.join()
         assert time.monotonic() - t0 < 5
+        emit(stream, 3)
+        assert pb.poll(None) == 3 and seen == [1, 2, 3]
 
 
 def test_bad_use(stream) -> None:

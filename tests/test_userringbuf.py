@@ -122,7 +122,8 @@ def test_bad_use(stream) -> None:
 
 def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
     """A reserve waiting without a timeout on a full ring (GIL released, in epoll_wait) ends
-    with KeyboardInterrupt on SIGINT, the way Ctrl-C ends any blocking call in Python."""
+    with KeyboardInterrupt on SIGINT, the way Ctrl-C ends any blocking call in Python; the
+    buffer still works after it (drained by the program, a new reservation is submitted)."""
     code = (
         "import sys, libbpf_py\n"
         "from libbpf_py.userringbuf import UserRingBuffer\n"
@@ -137,6 +138,12 @@ def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
         "    urb.reserve(16, timeout=None)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', flush=True)\n"
+        "import os\n"  # still usable: the program drains it (getsid), a reservation fits
+        "obj.maps['cfg'][0] = os.getpid(); obj.attach(); os.getsid(0)\n"
+        "with urb.reserve(16, timeout=None) as r:\n"
+        "    r.data[:] = bytes(8) + (5).to_bytes(8, sys.byteorder)\n"
+        "os.getsid(0)\n"
+        "print('usable', obj.maps['res'][3], flush=True)\n"  # RES_RET: the drain read ours
     )
     with subprocess.Popen([sys.executable, "-c", code, str(bpf_path("stream_user"))],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
@@ -152,7 +159,7 @@ def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
             out, err = child.communicate(timeout=10)
         finally:
             child.kill()
-    assert (out, child.returncode) == ("interrupted\n", 0), err
+    assert (out, child.returncode) == ("interrupted\nusable 1\n", 0), err
 
 
 def _state(pid: int) -> str:
