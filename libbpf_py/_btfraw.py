@@ -55,6 +55,19 @@ MAX_DEPTH = 256
 MAX_DUMP_LINES = 2_000_000
 
 
+def _c_int(v: int) -> int:
+    """``v`` as a C ``int`` (32 bits, two's complement): what libbpf's offsets wrap to."""
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _padding_lines(cur_off: int, next_off: int) -> int:
+    """At most the lines ``btf_dump_emit_bit_padding`` writes to fill the bits from
+    ``cur_off`` to ``next_off``: an alignment mark, one ``long: 64;`` per 64 bits, and up to
+    three smaller ones for the rest."""
+    return 0 if cur_off >= next_off else (next_off - cur_off) // 64 + 4
+
+
 # --- raw BTF records
 
 _U32x3 = struct.Struct("=III")
@@ -179,7 +192,10 @@ def c_name(p: Any, type_id: int, _depth: int = 0) -> str:
         return c_name(p, t.size_or_type, _depth) + " *"
     if t.kind == BTF_KIND_ARRAY:
         dims = ""
-        while t.kind == BTF_KIND_ARRAY and _depth <= MAX_DEPTH:
+        elem = type_id
+        while t.kind == BTF_KIND_ARRAY:
+            if _depth > MAX_DEPTH:  # (entered at the limit: a pointer/array chain that loops)
+                return f"<loop at type {type_id}>"
             dims += f"[{t.extra[2]}]"
             elem = t.extra[0]
             t = raw_type(p, elem)
@@ -288,8 +304,11 @@ class _Checker:
         return False
 
     def fail(self, type_id: int, what: str) -> MalformedBtfError:
-        return MalformedBtfError(f"BTF type {type_id} ({c_name(self.p, type_id)}): {what} "
-                            "(malformed BTF, refused before libbpf walks it)")
+        name = c_name(self.p, type_id)
+        if len(name) > 80:  # a looping chain spells itself 256 times
+            name = name[:77] + "..."
+        return MalformedBtfError(f"BTF type {type_id} ({name}): {what} "
+                                 "(malformed BTF, refused before libbpf walks it)")
 
     def walks(self, root: int) -> None:
         """Both graphs acyclic below ``root`` (iterative DFS, depth-bounded)."""
@@ -330,24 +349,27 @@ class _Checker:
             on_path.add(nxt)
 
     def padding_lines(self, t: RawType) -> int:
-        """The padding lines ``btf_dump`` writes in a struct: one ``long: 64;`` per 8 bytes of
-        gap before a member and after the last (a member offset at 4 GiB: 67 million lines)."""
-        if t.kind != BTF_KIND_STRUCT:
+        """An upper estimate of the padding lines ``btf_dump`` writes in a struct or union
+        (``btf_dump_emit_struct_def``): about one ``long: 64;`` per 8 bytes of gap before each
+        member and, in a struct, after the last (a member offset at 4 GiB: 67 million lines).
+        Replays libbpf's arithmetic, ``int`` offsets included: a member ending past 2**31 bits
+        wraps ``off`` negative, and the next member then sits after a 2**31-bit gap."""
+        if t.kind not in (BTF_KIND_STRUCT, BTF_KIND_UNION):
             return 0
-        end = lines = 0
+        off = lines = 0
         for _name, mtype, bit_off, bits in t.extra:
-            if bit_off > end:
-                lines += (bit_off - end) // 64
+            m_off = _c_int(bit_off)
+            lines += _padding_lines(off, m_off)
             if bits:
-                size = bits
+                off = _c_int(m_off + bits)
             else:
                 try:
-                    size = 8 * lib.btf__resolve_size(self.p, mtype)
+                    size = lib.btf__resolve_size(self.p, mtype)
                 except BpfError:
                     size = 0
-            end = max(end, bit_off + size)
-        if 8 * t.size_or_type > end:
-            lines += (8 * t.size_or_type - end) // 64
+                off = _c_int(m_off + _c_int(_c_int(max(size, 0)) * 8))
+        if t.kind == BTF_KIND_STRUCT:
+            lines += _padding_lines(off, _c_int(t.size_or_type * 8))
         return lines
 
     def dump_lines(self) -> int:
