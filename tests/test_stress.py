@@ -65,7 +65,7 @@ def test_unknown_map_types_are_members() -> None:
 
 @pytest.mark.root
 def test_short_fuzz_run_is_clean() -> None:
-    """The command's short run (the big one's figures are in bench/RESULTS.md): every family
+    """The command's short run (the big one's figures are in bench/robust/RESULTS.md): every family
     without a crash, a hang or an unclear error, and mutated objects that still load and walk."""
     import json
 

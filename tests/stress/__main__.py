@@ -7,7 +7,7 @@
 ``fuzz`` prints the counts per family (crash / hang / unclear / clean / load) and every finding,
 keeping the inputs that crashed, hung or raised an unclear error (``--keep DIR``); ``--json``
 prints the whole summary as JSON. The exit status is 1 if anything crashed, hung or was unclear
-(for ``soak``: if fds or RSS grew). Figures of the big runs: bench/RESULTS.md.
+(for ``soak``: if fds or RSS grew). Figures of the big runs: bench/robust/RESULTS.md.
 """
 
 from __future__ import annotations
