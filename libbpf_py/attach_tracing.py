@@ -101,7 +101,7 @@ def _needs_trampoline(prog: Any) -> bool:
 
 def _section(obj: Any, prog: str) -> str:
     ptr = lib.bpf_object__find_program_by_name(obj, prog.encode())
-    return _args.text(lib.bpf_program__section_name(ptr)) if ptr else "?"
+    return _args.text(lib.bpf_program__section_name(ptr) or b"?") if ptr else "?"
 
 
 def _read_lockdown() -> str:

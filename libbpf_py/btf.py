@@ -639,6 +639,8 @@ def _kfuncs(p: Any, count: int) -> list[tuple[bytes, int, bool]]:
     fastcall: set[int] = set()
     for i in range(1, count):
         addr = lib.btf__type_by_id(p, i)
+        if addr is None:  # ids below btf__type_cnt all exist: not reached
+            continue
         info = ctypes.c_uint32.from_address(addr + 4).value
         if (info >> 24) & 0x1F != BTF_KIND_DECL_TAG:
             continue

@@ -421,6 +421,8 @@ def _check_opened(ptr: Any) -> None:
     if sec_id <= 0:
         return
     addr = lib.btf__type_by_id(btf, sec_id)
+    if addr is None:  # sec_id came from this BTF: not reached
+        return
     vlen = int.from_bytes(ctypes.string_at(addr + 4, 4), sys.byteorder) & 0xFFFF
     for i, map_type in enumerate(types[:vlen]):
         if map_type == STRUCT_OPS:

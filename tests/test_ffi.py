@@ -633,3 +633,20 @@ def test_holding_gil_binds_the_same_library_without_errcheck_rows_only() -> None
         _ffi.lib.bpf_map_lookup_elem, ctypes.c_void_p).value
     with pytest.raises(ValueError, match="bpf_object__open_file.*without errcheck"):
         _ffi.holding_gil("bpf_object__open_file")
+
+
+def test_lib_stub_is_shipped_and_current() -> None:
+    """``_ffi/_lib.pyi``, what mypy sees as ``lib``, ships with the package and is what
+    scripts/gen-ffi-stub.py makes from the tables: one typed method per row, none missing."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_ffi_stub",
+                                                  REPO / "scripts" / "gen-ffi-stub.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    shipped = (Path(_ffi.__file__).parent / "_lib.pyi").read_text()
+    assert shipped == gen.stub_text(), "run scripts/gen-ffi-stub.py (after pip install .)"
+    rows = gen.rows()
+    assert len(rows) == shipped.count("\n    def ") > 200
+    assert "    def bpf_map_get_fd_by_id(self, a0: int, /) -> int: ..." in shipped

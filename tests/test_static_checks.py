@@ -44,3 +44,19 @@ def test_ruff_finds_no_errors(sources: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
                           str(PYPROJECT), str(sources)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy_sees_typed_lib_calls(sources: Path, tmp_path: Path) -> None:
+    """Calls through ``_ffi.lib`` are typed (``_ffi/_lib.pyi``): a wrong argument type and a
+    wrong argument count are mypy errors, not ``Any``."""
+    probe = tmp_path / "lbpy_typed_probe.py"
+    probe.write_text("from libbpf_py._ffi import lib\n\n"
+                     "lib.bpf_map_get_fd_by_id('1')\n"
+                     "lib.bpf_map_get_fd_by_id(1, 2)\n"
+                     "reveal_type(lib.bpf_map_get_fd_by_id(1))\n")
+    out = subprocess.run([sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"),
+                          "--ignore-missing-imports", str(probe)], capture_output=True,
+                         text=True, cwd=sources.parent)
+    assert 'incompatible type "str"; expected "int"  [arg-type]' in out.stdout, out.stdout
+    assert 'Too many arguments for "bpf_map_get_fd_by_id" of "Lib"' in out.stdout, out.stdout
+    assert 'Revealed type is "int"' in out.stdout, out.stdout

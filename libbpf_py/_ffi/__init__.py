@@ -15,6 +15,10 @@ row. What fails at import is a library of another libbpf release than the one th
 (``MIRRORED_LIBBPF``): the build bug that would make rows or structure layouts wrong. Binding on
 use keeps ``import libbpf_py`` cheap: a cold start (import + open + load + attach) uses 18 of
 the 222 functions, and every ctypes class built costs it (benchmarked).
+
+For type checkers ``lib`` is a ``Lib`` (``_lib.pyi``, generated from the tables by
+scripts/gen-ffi-stub.py and checked by tests/test_ffi.py): every call's arity and its integer,
+``bytes`` and ``None`` arguments and results are checked; pointers stay ``Any``.
 """
 
 from __future__ import annotations
@@ -71,7 +75,12 @@ class _Lib:
                 f"{name} is not declared in libbpf_py's signature tables (_ffi/)") from None
 
 
-lib: Any = _Lib()
+if TYPE_CHECKING:
+    from ._lib import Lib  # _lib.pyi: generated from the tables (scripts/gen-ffi-stub.py)
+
+    lib: Lib
+else:
+    lib = _Lib()
 
 
 def strerror(err: int) -> str:
@@ -170,7 +179,7 @@ def check_libbpf_version(version: str) -> str:
 
 
 #: Version of the bundled libbpf ("1.7.0"), checked against the tables at import.
-LIBBPF_VERSION = check_libbpf_version(lib.lbpy_libbpf_version().decode())
+LIBBPF_VERSION = check_libbpf_version((lib.lbpy_libbpf_version() or b"").decode())
 
 
 def _bind_areas() -> None:

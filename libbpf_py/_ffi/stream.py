@@ -222,7 +222,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     # --- shim.c: batch readers and the perf buffer with a custom wakeup
     ("lbpy_ring_open", lbpy_ring_p, [c_int], PTR),
     ("lbpy_ring_close", None, [lbpy_ring_p], NONE),
-    ("lbpy_ring_data", c_void_p, [lbpy_ring_p, POINTER(c_size_t)], NONE),
+    ("lbpy_ring_data", c_void_p, [lbpy_ring_p, POINTER(c_size_t)], PTR),
     # peek: starts, stops and ends are addresses of unsigned long arrays (array.array("L"))
     ("lbpy_ring_peek", c_size_t,
      [lbpy_ring_p, c_void_p, c_void_p, c_void_p, c_size_t, c_uint, POINTER(c_ulong),

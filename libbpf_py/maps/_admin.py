@@ -386,6 +386,8 @@ def set_initial_value(m: MapBase, data: Any) -> None:
         # skeletons do; bpf_map__set_initial_value refuses these maps.
         size = ctypes.c_size_t()
         addr = lib.bpf_map__initial_value(ptr, ctypes.byref(size))
+        if addr is None:
+            raise ValueError(f"struct_ops map '{m.name}' has no initial value to set")
         if len(data) != size.value:
             raise ValueError(f"initial value of struct_ops map '{m.name}' is {size.value} "
                              f"bytes, not {len(data)}")
