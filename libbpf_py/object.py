@@ -352,12 +352,34 @@ class OpenObject(_ObjectBase):
 
     Configure it (``programs[...].autoload``, ``maps[...].max_entries`` ...), then ``load()``.
     Closing it (or ``with``) frees it unless it was loaded: the loaded ``Object`` takes over.
+    After ``load()`` it is spent (as libbpf-rs's ``OpenObject::load`` consumes it): its
+    properties and ``load()`` raise ``ClosedError`` naming the Object to use instead, and
+    ``close()`` leaves the Object alone. Maps and programs taken from it before load are the
+    Object's own and stay valid.
     """
 
     __slots__ = ()
 
     def __init__(self, state: _ObjectState) -> None:
         self._state = state
+
+    def _ptr(self) -> Any:
+        state = self._state
+        if state.loaded and state.ptr is not None:
+            raise ClosedError(f"OpenObject '{state.label}' is spent: it was loaded; use the "
+                              "Object that load() returned")
+        return super()._ptr()
+
+    @property
+    def spent(self) -> bool:
+        """True once ``load()`` succeeded: the Object it returned owns everything now."""
+        return self._state.loaded
+
+    def close(self) -> None:
+        """Free the opened object (``bpf_object__close``); idempotent. A spent OpenObject
+        (loaded) has nothing of its own left: the Object owns it, and stays open."""
+        if not self._state.loaded:
+            self._state.close()
 
     def load(self) -> Object:
         """Load maps and programs into the kernel (``bpf_object__load``) and return the Object.
@@ -367,9 +389,7 @@ class OpenObject(_ObjectBase):
         failure the object is closed. This OpenObject is spent afterwards.
         """
         state = self._state
-        ptr = self._ptr()
-        if state.loaded:
-            raise BpfError(errno.EBUSY, "already loaded", f"load object '{state.label}'")
+        ptr = self._ptr()  # ClosedError when spent (loaded already)
         if state._maps is None:
             state.declared_btf_ids = _declared_btf_ids(ptr)
         err: Optional[BpfError] = None
@@ -389,11 +409,12 @@ class OpenObject(_ObjectBase):
         return Object(state)
 
     def __exit__(self, *exc: object) -> None:
-        if not self._state.loaded:
-            self.close()
+        self.close()
 
     def __repr__(self) -> str:
-        return f"<OpenObject '{self._state.label}'{' closed' if self.closed else ''}>"
+        state = self._state
+        what = " spent" if state.loaded else " closed" if self.closed else ""
+        return f"<OpenObject '{state.label}'{what}>"
 
 
 STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS

@@ -100,8 +100,14 @@ def test_load_and_phase_rules(bpf_path) -> None:
         assert obj.programs["on_getppid"].fd >= 0
         with pytest.raises(BpfError, match="only possible before load"):
             obj.maps["counts"].max_entries = 5
-        with pytest.raises(BpfError, match="already loaded"):
-            opened.load()
+        # the OpenObject is spent: it says which object to use, and closing it is a no-op
+        assert opened.spent and repr(opened).endswith(" spent>")
+        for use in (opened.load, lambda: opened.maps, lambda: opened.rodata):
+            with pytest.raises(ClosedError, match="OpenObject '.*' is spent: it was loaded; "
+                               "use the Object that load\\(\\) returned"):
+                use()
+        opened.close()
+        assert not obj.closed and obj.maps["counts"].max_entries == 128
     with pytest.raises(ClosedError):
         obj.programs
 
