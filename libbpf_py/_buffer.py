@@ -20,7 +20,7 @@ from __future__ import annotations
 from _thread import allocate_lock, get_ident
 
 from ._lease import Lease
-from .errors import ClosedError
+from .errors import Closeable, ClosedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ async def wait_readable(fd: int, wake: int = -1) -> None:
             loop.remove_reader(wake)
 
 
-class PolledBuffer:
+class PolledBuffer(Closeable):
     """Base of the event buffers: lease, lock, ``poll()``, waiting, asyncio, context manager."""
 
     _lease: Optional[Lease] = None
@@ -248,16 +248,12 @@ class PolledBuffer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            if self._lease is not None:
-                import warnings
+    # Closeable's finalizer
+    def _left_open(self) -> bool:
+        return self._lease is not None
 
-                warnings.warn(f"unclosed {self._what}: close() it (or use `with`)",
-                              ResourceWarning, stacklevel=2, source=self)
-                self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer (e.g. at exit)
-            pass
+    def _unclosed(self) -> str:
+        return f"{self._what}: close() it (or use `with`)"
 
 
 # --- typed events: copies of the records, fixed part + tail for variable-length records

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from . import _args
 from ._ffi import lib
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, Closeable, ClosedError, with_context
 from .link import Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
@@ -156,7 +156,7 @@ def _relative(before: Any, after: Any, what: str) -> tuple[int, int]:
     return flags, rel.fd
 
 
-class Attachment:
+class Attachment(Closeable):
     """A program attached without a BPF link (netlink XDP, legacy TC, socket filter, legacy
     cgroup). ``detach()``/``close()``/``with`` remove exactly this attachment; idempotent.
     Like a Link, it belongs to the program's object: it lasts until detached or until the
@@ -212,18 +212,12 @@ class Attachment:
     def __exit__(self, *exc: object) -> None:
         self.detach()
 
-    def __del__(self) -> None:
-        # Safety net only: collected with its object (whose list holds it), it goes with it.
-        try:
-            if self._detach is not None:
-                if self._owner is None:
-                    import warnings
+    # Closeable's finalizer: collected with its object (whose list holds it), it goes with it.
+    def _left_open(self) -> bool:
+        return self._detach is not None
 
-                    warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2,
-                                  source=self)
-                self.detach()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    def _warns(self) -> bool:
+        return self._owner is None
 
     def __repr__(self) -> str:
         return f"<Attachment {self.description}{' detached' if self.closed else ''}>"

@@ -27,7 +27,7 @@ from ._types import (BTF_KIND_ARRAY, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KI
                      BTF_KIND_ENUM64, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_INT,
                      BTF_INT_BOOL, BTF_INT_CHAR,
                      BTF_INT_SIGNED, BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_VAR, RawType)
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, Closeable, ClosedError, with_context
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ class Type:
         return f"<Type [{self.id}] {self.kind.name} {self.c_name!r}{size}>"
 
 
-class Btf:
+class Btf(Closeable):
     """A set of BTF types (``struct btf``): look up, iterate, dump as C, format values.
 
     Lookup: ``btf[id]``, ``btf.find(name, kind=None)``, ``btf.find("struct event")``,
@@ -407,11 +407,12 @@ class Btf:
             _types.forget(_types.btf_addr(ptr))
             lib.btf__free(ptr)
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    # Closeable's finalizer: a borrowed view (an object's BTF) has nothing of its own to free
+    def _left_open(self) -> bool:
+        return self._ptr is not None and self._owner is None
+
+    def _unclosed(self) -> str:
+        return f"BTF '{self._label}'"
 
     def __enter__(self) -> Btf:
         return self

@@ -34,7 +34,7 @@ __all__ = ["BpfError", "VerifierError", "CoreRelocationError", "ReadOnlyError",
            "BpfInterruptedError", "BpfProcessLookupError", "BpfTimeoutError",
            "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError",
            "BpfChildProcessError",
-           "ERRNO_CLASSES", "error_context"]
+           "ERRNO_CLASSES", "error_context", "Closeable"]
 
 #: libbpf's own error codes (``enum libbpf_errno`` in libbpf.h, from 4000), as libbpf_strerror
 #: words them (libbpf_utils.c; its table lacks LIBBPF_ERRNO__LOAD: libbpf.h's comment here).
@@ -317,3 +317,46 @@ class error_context:  # noqa: N801 - used like a function: `with error_context("
     def __exit__(self, tp: object, exc: BaseException | None, tb: object) -> None:
         if isinstance(exc, BpfError):
             with_context(exc, self.what)
+
+
+# --- Closeable: the one finalizer of every handle that owns a kernel or libbpf resource.
+# close() and `with` are the API; __del__ is only a safety net. It is guarded (it never raises,
+# at interpreter exit either), and when it had something to close it warns like CPython's files
+# and sockets: ResourceWarning("unclosed <...>") (shown with `python -X dev` or `-W default`).
+# A subclass says whether it still holds something (_left_open()) and whether that is its own
+# to report (_warns(): a link the object still lists is the object's, and goes with it). Here,
+# not in a module of its own: every cold start imports errors, and a module costs its import.
+
+
+class Closeable:
+    """Base of the resource-owning handles (objects, standalone maps, links, attachments, BTF,
+    buffers, pinned programs, trace pipes): one guarded, warning ``__del__``."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _left_open(self) -> bool:
+        """Whether ``close()`` still has something to free."""
+        raise NotImplementedError
+
+    def _warns(self) -> bool:
+        """Whether an unclosed one is reported (True: it is nobody else's to close)."""
+        return True
+
+    def _unclosed(self) -> str:
+        """What the ResourceWarning names."""
+        return repr(self)
+
+    def __del__(self) -> None:
+        try:
+            if self._left_open():
+                if self._warns():
+                    import warnings
+
+                    warnings.warn(f"unclosed {self._unclosed()}", ResourceWarning, stacklevel=2,
+                                  source=self)
+                self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer (e.g. at exit)
+            pass

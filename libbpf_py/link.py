@@ -31,6 +31,7 @@ from . import _args
 from ._ffi import lib
 from .errors import (
     BpfError,
+    Closeable,
     ClosedError,
     capabilities_needed,
     error_context,
@@ -184,7 +185,7 @@ def link_info(fd: int) -> LinkInfo:
     return LinkInfo(type=kind, id=info.id, prog_id=info.prog_id, **d)
 
 
-class Link:
+class Link(Closeable):
     """An attachment of a program to a hook; ``close()``/``detach()``/``with`` detach it.
 
     Returned by ``Program.attach*()``, ``Object.attach()``, ``StructOpsMap.attach()`` (owned by
@@ -366,19 +367,13 @@ class Link:
     def __exit__(self, *exc: object) -> None:
         self.detach()
 
-    def __del__(self) -> None:
-        # Safety net only: close()/with is the API. An object's link is collected only with
-        # its object (whose list holds it); a standalone one was left open: say so.
-        try:
-            if self._ptr is not None:
-                if self._owner is None:
-                    import warnings
+    # Closeable's finalizer: an object's link is collected only with its object (whose list
+    # holds it) and goes with it; a standalone one was left open, and says so.
+    def _left_open(self) -> bool:
+        return self._ptr is not None
 
-                    warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2,
-                                  source=self)
-                self.detach()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    def _warns(self) -> bool:
+        return self._owner is None
 
     def __repr__(self) -> str:
         if self._ptr is None:

@@ -31,6 +31,7 @@ from ._args import text
 from ._ffi import lib
 from ._ffi.types import bpf_object_open_opts, make_opts
 from .errors import (
+    Closeable,
     CORE_FAILED,
     BpfError,
     ClosedError,
@@ -61,7 +62,7 @@ ELF_MAGIC = b"\x7fELF"
 EM_BPF = 247
 
 
-class _ObjectState:
+class _ObjectState(Closeable):
     """Owner of one ``struct bpf_object``; shared by OpenObject/Object and their children."""
 
     def __init__(self, ptr: Any, label: str, buffer: Optional[Any]) -> None:
@@ -183,11 +184,12 @@ class _ObjectState:
                 lib.bpf_object__close(ptr)
         self.buffer = None
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    # Closeable's finalizer
+    def _left_open(self) -> bool:
+        return self.ptr is not None
+
+    def _unclosed(self) -> str:
+        return f"object '{self.label}'"
 
 
 class _Named(Mapping):  # type: ignore[type-arg]

@@ -20,7 +20,8 @@ from ._args import text
 from ._ffi import lib
 from .attach_net import NetAttachMixin
 from .attach_tracing import TracingAttachMixin
-from .errors import BpfError, ClosedError, closed_instead, error_context, with_context
+from .errors import (BpfError, Closeable, ClosedError, closed_instead, error_context,
+                     with_context)
 from .link import (
     KPROBE_SECTIONS,
     Link,
@@ -446,7 +447,7 @@ def _vmlinux_has_func(name: str) -> bool:
     return found is None or found > 0
 
 
-class PinnedProgram(_FdProgramMixin):
+class PinnedProgram(_FdProgramMixin, Closeable):
     """A program opened from bpffs (``Program.from_pinned``) or by id (``Program.from_id``):
     ``fd``, ``info()``, ``test_run()``. Owns its fd (``close()``/``with``); the pin and the
     program stay."""
@@ -511,11 +512,8 @@ class PinnedProgram(_FdProgramMixin):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    def _left_open(self) -> bool:  # Closeable's finalizer
+        return self._fd is not None
 
     def __repr__(self) -> str:
         return f"<PinnedProgram '{self.name}' {self.path}>"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import select
 
+from .errors import Closeable
 from .features import tracefs_path
 
 TYPE_CHECKING = False
@@ -61,7 +62,7 @@ def parse_line(line: str) -> Optional[TraceLine]:
     return TraceLine((*result, message))
 
 
-class TracePipe:
+class TracePipe(Closeable):
     """The kernel trace pipe, read line by line:
     ``with TracePipe() as tp: for ln in tp.lines(): ...``.
 
@@ -170,16 +171,8 @@ class TracePipe:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        # Safety net only: close()/with is the API. Warn like an unclosed file; never raise.
-        try:
-            if self._fd >= 0 or self._remove:
-                import warnings
-
-                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
-                self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    def _left_open(self) -> bool:  # Closeable's finalizer
+        return self._fd >= 0 or bool(self._remove)
 
     def __repr__(self) -> str:
         where = f" instance {self.instance}" if self.instance else ""

@@ -22,7 +22,7 @@ from ._ffi import lib
 from ._ffi.stream import user_ring_buffer_opts
 from ._ffi.types import make_opts
 from ._lease import Lease
-from .errors import BpfError, ClosedError, with_context
+from .errors import BpfError, Closeable, ClosedError, with_context
 from .maps import MapBase
 
 __all__ = ["UserRingBuffer", "Reservation"]
@@ -137,7 +137,7 @@ class _Locked:
             self.urb._lock.release()
 
 
-class UserRingBuffer:
+class UserRingBuffer(Closeable):
     """Records from user space to BPF programs, over a ``USER_RINGBUF`` map.
 
     Wraps ``user_ring_buffer__new``; valid after load (needs the map's fd, so the privileges that
@@ -277,16 +277,12 @@ class UserRingBuffer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            if self._lease is not None:
-                import warnings
+    # Closeable's finalizer
+    def _left_open(self) -> bool:
+        return self._lease is not None
 
-                warnings.warn(f"unclosed {self._what}: close() it (or use `with`)",
-                              ResourceWarning, stacklevel=2, source=self)
-                self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer (e.g. at exit)
-            pass
+    def _unclosed(self) -> str:
+        return f"{self._what}: close() it (or use `with`)"
 
 
 def _strerror(err: int) -> str:

@@ -297,3 +297,29 @@ def test_public_names_resolve_on_first_use() -> None:
         "libbpf_py.object libbpf_py.features load"]
     with pytest.raises(AttributeError, match="no attribute 'Objekt'"):
         libbpf_py.Objekt  # noqa: B018
+
+
+@pytest.mark.root
+def test_unclosed_handles_warn_like_files(bpf_path) -> None:
+    """One finalizer (errors.Closeable): an Object, a standalone map and an owned Btf left open
+    are closed when collected, with a ResourceWarning naming each, as CPython's files do;
+    closed handles and borrowed views (the object's BTF) say nothing."""
+    import gc
+    import warnings
+
+    from libbpf_py import Btf, Map, MapType
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = bpf_path("getppid")
+        obj = libbpf_py.load(path)
+        view = obj.btf
+        m = Map.create(MapType.HASH, key_size=4, value_size=4, max_entries=1, name="lbpy_left")
+        btf = Btf.vmlinux()
+        closed = Map.create(MapType.HASH, key_size=4, value_size=4, max_entries=1)
+        closed.close()
+        del obj, view, m, btf, closed
+        gc.collect()
+    assert sorted(str(w.message) for w in caught if w.category is ResourceWarning) == [
+        "unclosed BTF 'vmlinux'", f"unclosed object '{os.path.basename(path)}'",
+        "unclosed standalone map 'lbpy_left'"]

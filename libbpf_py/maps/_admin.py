@@ -25,6 +25,7 @@ from .._codecs import Codec, IntCodec, _is_record
 from .._types import key_type
 from ._common import _type_name, wrap
 from ..errors import (
+    Closeable,
     BpfError,
     ClosedError,
     capabilities_needed,
@@ -93,7 +94,7 @@ def map_info(fd: int, name: str = "") -> MapInfo:
     return MapInfo(raw)
 
 
-class _FdState:
+class _FdState(Closeable):
     """Owner of a standalone map's fd; stands where an object's ``_ObjectState`` would."""
 
     __slots__ = ("lock", "fd", "ptr", "info", "pin_path", "loaded", "label", "btf",
@@ -145,11 +146,12 @@ class _FdState:
                     forget(ctypes.cast(btf, ctypes.c_void_p).value or 0)
                 lib.btf__free(btf)
 
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finalizer
-            pass
+    # Closeable's finalizer
+    def _left_open(self) -> bool:
+        return self.ptr is not None
+
+    def _unclosed(self) -> str:
+        return f"standalone map '{self.label}'"
 
 
 def ctypes_codec(ctype: Any, size: int, what: str) -> Codec:
