@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from . import _args
 from ._ffi import lib
-from .errors import BpfError, Closeable, ClosedError, with_context
+from .errors import BpfError, Closeable, ClosedError, error_context, with_context
 from .link import Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
@@ -233,10 +233,8 @@ def xdp_query(interface: int | str) -> SimpleNamespace:
     what = f"query XDP of interface {interface!r}"
     ifindex = _ifindex(interface, what)
     opts = make_opts(bpf_xdp_query_opts)
-    try:
+    with error_context(what):
         lib.bpf_xdp_query(ifindex, 0, ctypes.byref(opts))
-    except BpfError as e:
-        raise with_context(e, what) from None
     return SimpleNamespace(prog_id=opts.prog_id, drv_prog_id=opts.drv_prog_id,
                            skb_prog_id=opts.skb_prog_id, hw_prog_id=opts.hw_prog_id,
                            mode=_XDP_ATTACHED.get(opts.attach_mode, opts.attach_mode))
@@ -317,10 +315,8 @@ def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> Si
 
         opts = make_opts(bpf_prog_query_opts, prog_ids=ids, prog_cnt=cap,
                          **({"link_ids": link_ids} if features.has("tcx") else {}))
-        try:
+        with error_context(what):
             lib.bpf_prog_query_opts(fd, at, ctypes.byref(opts))
-        except BpfError as e:
-            raise with_context(e, what) from None
         n = opts.prog_cnt
         return SimpleNamespace(prog_ids=list(ids[:n]), link_ids=list(link_ids[:n]),
                                revision=opts.revision, attach_flags=opts.attach_flags)

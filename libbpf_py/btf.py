@@ -27,7 +27,7 @@ from ._types import (BTF_KIND_ARRAY, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KI
                      BTF_KIND_ENUM64, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_INT,
                      BTF_INT_BOOL, BTF_INT_CHAR,
                      BTF_INT_SIGNED, BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_VAR, RawType)
-from .errors import BpfError, Closeable, ClosedError, with_context
+from .errors import BpfError, Closeable, ClosedError, error_context, with_context
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -302,10 +302,8 @@ class Btf(Closeable):
     def vmlinux(cls) -> Btf:
         """The running kernel's BTF (``btf__load_vmlinux_btf``: /sys/kernel/btf/vmlinux).
         Unprivileged where sysfs allows reading it. The caller owns it (``close()``)."""
-        try:
+        with error_context("load vmlinux BTF"):
             return cls(lib.btf__load_vmlinux_btf(), "vmlinux", trusted=True)
-        except BpfError as e:
-            raise with_context(e, "load vmlinux BTF") from None
 
     @classmethod
     def from_file(cls, path: Union[str, os.PathLike[str]],
@@ -315,13 +313,11 @@ class Btf(Closeable):
         p = os.fspath(path)
         if not os.path.exists(p):
             raise FileNotFoundError(2, "No such file or directory", p)
-        try:
+        with error_context(f"parse BTF of '{p}'"):
             if base is None:
                 ptr = lib.btf__parse(os.fsencode(p), None)
             else:
                 ptr = lib.btf__parse_split(os.fsencode(p), base._handle())
-        except BpfError as e:
-            raise with_context(e, f"parse BTF of '{p}'") from None
         return cls(ptr, os.path.basename(p), base=base)
 
     @classmethod
@@ -330,10 +326,8 @@ class Btf(Closeable):
         owns the result."""
         raw = bytes(data)
         buf = ctypes.create_string_buffer(raw, len(raw))
-        try:
+        with error_context(f"parse BTF from {len(raw)} bytes"):
             return cls(lib.btf__new(buf, len(raw)), label)
-        except BpfError as e:
-            raise with_context(e, f"parse BTF from {len(raw)} bytes") from None
 
     def raw_data(self) -> bytes:
         """The raw BTF bytes (header, types, strings: ``btf__raw_data``), as in a .BTF section
@@ -359,13 +353,11 @@ class Btf(Closeable):
     def from_id(cls, btf_id: int, base: Optional[Btf] = None) -> Btf:
         """BTF loaded in the kernel, by id (``btf__load_from_kernel_by_id[_split]``). Needs
         root (CAP_SYS_ADMIN). The caller owns the result."""
-        try:
+        with error_context(f"load BTF id {btf_id} from the kernel"):
             if base is None:
                 ptr = lib.btf__load_from_kernel_by_id(btf_id)
             else:
                 ptr = lib.btf__load_from_kernel_by_id_split(btf_id, base._handle())
-        except BpfError as e:
-            raise with_context(e, f"load BTF id {btf_id} from the kernel") from None
         return cls(ptr, f"id {btf_id}", base=base, trusted=True)
 
     @classmethod

@@ -294,10 +294,8 @@ class Link(Closeable):
         """The kernel's view of the link (``bpf_link_get_info_by_fd``): type, id, program id
         and the per-type details (see ``LinkInfo``). Needs CAP_BPF (root)."""
         fd = self._link_fd("info of")
-        try:
+        with error_context(f"info of link ({self.description})"):
             return link_info(fd)
-        except BpfError as e:
-            raise with_context(e, f"info of link ({self.description})") from None
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         """Pin the link in bpffs (``bpf_link__pin``): it stays attached after its object
@@ -310,10 +308,8 @@ class Link(Closeable):
 
     def unpin(self) -> None:
         """Remove the link's pin (``bpf_link__unpin``)."""
-        try:
+        with error_context(f"unpin link ({self.description})"):
             lib.bpf_link__unpin(self._fd_handle("unpin"))
-        except BpfError as e:
-            raise with_context(e, f"unpin link ({self.description})") from None
 
     @property
     def pin_path(self) -> Optional[str]:
@@ -328,19 +324,15 @@ class Link(Closeable):
         refuses others with EINVAL). The link stays its object's.
         """
         ptr = self._fd_handle(f"update program '{program.name}' of")
-        try:
+        with error_context(f"update link ({self.description}) to program "
+                           f"'{program.name}'"):
             lib.bpf_link__update_program(ptr, program._loaded_handle())
-        except BpfError as e:
-            raise with_context(e, f"update link ({self.description}) to program "
-                                  f"'{program.name}'") from None
 
     def update_map(self, map: Map) -> None:
         """Replace the struct_ops map of a struct_ops link (``bpf_link__update_map``)."""
         ptr = self._fd_handle(f"update map '{map.name}' of")
-        try:
+        with error_context(f"update link ({self.description}) to map"):
             lib.bpf_link__update_map(ptr, map._handle())
-        except BpfError as e:
-            raise with_context(e, f"update link ({self.description}) to map") from None
 
     def detach(self) -> None:
         """Detach the program and release the link (``bpf_link__destroy``); idempotent.
@@ -507,10 +499,8 @@ def attach_struct_ops(map: MapBase) -> Link:
     owner = map._state
     owner.require_loaded(what)
     borrows = "" if lib.bpf_map__map_flags(ptr) & BPF_F_LINK else BORROWS_MAP_FD
-    try:
+    with error_context(what):
         link = lib.bpf_map__attach_struct_ops(ptr)
-    except BpfError as e:
-        raise with_context(e, what) from None
     return Link(link, owner, f"struct_ops {map.name}", borrows=borrows)
 
 

@@ -242,10 +242,8 @@ class Program(TracingAttachMixin, NetAttachMixin, _FdProgramMixin):
 
     def _set(self, what: str, fn: Any, *args: Any) -> None:
         self._state.require_open(f"set {what} of program '{self.name}'")
-        try:
+        with error_context(f"set {what} of program '{self.name}'"):
             fn(self._handle(), *args)
-        except BpfError as e:
-            raise with_context(e, f"set {what} of program '{self.name}'") from None
 
     def __repr__(self) -> str:
         return f"<Program '{self.name}' SEC(\"{self.section}\")>"
@@ -532,10 +530,8 @@ class enable_stats:
         self._fd: Optional[int] = None
 
     def __enter__(self) -> enable_stats:
-        try:
+        with error_context("enable BPF run-time stats"):
             self._fd = lib.bpf_enable_stats(BPF_STATS_RUN_TIME)
-        except BpfError as e:
-            raise with_context(e, "enable BPF run-time stats") from None
         return self
 
     def close(self) -> None:
