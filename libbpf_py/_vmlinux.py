@@ -13,6 +13,7 @@ import os
 from _thread import allocate_lock
 
 from ._ffi import lib
+from ._ffi.consts import BTF_KIND_ENUM, BTF_KIND_FUNC, BTF_KIND_TYPEDEF
 from .errors import BpfError
 
 TYPE_CHECKING = False
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["find", "BTF_KIND_TYPEDEF", "BTF_KIND_ENUM", "BTF_KIND_FUNC", "VMLINUX_BTF"]
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-BTF_KIND_TYPEDEF, BTF_KIND_ENUM, BTF_KIND_FUNC = 8, 6, 12  # linux/btf.h
 
 _lock = allocate_lock()
 _handle: Any = None

@@ -22,12 +22,14 @@ from typing import Any, Callable
 
 import pytest
 
-from libbpf_py._ffi import lib
+from libbpf_py._ffi import consts, lib
 import libbpf_py
 import libbpf_py.maps
 from libbpf_py.enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags
 
 REPO = Path(__file__).resolve().parent.parent
+#: _ffi.consts: the UAPI numbers concept modules branch on, by their C names
+CONSTS = [n for n in vars(consts) if n.startswith(("BPF_", "BTF_"))]
 LIBBPF_SRC = REPO / "libbpf"
 UAPI_BPF_H = LIBBPF_SRC / "include" / "uapi" / "linux" / "bpf.h"
 needs_source = pytest.mark.skipif(not UAPI_BPF_H.is_file(),
@@ -106,9 +108,11 @@ def c_values(tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
     names = [n for _, c_enum, *_ in ENUMS for n in _c_enumerators(c_enum)]
     names += ["BPF_ANY", "BPF_NOEXIST", "BPF_EXIST", "BPF_F_LOCK"]
     names += [f"BPF_F_{name}" for name in MapFlags.__members__]
+    names += CONSTS
     tmp = tmp_path_factory.mktemp("enums")
     src = tmp / "enums.c"
-    src.write_text("#include <stdio.h>\n#include <linux/bpf.h>\n\nint main(void)\n{\n"
+    src.write_text("#include <stdio.h>\n#include <linux/bpf.h>\n#include <linux/btf.h>\n\n"
+                   "int main(void)\n{\n"
                    + "".join(f'\tprintf("{n} %lld\\n", (long long){n});\n' for n in names)
                    + "\treturn 0;\n}\n")
     exe = tmp / "enums"
@@ -146,3 +150,11 @@ def test_map_flags_equal_uapi(c_values):
     assert {name: f.value for name, f in MapFlags.__members__.items()} == {
         name: c_values[f"BPF_F_{name}"] for name in MapFlags.__members__}
     assert libbpf_py.MapFlags is MapFlags and libbpf_py.maps.MapFlags is MapFlags
+
+
+@needs_source
+def test_ffi_consts_equal_uapi(c_values):
+    """Every number of ``_ffi.consts`` (the map types and BTF kinds concept modules branch on
+    without building an enum) has its C header's value."""
+    assert len(CONSTS) > 15
+    assert {n: getattr(consts, n) for n in CONSTS} == {n: c_values[n] for n in CONSTS}

@@ -18,6 +18,7 @@ from itertools import repeat
 
 from .. import _args
 from .._ffi import lib
+from .._ffi.consts import BPF_MAP_TYPE_ARRAY
 from .._ffi.maps import bpf_map_info
 from .._ffi.maps import bpf_map_create_opts
 from .._ffi.types import make_opts
@@ -322,7 +323,7 @@ def map_mmap(m: MapBase, writable: bool) -> memoryview:
 
     from ..enums import MapFlags
 
-    if m._type not in (2,):  # ARRAY (arena maps have their own API)
+    if m._type != BPF_MAP_TYPE_ARRAY:  # (arena maps have their own API)
         raise TypeError(f"map '{m.name}' is a {_type_name(m._type)}: only ARRAY maps created "
                         "with MapFlags.MMAPABLE can be mmapped")
     if not m.flags & MapFlags.MMAPABLE:

@@ -14,12 +14,13 @@ import ctypes
 import errno
 import struct
 
+from .._ffi import consts as c
 from .._ffi import lib
 from .._ffi.maps import bpf_map_batch_opts
 from .._ffi.types import make_opts
 from .._codecs import IntCodec
 from ..errors import BpfError, closed_instead
-from ._common import _INT_FORMATS, ARRAY_TYPES, UNSUPPORTED
+from ._common import _INT_FORMATS, ARRAY_TYPES, NO_DELETE_TYPES, UNSUPPORTED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def pop_all(m: Map) -> dict[Any, Any]:
     decoding fails after a batch delete, the elements are put back before the error."""
     m._setup()
     _check_hashable_keys(m)
-    if m._type in _BATCH_UPDATE and m._type not in (2, 6):  # hash and LRU maps
+    if m._type in _BATCH_UPDATE and m._type not in NO_DELETE_TYPES:  # hash and LRU maps
         state = m._batch
         got = read_batch(m, _lookup_and_delete_batch)
         if got is not None:
@@ -299,8 +300,10 @@ def _pad_value(v: bytes, size: int) -> bytes:
     return v if len(v) == size else v + bytes(size - len(v))
 
 
-# HASH, ARRAY, PERCPU_HASH/ARRAY, LRU(_PERCPU)_HASH: the kernel's update_batch (5.6+)
-_BATCH_UPDATE = frozenset({1, 2, 5, 6, 9, 10})
+# the kernel's update_batch (5.6+)
+_BATCH_UPDATE = frozenset({c.BPF_MAP_TYPE_HASH, c.BPF_MAP_TYPE_ARRAY, c.BPF_MAP_TYPE_PERCPU_HASH,
+                           c.BPF_MAP_TYPE_PERCPU_ARRAY, c.BPF_MAP_TYPE_LRU_HASH,
+                           c.BPF_MAP_TYPE_LRU_PERCPU_HASH})
 
 
 def to_numpy(m: Map) -> tuple[Any, Any]:

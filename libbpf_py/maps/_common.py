@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 
+from .._ffi import consts as c
 from .._ffi import lib
 
 TYPE_CHECKING = False
@@ -22,20 +23,25 @@ if TYPE_CHECKING:
 ENOTSUPP = 524  # the kernel's internal "operation not supported" (no userspace name)
 UNSUPPORTED = frozenset({ENOTSUPP, errno.EOPNOTSUPP, errno.EINVAL})
 
-# enum bpf_map_type numbers the map classes branch on, as plain ints so that importing the enums
-# (slow to build) waits until someone asks for a MapType. tests/test_map.py checks them.
-# PERCPU_HASH/ARRAY, LRU_PERCPU_HASH, PERCPU_CGROUP_STORAGE
-PERCPU_TYPES = frozenset({5, 6, 10, 21})
-# (PERCPU_)ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, ARRAY_OF_MAPS
-ARRAY_TYPES = frozenset({2, 6, 3, 4, 8, 12})
-# ARRAY, PROG/PERF_EVENT/CGROUP_ARRAY, PERCPU_ARRAY, STACK_TRACE, ARRAY_OF_MAPS, DEVMAP, CPUMAP
-INDEX_KEY_TYPES = frozenset({2, 3, 4, 6, 7, 8, 12, 14, 16})
-NO_DELETE_TYPES = frozenset({2, 6})  # ARRAY, PERCPU_ARRAY: elements always exist
+# enum bpf_map_type numbers the map classes branch on, as plain ints (_ffi.consts) so that
+# importing the enums (slow to build) waits until someone asks for a MapType.
+PERCPU_TYPES = frozenset({c.BPF_MAP_TYPE_PERCPU_HASH, c.BPF_MAP_TYPE_PERCPU_ARRAY,
+                          c.BPF_MAP_TYPE_LRU_PERCPU_HASH, c.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE})
+ARRAY_TYPES = frozenset({c.BPF_MAP_TYPE_ARRAY, c.BPF_MAP_TYPE_PERCPU_ARRAY,
+                         c.BPF_MAP_TYPE_PROG_ARRAY, c.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+                         c.BPF_MAP_TYPE_CGROUP_ARRAY, c.BPF_MAP_TYPE_ARRAY_OF_MAPS})
+#: keys are u32 indexes: the arrays, the stack trace map, devmap and cpumap
+INDEX_KEY_TYPES = ARRAY_TYPES | {c.BPF_MAP_TYPE_STACK_TRACE, c.BPF_MAP_TYPE_DEVMAP,
+                                 c.BPF_MAP_TYPE_CPUMAP}
+#: elements always exist
+NO_DELETE_TYPES = frozenset({c.BPF_MAP_TYPE_ARRAY, c.BPF_MAP_TYPE_PERCPU_ARRAY})
 # HASH, ARRAY, PERCPU_HASH/ARRAY, LRU(_PERCPU)_HASH, LPM_TRIE: plain data maps, whose element
 # calls never sleep (a bucket's spinlock at most): their lookups and updates keep the GIL
 # (element_calls). Others (map-of-maps updates wait for an RCU grace period, sockmaps for socket
 # locks ...) release it, as every other call does.
-GIL_HELD_TYPES = frozenset({1, 2, 5, 6, 9, 10, 11})
+GIL_HELD_TYPES = frozenset({c.BPF_MAP_TYPE_HASH, c.BPF_MAP_TYPE_ARRAY, c.BPF_MAP_TYPE_PERCPU_HASH,
+                            c.BPF_MAP_TYPE_PERCPU_ARRAY, c.BPF_MAP_TYPE_LRU_HASH,
+                            c.BPF_MAP_TYPE_LRU_PERCPU_HASH, c.BPF_MAP_TYPE_LPM_TRIE})
 _INT_FORMATS = {(1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
                 (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q"}
 
