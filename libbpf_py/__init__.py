@@ -9,6 +9,21 @@ stream events from ring buffers, with no compiler, LLVM or kernel headers at run
         obj.attach()
         with libbpf_py.RingBuffer(obj.maps["events"], print) as rb:
             rb.poll(timeout=1.0)
+
+The package's layers (imports only point down; tests/test_imports.py checks there is no cycle):
+
+- tools, CLI, generators: ``__main__``, ``cli/`` (the public API only: tests/test_cli.py
+  checks), ``tools/``, ``gen/``, ``exporter/``.
+- Pythonic API: ``object``, ``program`` (+ the attach mixins ``attach_tracing``,
+  ``attach_net``), ``maps/``, ``link``, ``btf``, ``variables``, ``ringbuf``, ``perfbuf``,
+  ``userringbuf``, ``arena``, ``token``, ``features``; private parts ``_buffer``, ``_lease``,
+  ``_ids``, ``_vmlinux``.
+- helpers that do not wrap libbpf, usable on their own: ``elf``, ``symbols`` (+ ``_dwarf``),
+  ``histogram``, ``tracepipe``, ``perf_event``.
+- shared blocks: ``errors`` (+ the ``Closeable`` finalizer), ``enums``, ``log``, ``_args``,
+  ``_types``/``_btfraw``/``_codecs`` (BTF -> ctypes/numpy).
+- raw layer: ``_ffi/``, the only code declaring C functions, structures, constants and
+  syscalls (libbpf's exact names), over the bundled libbpf + ``src/shim.c``.
 """
 
 from __future__ import annotations
