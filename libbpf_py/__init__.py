@@ -10,20 +10,23 @@ stream events from ring buffers, with no compiler, LLVM or kernel headers at run
         with libbpf_py.RingBuffer(obj.maps["events"], print) as rb:
             rb.poll(timeout=1.0)
 
-The package's layers (imports only point down; tests/test_imports.py checks there is no cycle):
+The package's layers, as folders (imports only point down; tests/test_imports.py checks there
+is no cycle):
 
 - tools, CLI, generators: ``__main__``, ``cli/`` (the public API only: tests/test_cli.py
   checks), ``tools/``, ``gen/``, ``exporter/``.
-- Pythonic API: ``object``, ``program`` (+ the attach mixins ``attach_tracing``,
-  ``attach_net``), ``maps/``, ``link``, ``btf``, ``variables``, ``ringbuf``, ``perfbuf``,
-  ``userringbuf``, ``arena``, ``token``, ``features``; private parts ``_buffer``, ``_lease``,
-  ``_ids``, ``_vmlinux``.
-- helpers that do not wrap libbpf, usable on their own: ``elf``, ``symbols`` (+ ``_dwarf``),
-  ``histogram``, ``tracepipe``, ``perf_event``.
+- ``utils/``: what does not wrap libbpf, usable on its own (the core never imports it):
+  ``symbols``, ``elf``, ``histogram``, ``tracepipe``.
+- the binding's core, the package's top-level modules and folders: ``object``,
+  ``program``, ``maps/``, ``link``, ``btf``, ``variables``, ``arena``, ``token``, ``features``;
+  ``attach/`` (``tracing`` and ``net``: the attach methods mixed into ``Program``;
+  ``perf_event``); ``buffers/`` (``ringbuf``, ``perfbuf``, ``userringbuf``, their shared
+  ``_base``); private parts ``_lease`` (leases of native memory), ``_ids``, ``_vmlinux``,
+  ``_dwarf``.
 - shared blocks: ``errors`` (+ the ``Closeable`` finalizer), ``enums``, ``log``, ``_args``,
   ``_types``/``_btfraw``/``_codecs`` (BTF -> ctypes/numpy).
 - raw layer: ``_ffi/``, the only code declaring C functions, structures, constants and
-  syscalls (libbpf's exact names), over the bundled libbpf + ``src/shim.c``.
+  syscalls (libbpf's exact names), over the bundled libbpf + our C shim (``src/``).
 """
 
 from __future__ import annotations
@@ -54,10 +57,10 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from .maps import Map
     from .maps import MapInfo
     from .object import Object, OpenObject, load
-    from .perfbuf import PerfBuffer
+    from .buffers.perfbuf import PerfBuffer
     from .program import Program
-    from .ringbuf import RingBuffer
-    from .userringbuf import UserRingBuffer
+    from .buffers.ringbuf import RingBuffer
+    from .buffers.userringbuf import UserRingBuffer
 
 # Public names imported on first use (PEP 562): a cold start (import + open + load + attach)
 # imports only the modules it uses; it never builds a Map or an enum, for instance. A name that
@@ -66,8 +69,9 @@ _LAZY = {
     "Object": "object", "OpenObject": "object", "load": "object", "Program": "program",
     "Link": "link", "Map": "maps", "features": None,
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
-    "UpdateFlags": "enums", "Btf": "btf", "RingBuffer": "ringbuf", "PerfBuffer": "perfbuf",
-    "UserRingBuffer": "userringbuf", "MapFlags": "enums", "MapInfo": "maps",
+    "UpdateFlags": "enums", "MapFlags": "enums", "Btf": "btf", "MapInfo": "maps",
+    "RingBuffer": "buffers.ringbuf", "PerfBuffer": "buffers.perfbuf",
+    "UserRingBuffer": "buffers.userringbuf",
 }
 
 

@@ -539,7 +539,7 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
                                        f"load object '{label}'")
         return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
     if obj is not None:  # a missing kernel function, refused trampolines: say so
-        from .attach_tracing import explain_load_error
+        from .attach.tracing import explain_load_error
 
         better = explain_load_error(obj, err, text, label)
         if better is not None:

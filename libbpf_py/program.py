@@ -4,7 +4,7 @@ Wraps ``struct bpf_program``. The ``Object`` owns its programs: a Program keeps 
 and raises ``ClosedError`` once the object is closed. ``attach*()`` return a ``Link`` that the
 object owns: the program stays attached until the Link is detached or the object closes,
 whether or not the caller keeps it (docs/lifecycle.md). The ``attach_<kind>()`` methods
-live in ``attach_tracing.py`` (tracing, probes, iterators) and ``attach_net.py`` (networking,
+live in ``attach/tracing.py`` (tracing, probes, iterators) and ``attach/net.py`` (networking,
 cgroups, sockets); docs/attach.md lists every kind.
 """
 
@@ -18,8 +18,8 @@ from types import SimpleNamespace
 from . import _args
 from ._args import text
 from ._ffi import lib
-from .attach_net import NetAttachMixin
-from .attach_tracing import TracingAttachMixin
+from .attach.net import NetAttachMixin
+from .attach.tracing import TracingAttachMixin
 from .errors import (BpfError, Closeable, ClosedError, closed_instead, error_context,
                      with_context)
 from .link import (

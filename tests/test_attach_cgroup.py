@@ -12,7 +12,7 @@ import pytest
 
 import libbpf_py
 from libbpf_py import AttachType, BpfError, LinkType
-from libbpf_py.attach_net import Attachment, query_programs
+from libbpf_py.attach.net import Attachment, query_programs
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("cgroup2")]
 

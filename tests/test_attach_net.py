@@ -18,8 +18,8 @@ import pytest
 
 import libbpf_py
 from libbpf_py import AttachType, BpfError, LinkType, features
-from libbpf_py.attach_net import Attachment, query_programs, tc_hook_destroy, tc_query
-from libbpf_py.attach_net import xdp_query
+from libbpf_py.attach.net import Attachment, query_programs, tc_hook_destroy, tc_query
+from libbpf_py.attach.net import xdp_query
 
 pytestmark = pytest.mark.root
 

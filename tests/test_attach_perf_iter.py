@@ -1,4 +1,4 @@
-"""perf_event sampling on every CPU (perf events opened with libbpf_py.perf_event) and BPF
+"""perf_event sampling on every CPU (perf events opened with libbpf_py.attach.perf_event) and BPF
 iterators (task iterator read as text, map-element iterator read as bytes)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 
 import libbpf_py
 from libbpf_py import BpfError, LinkType, features
-from libbpf_py.attach_tracing import IterLink
-from libbpf_py.perf_event import PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, online_cpus
-from libbpf_py.perf_event import open_perf_event
+from libbpf_py.attach.tracing import IterLink
+from libbpf_py.attach.perf_event import PERF_COUNT_SW_CPU_CLOCK, PERF_TYPE_SOFTWARE, online_cpus
+from libbpf_py.attach.perf_event import open_perf_event
 
 pytestmark = pytest.mark.root
 
@@ -79,7 +79,7 @@ def test_cpu_clock_sampling_on_every_cpu(obj) -> None:
 @pytest.mark.kernel("perf_event")
 def test_named_software_event_counts() -> None:
     """PerfType/PerfSWConfig name what the kernel counts: context switches of this process."""
-    from libbpf_py.perf_event import PERF_COUNT_SW_CONTEXT_SWITCHES, PerfSWConfig, PerfType
+    from libbpf_py.attach.perf_event import PERF_COUNT_SW_CONTEXT_SWITCHES, PerfSWConfig, PerfType
 
     assert PERF_COUNT_SW_CONTEXT_SWITCHES is PerfSWConfig.CONTEXT_SWITCHES
     fd = open_perf_event(PerfType.SOFTWARE, PerfSWConfig.CONTEXT_SWITCHES, pid=0, cpu=-1)
@@ -93,7 +93,7 @@ def test_named_software_event_counts() -> None:
 
 @pytest.mark.kernel("perf_event")
 def test_missing_hardware_event_suggests_a_software_one() -> None:
-    from libbpf_py.perf_event import PerfHWConfig, PerfType
+    from libbpf_py.attach.perf_event import PerfHWConfig, PerfType
 
     try:
         fd = open_perf_event(PerfType.HARDWARE, PerfHWConfig.CPU_CYCLES, cpu=0, sample_freq=99)

@@ -184,7 +184,7 @@ def test_inspect_errors(bpf_path, tmp_path) -> None:
 def test_elf_reader_agrees_with_pyelftools(bpf_path) -> None:
     from elftools.elf.elffile import ELFFile
 
-    from libbpf_py.elf import ElfFile
+    from libbpf_py.utils.elf import ElfFile
 
     special = {"SHN_UNDEF": 0, "SHN_ABS": 0xFFF1, "SHN_COMMON": 0xFFF2}
     for path in (str(bpf_path("cli_inspect")), os.path.realpath(sys.executable)):

@@ -131,7 +131,7 @@ def _cgroup2_root() -> str:
 @pytest.mark.root
 @pytest.mark.kernel("cgroup2")
 def test_label_decoders_on_a_struct_key(obj) -> None:
-    from libbpf_py.symbols import KernelSymbols
+    from libbpf_py.utils.symbols import KernelSymbols
     from libbpf_py.tools.syscalls import syscall_name
 
     cg_root = _cgroup2_root()

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from libbpf_py.histogram import (bucket_counts, format_linear_hist, format_log2_hist,
+from libbpf_py.utils.histogram import (bucket_counts, format_linear_hist, format_log2_hist,
                                  format_log2_hists, log2_buckets,
                                  log2_range, log2_slot,
                                  print_linear_hist, print_log2_hist)

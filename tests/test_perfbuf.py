@@ -15,7 +15,7 @@ import pytest
 
 import libbpf_py
 from libbpf_py.errors import ClosedError
-from libbpf_py.perfbuf import PerfBuffer
+from libbpf_py.buffers.perfbuf import PerfBuffer
 
 from conftest import python_child
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from libbpf_py.symbols import ElfSymbols, KernelSymbols, Symbol, UserSymbols, format_stack
+from libbpf_py.utils.symbols import ElfSymbols, KernelSymbols, Symbol, UserSymbols, format_stack
 
 from conftest import CACHE  # noqa: E402 - tests/.cache, or $LIBBPF_PY_TEST_CACHE (VM runner)
 

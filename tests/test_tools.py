@@ -650,7 +650,7 @@ def test_profile_folded_user_stacks(pie: bool, only: str) -> None:
 
 
 def test_profile_text_and_json_stacks() -> None:
-    from libbpf_py.symbols import ElfSymbols
+    from libbpf_py.utils.symbols import ElfSymbols
 
     exe = build_profile_target(pie=False)
     work = profile_workload(exe)
@@ -711,7 +711,7 @@ def test_profile_kernel_and_user_stacks_of_a_syscall_loop() -> None:
 
 
 def test_profile_samples_only_the_cpu_asked_for() -> None:
-    from libbpf_py.perf_event import online_cpus
+    from libbpf_py.attach.perf_event import online_cpus
 
     cpus = sorted(set(online_cpus()) & os.sched_getaffinity(0))
     if len(cpus) < 2:

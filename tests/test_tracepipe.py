@@ -7,7 +7,7 @@ import os
 import pytest
 
 import libbpf_py
-from libbpf_py.tracepipe import TracePipe, parse_line
+from libbpf_py.utils.tracepipe import TracePipe, parse_line
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("tracefs")]
 

@@ -17,7 +17,7 @@ import pytest
 
 import libbpf_py
 from libbpf_py.errors import BpfError, ClosedError
-from libbpf_py.userringbuf import UserRingBuffer
+from libbpf_py.buffers.userringbuf import UserRingBuffer
 
 from conftest import python_child
 
@@ -126,7 +126,7 @@ def test_ctrl_c_interrupts_a_blocking_reserve(bpf_path) -> None:
     buffer still works after it (drained by the program, a new reservation is submitted)."""
     code = (
         "import sys, libbpf_py\n"
-        "from libbpf_py.userringbuf import UserRingBuffer\n"
+        "from libbpf_py.buffers.userringbuf import UserRingBuffer\n"
         "obj = libbpf_py.load(sys.argv[1])\n"
         "urb = UserRingBuffer(obj.maps['urb'])\n"
         "try:\n"

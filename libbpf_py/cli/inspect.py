@@ -4,7 +4,7 @@ Programs (section, type, expected attach type, instruction count, CO-RE relocati
 maps (type, key/value C types from BTF, sizes, flags, pinning), global variables (per data
 section: type and initial value), CO-RE relocations and the license. libbpf gives the first
 three (``bpf_object__open``); CO-RE relocation records (``.BTF.ext``) and the ``license``
-section have no libbpf API, so they are read from the ELF file (:mod:`libbpf_py.elf`).
+section have no libbpf API, so they are read from the ELF file (:mod:`libbpf_py.utils.elf`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from ..btf import Kind
-from ..elf import ElfFile
+from ..utils.elf import ElfFile
 from . import CliError
 from ._values import decode, jsonable
 

@@ -199,7 +199,7 @@ class KsymDecoder(Decoder):
     def __init__(self, info: FieldInfo, option: Any = None) -> None:
         super().__init__(info, option)
         if KsymDecoder._table is None:
-            from ..symbols import KernelSymbols
+            from ..utils.symbols import KernelSymbols
 
             KsymDecoder._table = KernelSymbols()
 

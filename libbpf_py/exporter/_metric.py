@@ -141,7 +141,7 @@ class _Buckets:
 
 
 class Log2Buckets(_Buckets):
-    """log2 slots as libbpf-tools and :mod:`libbpf_py.histogram` count them: slot ``i`` holds
+    """log2 slots as libbpf-tools and :mod:`libbpf_py.utils.histogram` count them: slot ``i`` holds
     the integers ``2**i .. 2**(i+1) - 1`` (slot 0 also 0), so its ``le`` is ``2**(i+1) - 1``."""
 
     kind = "log2"

@@ -14,8 +14,8 @@ Run them as ``python -m libbpf_py <tool> [options]`` (root, or CAP_BPF + CAP_PER
 
 Each takes ``--help``, ``-d SECONDS`` and ``--json`` (one object per line), and ``-p PID`` where
 a process is meaningful; output columns follow bcc's. The tracing tools stream events through a
-ring buffer; the histogram tools print with :mod:`libbpf_py.histogram`; profile counts stacks
-in a hash map and symbolizes them with :mod:`libbpf_py.symbols`. Each tool's BPF program
+ring buffer; the histogram tools print with :mod:`libbpf_py.utils.histogram`; profile counts stacks
+in a hash map and symbolizes them with :mod:`libbpf_py.utils.symbols`. Each tool's BPF program
 is C under ``tools/bpf/`` (CO-RE: kernel structs declared locally with preserve_access_index, no
 vmlinux.h), compiled with clang when the package is built and shipped in the wheel as
 ``tools/bpf/<name>.bpf.o``. Per-run settings (pid filter...) are ``const volatile`` globals set

@@ -4,7 +4,7 @@ Opens a software cpu-clock perf event on every online CPU, sampling ``-F HZ`` ti
 (default 49), and attaches ``SEC("perf_event")`` ``do_perf_event`` to each. Every sample stores
 the interrupted task's user and kernel stacks in a stack trace map (``bpf_get_stackid``) and
 counts it under {pid, user stack id, kernel stack id, comm}. At the end (``-d SECONDS`` or
-Ctrl-C) the stacks are symbolized with :mod:`libbpf_py.symbols` (kernel: ``/proc/kallsyms``;
+Ctrl-C) the stacks are symbolized with :mod:`libbpf_py.utils.symbols` (kernel: ``/proc/kallsyms``;
 user: the ELF symbols of the process's executable and libraries, PIE or not) and printed like
 bcc's profile: each stack innermost frame first, then ``- comm (pid)`` and the count; with
 ``-f`` in folded form for flame graphs (``comm;root;...;leaf count``, user frames then kernel
@@ -30,8 +30,8 @@ import json
 import sys
 from typing import Any, Optional, TextIO
 
-from libbpf_py.perf_event import online_cpus
-from libbpf_py.symbols import KernelSymbols, Symbol, UserSymbols
+from libbpf_py.attach.perf_event import online_cpus
+from libbpf_py.utils.symbols import KernelSymbols, Symbol, UserSymbols
 
 from ._common import add_common_args, interval_loop, positive_float, positive_int, run_main
 from .profile_skel import Profile

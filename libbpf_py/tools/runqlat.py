@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
-from libbpf_py.histogram import format_log2_hist, format_log2_hists, log2_buckets
+from libbpf_py.utils.histogram import format_log2_hist, format_log2_hists, log2_buckets
 
 from ._common import add_common_args, interval_loop, positive_float, positive_int, run_main
 from .runqlat_skel import HistKey, Per, Runqlat

@@ -24,8 +24,8 @@ from typing import Any
 import libbpf_py
 from libbpf_py._ffi import lib
 from libbpf_py._ffi import stream as t
-from libbpf_py.perfbuf import PerfBuffer
-from libbpf_py.ringbuf import RingBuffer
+from libbpf_py.buffers.perfbuf import PerfBuffer
+from libbpf_py.buffers.ringbuf import RingBuffer
 from stream_common import CFG_DROPS, Event, event_type, report, start, timed, trigger_for
 
 Drain = Callable[[], int]

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* log2 buckets for histograms, the convention libbpf_py.histogram prints: slot i holds the values
+/* log2 buckets for histograms, the convention libbpf_py.utils.histogram prints: slot i holds the values
  * v with 2^i <= v < 2^(i+1); slot 0 also holds 0. */
 #ifndef LIBBPF_PY_TOOLS_BITS_H
 #define LIBBPF_PY_TOOLS_BITS_H

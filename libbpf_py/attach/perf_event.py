@@ -15,9 +15,9 @@ import errno
 import os
 from enum import IntEnum
 
-from ._ffi import lib
-from ._ffi.stream import perf_event_attr
-from .errors import BpfError
+from .._ffi import lib
+from .._ffi.stream import perf_event_attr
+from ..errors import BpfError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

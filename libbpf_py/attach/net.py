@@ -17,16 +17,16 @@ import os
 import struct
 from types import SimpleNamespace
 
-from . import _args
-from ._ffi import lib
-from .errors import BpfError, Closeable, ClosedError, error_context, with_context
-from .link import Link
+from .. import _args
+from .._ffi import lib
+from ..errors import BpfError, Closeable, ClosedError, error_context, with_context
+from ..link import Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
-    from .maps import Map
+    from ..maps import Map
 
 __all__ = ["NetAttachMixin", "Attachment", "xdp_query", "tc_query", "tc_hook_destroy",
            "query_programs", "XDP_MODES", "NF_HOOKS", "CGROUP_FLAGS"]
@@ -87,7 +87,7 @@ def _open_path(target: int | str | os.PathLike[str], kind: str, what: str) -> tu
 def _quiet(fn: Any, *args: Any) -> None:
     """Call a netlink-based libbpf function without logging the kernel's extack message (a
     "not found" libbpf reports as a warning); a failure carries it in the error instead."""
-    from .log import QUIET, capture
+    from ..log import QUIET, capture
 
     with capture(show=QUIET) as messages:
         err: Optional[BpfError] = None
@@ -117,7 +117,7 @@ class _Netns:
         self.ident = (st.st_dev, st.st_ino)
 
     def run(self, fn: Callable[[], None], what: str) -> None:
-        from ._ffi.libc import CLONE_NEWNET, setns
+        from .._ffi.libc import CLONE_NEWNET, setns
 
         here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -227,8 +227,8 @@ def xdp_query(interface: int | str) -> SimpleNamespace:
     """What XDP programs an interface has (``bpf_xdp_query``): ``prog_id`` (the single
     attached one, 0 if none or several), ``drv_prog_id``, ``skb_prog_id``, ``hw_prog_id``,
     ``mode`` ("drv", "skb", "hw", "multi" or None). Needs CAP_NET_ADMIN."""
-    from ._ffi.attach import bpf_xdp_query_opts
-    from ._ffi.types import make_opts
+    from .._ffi.attach import bpf_xdp_query_opts
+    from .._ffi.types import make_opts
 
     what = f"query XDP of interface {interface!r}"
     ifindex = _ifindex(interface, what)
@@ -241,8 +241,8 @@ def xdp_query(interface: int | str) -> SimpleNamespace:
 
 
 def _tc_hook(ifindex: int, direction: str) -> Any:
-    from ._ffi.attach import bpf_tc_hook
-    from ._ffi.types import make_opts
+    from .._ffi.attach import bpf_tc_hook
+    from .._ffi.types import make_opts
 
     point = {"ingress": BPF_TC_INGRESS, "egress": BPF_TC_EGRESS}.get(direction)
     if point is None:
@@ -254,8 +254,8 @@ def tc_query(interface: int | str, direction: str = "ingress", *, handle: int = 
              priority: int = 1) -> Optional[int]:
     """The id of the program of legacy TC filter (``handle``, ``priority``) on the clsact
     hook, or None if there is none (``bpf_tc_query``). Needs CAP_NET_ADMIN."""
-    from ._ffi.attach import bpf_tc_opts
-    from ._ffi.types import make_opts
+    from .._ffi.attach import bpf_tc_opts
+    from .._ffi.types import make_opts
 
     what = f"query TC {direction} filter of interface {interface!r}"
     if not (0 < handle and 0 < priority <= 0xFFFF):
@@ -292,9 +292,9 @@ def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> Si
     """The programs attached to a cgroup (path or fd) or interface (TCX: name or index) for
     ``attach_type`` (``bpf_prog_query_opts``), in run order: ``prog_ids``, ``link_ids``,
     ``revision``, ``attach_flags``. Needs root."""
-    from ._ffi.attach import bpf_prog_query_opts
-    from ._ffi.types import make_opts
-    from .enums import AttachType
+    from .._ffi.attach import bpf_prog_query_opts
+    from .._ffi.types import make_opts
+    from ..enums import AttachType
 
     what = f"query programs of {target!r} ({AttachType(int(attach_type)).name})"
     at = int(attach_type)
@@ -311,7 +311,7 @@ def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> Si
         link_ids = (ctypes.c_uint32 * cap)()
         # link_ids came with multi-program attachment (6.6, with tcx): older kernels refuse a
         # query that sets it (EINVAL)
-        from . import features
+        from .. import features
 
         opts = make_opts(bpf_prog_query_opts, prog_ids=ids, prog_cnt=cap,
                          **({"link_ids": link_ids} if features.has("tcx") else {}))
@@ -362,8 +362,8 @@ class NetAttachMixin:
             return self._attach(lib.bpf_program__attach_xdp, ifindex, what=what)
         if mode not in XDP_MODES:
             raise ValueError(f"XDP mode must be one of {sorted(XDP_MODES)}, not {mode!r}")
-        from ._ffi.attach import bpf_xdp_attach_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_xdp_attach_opts
+        from .._ffi.types import make_opts
 
         flags = XDP_MODES[mode]
         opts = make_opts(bpf_xdp_attach_opts)
@@ -409,8 +409,8 @@ class NetAttachMixin:
         appended last). ``expected_revision``: fail with ESTALE if the hook changed. See
         ``query_programs(ifname, AttachType.TCX_INGRESS)``. Linux 6.6; needs root.
         """
-        from ._ffi.attach import bpf_tcx_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_tcx_opts
+        from .._ffi.types import make_opts
 
         direction = direction or self.section.rsplit("/", 1)[-1]
         if direction not in ("ingress", "egress"):
@@ -421,7 +421,7 @@ class NetAttachMixin:
         flags, rel_fd = _relative(before, after, what)
         opts = make_opts(bpf_tcx_opts, flags=flags, relative_fd=rel_fd,
                          expected_revision=expected_revision)
-        from .enums import AttachType
+        from ..enums import AttachType
 
         if self.expected_attach_type not in (AttachType.TCX_INGRESS,  # type: ignore[attr-defined]
                                              AttachType.TCX_EGRESS):
@@ -442,8 +442,8 @@ class NetAttachMixin:
         if this call created it (``bpf_tc_hook_destroy``): "destroy only what I created".
         ``tc_hook_destroy(interface)`` removes the qdisc in any case; ``tc_query`` reads a
         filter back. Needs CAP_NET_ADMIN (root)."""
-        from ._ffi.attach import bpf_tc_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_tc_opts
+        from .._ffi.types import make_opts
 
         what = f"tc {direction} {interface} handle {handle} priority {priority}"
         ifindex = _ifindex(interface, f"{self._what()} to {what}")
@@ -502,8 +502,8 @@ class NetAttachMixin:
         ``socket.AF_INET``/``AF_INET6`` (or "ipv4"/"ipv6"), ``hook`` a name of ``NF_HOOKS``
         ("local_in" ...) or number, ``priority`` (not 0 or INT_MIN/INT_MAX), ``defrag`` to see
         defragmented packets. Linux 6.4; needs root."""
-        from ._ffi.attach import bpf_netfilter_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_netfilter_opts
+        from .._ffi.types import make_opts
 
         pf = _NFPROTO.get(family)
         if pf is None:
@@ -551,8 +551,8 @@ class NetAttachMixin:
                 if replace is not None:
                     raise ValueError("replace= needs legacy_flags='multi' (links are replaced "
                                      "with Link.update_program())")
-                from ._ffi.attach import bpf_cgroup_opts
-                from ._ffi.types import make_opts
+                from .._ffi.attach import bpf_cgroup_opts
+                from .._ffi.types import make_opts
 
                 flags, rel_fd = _relative(before, after, what)
                 opts = make_opts(bpf_cgroup_opts, flags=flags, relative_fd=rel_fd,
@@ -566,8 +566,8 @@ class NetAttachMixin:
 
     def _attach_cgroup_legacy(self, cgroup_fd: int, legacy_flags: str | int, replace: Any,
                               what: str) -> Attachment:
-        from ._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
+        from .._ffi.types import make_opts
 
         flags = CGROUP_FLAGS[legacy_flags] if isinstance(legacy_flags, str) else legacy_flags
         atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
@@ -605,13 +605,13 @@ class NetAttachMixin:
         6.10, ``features.has("sockmap_link")``); on older kernels the program is attached to the
         map with ``bpf_prog_attach_opts`` instead, returning an ``Attachment`` (one program per
         attach type and map, as there). Either way it belongs to the program's object."""
-        from . import features
+        from .. import features
 
         what = f"sockmap '{map.name}'"
         if features.has("sockmap_link"):
             return self._attach(lib.bpf_program__attach_sockmap, map.fd, what=what)
-        from ._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
+        from .._ffi.types import make_opts
 
         atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
         prog_fd = os.dup(self.fd)

@@ -35,14 +35,14 @@ import ctypes
 from array import array
 from itertools import repeat
 
-from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
-                      wait_readable)
-from ._lease import Lease
-from ._ffi import lib
-from ._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
-from ._ffi.types import make_opts
-from .errors import BpfError, with_context
-from .maps import MapBase
+from ._base import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
+                    wait_readable)
+from .._lease import Lease
+from .._ffi import lib
+from .._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
+from .._ffi.types import make_opts
+from ..errors import BpfError, with_context
+from ..maps import MapBase
 
 __all__ = ["RingBuffer", "RingStats"]
 
@@ -71,7 +71,7 @@ def resolve_event_type(event_type: Optional[EventType], map: MapBase) -> Any:
     if event_type is None:
         return None
     if isinstance(event_type, str):
-        from ._dwarf import object_ctype
+        from .._dwarf import object_ctype
 
         if not event_type.strip():
             raise ValueError("event_type must name a type like 'struct event', not "
@@ -90,7 +90,7 @@ def dtype_for(ctype: Any, what: str) -> numpy.dtype:
     """The numpy dtype of a ctypes type (``_types.numpy_dtype``)."""
     if ctype is None:
         raise ValueError(f"{what}: read_array() needs a dtype (or the buffer's event_type)")
-    from ._types import numpy_dtype
+    from .._types import numpy_dtype
 
     dt = numpy_dtype(ctype)
     if dt.itemsize != ctypes.sizeof(ctype):

@@ -271,8 +271,8 @@ _PSEUDO = frozenset({"bpf", "__builtin__ftrace", "__builtin__kprobes"})
 
 
 def _bpf_program_ids() -> list[int]:
-    from ._ffi import lib
-    from .errors import BpfError
+    from .._ffi import lib
+    from ..errors import BpfError
 
     ids: list[int] = []
     cur = ctypes.c_uint32(0)
@@ -289,9 +289,9 @@ def _bpf_program_ids() -> list[int]:
 def _bpf_program_sizes() -> dict[int, int]:
     """Start address -> size of every JITed BPF function (``bpf_prog_info``'s jited_ksyms and
     jited_func_lens, through the bpf syscall); empty without the privilege to list them."""
-    from ._ffi import lib
-    from ._ffi.attach import bpf_prog_info
-    from .errors import BpfError
+    from .._ffi import lib
+    from .._ffi.attach import bpf_prog_info
+    from ..errors import BpfError
 
     sizes: dict[int, int] = {}
     for prog_id in _bpf_program_ids():

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from _thread import allocate_lock, get_ident
 
-from ._lease import Lease
-from .errors import Closeable, ClosedError
+from .._lease import Lease
+from ..errors import Closeable, ClosedError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

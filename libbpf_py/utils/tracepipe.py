@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import select
 
-from .errors import Closeable
-from .features import tracefs_path
+from ..errors import Closeable
+from ..features import tracefs_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class TracePipe(Closeable):
     def fileno(self) -> int:
         """The trace pipe's fd (readable when lines are ready)."""
         if self._fd < 0:
-            from .errors import ClosedError
+            from ..errors import ClosedError
 
             raise ClosedError("trace pipe is closed")
         return self._fd

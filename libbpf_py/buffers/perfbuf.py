@@ -22,13 +22,13 @@ import ctypes
 from array import array
 from itertools import repeat
 
-from ._buffer import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
-                      release, wait_readable)
-from ._ffi import lib
-from ._ffi.stream import perf_event_mmap_page
-from ._lease import Lease
-from .errors import BpfError, with_context
-from .maps import MapBase
+from ._base import (EventLayout, PolledBuffer, check_count, check_timeout, closed_stop,
+                    release, wait_readable)
+from .._ffi import lib
+from .._ffi.stream import perf_event_mmap_page
+from .._lease import Lease
+from ..errors import BpfError, with_context
+from ..maps import MapBase
 from .ringbuf import (_UL, _position, as_dtype, dtype_for, resolve_event_type,
                       split_records)
 

@@ -14,17 +14,17 @@ import ctypes
 import errno
 import os
 
-from . import _args
-from ._ffi import lib
-from .errors import BpfError, FeatureNotSupportedError, with_context
-from .link import KPROBE_SECTIONS, Link
+from .. import _args
+from .._ffi import lib
+from ..errors import BpfError, FeatureNotSupportedError, with_context
+from ..link import KPROBE_SECTIONS, Link
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, Optional
 
-    from .maps import Map
+    from ..maps import Map
 
 __all__ = ["TracingAttachMixin", "IterLink", "KPROBE_SECTIONS"]
 
@@ -37,7 +37,7 @@ _BTF_KIND_TYPEDEF = 8  # linux/btf.h
 
 def _btf_has(name: str, kind: int) -> bool:
     """Whether vmlinux BTF has a type ``name`` of BTF ``kind`` (True if BTF is unreadable)."""
-    from ._vmlinux import find
+    from .._vmlinux import find
 
     found = find(name, kind)
     return found is None or found > 0
@@ -73,7 +73,7 @@ def explain_load_error(obj: Any, err: BpfError, text: str, label: str) -> Option
             "Program.set_attach_target())", f"load object '{label}'")
     if err.errno != errno.EPERM:
         return None
-    from . import features
+    from .. import features
 
     for found in re.finditer(r"prog '([^']+)': (?:BPF program load failed|failed to load)",
                              text):
@@ -180,7 +180,7 @@ class TracingAttachMixin:
         ``cookie`` is readable in BPF with ``bpf_get_attach_cookie()``. The tracepoint must
         exist in tracefs (checked first: ``BpfError(ENOENT)`` names it). Needs root.
         """
-        from . import features
+        from .. import features
 
         what = f"tracepoint {category}:{name}"
         cat_raw, name_raw = _args.c_string(category, "category"), _args.c_string(name, "name")
@@ -188,8 +188,8 @@ class TracingAttachMixin:
         if tracefs and not os.path.isdir(os.path.join(tracefs, "events", category, name)):
             raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
                            f"attach program '{self.name}'")
-        from ._ffi.attach import bpf_tracepoint_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_tracepoint_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)
         return self._attach(lib.bpf_program__attach_tracepoint_opts, cat_raw, name_raw,
@@ -204,8 +204,8 @@ class TracingAttachMixin:
         if not _btf_has(f"btf_trace_{name}", _BTF_KIND_TYPEDEF):
             raise BpfError(errno.ENOENT, f"no raw tracepoint '{name}' in the kernel's BTF",
                            f"attach program '{self.name}'")
-        from ._ffi.attach import bpf_raw_tracepoint_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_raw_tracepoint_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_raw_tracepoint_opts, cookie=cookie)
         return self._attach(lib.bpf_program__attach_raw_tracepoint_opts, name.encode(),
@@ -217,8 +217,8 @@ class TracingAttachMixin:
         """Attach fentry/fexit/fmod_ret/tp_btf programs to the target chosen at load (SEC() or
         ``set_attach_target``) (``bpf_program__attach_trace_opts``). ``cookie`` needs 6.6.
         Needs root."""
-        from ._ffi.attach import bpf_trace_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_trace_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_trace_opts, cookie=cookie)
         return self._attach(lib.bpf_program__attach_trace_opts, ctypes.byref(opts),
@@ -227,7 +227,7 @@ class TracingAttachMixin:
     def attach_lsm(self) -> Link:
         """Attach a BPF LSM program to its hook (``bpf_program__attach_lsm``). The kernel must
         run with ``bpf`` in its LSM list (checked). Needs root."""
-        from . import features
+        from .. import features
 
         if not features.has("bpf_lsm"):
             raise FeatureNotSupportedError("BPF LSM", context=f"attach program '{self.name}'",
@@ -254,11 +254,11 @@ class TracingAttachMixin:
         Raises ``FeatureNotSupportedError`` on kernels built without kprobes. Needs root.
         """
         what = f"{'kretprobe' if retprobe else 'kprobe'} {symbol}+{offset}"
-        from .features import require_kprobes
+        from ..features import require_kprobes
 
         require_kprobes(f"attach program '{self.name}' to {what}")
-        from ._ffi.attach import bpf_kprobe_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_kprobe_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_kprobe_opts, bpf_cookie=cookie, offset=offset, retprobe=retprobe)
         return self._attach(lib.bpf_program__attach_kprobe_opts, symbol.encode(),
@@ -272,13 +272,13 @@ class TracingAttachMixin:
         (``bpf_program__attach_kprobe_multi_opts``); ``cookies`` one per symbol. Needs kprobes
         (``FeatureNotSupportedError`` otherwise), Linux 5.18, root."""
         what = f"kprobe.multi {pattern or ','.join(symbols or ())}"
-        from .features import require_kprobes
+        from ..features import require_kprobes
 
         require_kprobes(f"attach program '{self.name}' to {what}")
         if (pattern is None) == (symbols is None):
             raise ValueError("attach_kprobe_multi needs either a pattern or symbols")
-        from ._ffi.attach import bpf_kprobe_multi_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_kprobe_multi_opts
+        from .._ffi.types import make_opts
 
         syms = None
         cnt = 0
@@ -297,11 +297,11 @@ class TracingAttachMixin:
         name (``bpf_program__attach_ksyscall``). Needs kprobes (``FeatureNotSupportedError``
         otherwise), root."""
         what = f"{'kretsyscall' if retprobe else 'ksyscall'} {syscall}"
-        from .features import require_kprobes
+        from ..features import require_kprobes
 
         require_kprobes(f"attach program '{self.name}' to {what}")
-        from ._ffi.attach import bpf_ksyscall_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_ksyscall_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_ksyscall_opts, bpf_cookie=cookie, retprobe=retprobe)
         return self._attach(lib.bpf_program__attach_ksyscall, syscall.encode(),
@@ -325,12 +325,12 @@ class TracingAttachMixin:
                 f"{hex(offset) if offset or not symbol else ''}")
         ctx = f"attach program '{self.name}' to {what}"
         pid, offset = _args.s32(pid, "pid", -1), _args.u64(offset, "offset")
-        from .features import require_uprobes
+        from ..features import require_uprobes
 
         require_uprobes(ctx)
         path = _check_binary(binary, ctx)
-        from ._ffi.attach import bpf_uprobe_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_uprobe_opts
+        from .._ffi.types import make_opts
 
         func = symbol.encode() if symbol else None
         opts = make_opts(bpf_uprobe_opts, bpf_cookie=cookie, retprobe=retprobe, func_name=func,
@@ -349,7 +349,7 @@ class TracingAttachMixin:
         ``attach_uprobe``). Needs Linux 6.6, root."""
         what = f"uprobe.multi {binary}:{pattern or ','.join(symbols or ()) or 'offsets'}"
         ctx = f"attach program '{self.name}' to {what}"
-        from .features import require_uprobes
+        from ..features import require_uprobes
 
         require_uprobes(ctx)
         path = _check_binary(binary, ctx)
@@ -359,8 +359,8 @@ class TracingAttachMixin:
             raise ValueError("attach_uprobe_multi needs a pattern, symbols or offsets")
         if symbols is not None and offsets is not None and len(symbols) != len(offsets):
             raise ValueError("attach_uprobe_multi: symbols and offsets differ in length")
-        from ._ffi.attach import bpf_uprobe_multi_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_uprobe_multi_opts
+        from .._ffi.types import make_opts
 
         cnt = len(symbols) if symbols is not None else len(offsets) if offsets is not None else 0
         syms = (ctypes.c_char_p * cnt)(*(s.encode() for s in symbols)) if symbols else None
@@ -382,14 +382,14 @@ class TracingAttachMixin:
         N process N (as ``attach_uprobe``). Needs root."""
         what = f"usdt {binary}:{provider}:{name}"
         ctx = f"attach program '{self.name}' to {what}"
-        from .features import require_uprobes
+        from ..features import require_uprobes
 
         require_uprobes(ctx)
         path = _check_binary(binary, ctx)
-        from ._ffi.attach import bpf_usdt_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_usdt_opts
+        from .._ffi.types import make_opts
 
-        from .link import BORROWS_OBJECT_MEMORY
+        from ..link import BORROWS_OBJECT_MEMORY
 
         opts = make_opts(bpf_usdt_opts, usdt_cookie=cookie)
         return self._attach(lib.bpf_program__attach_usdt, pid, path, provider.encode(),
@@ -402,10 +402,10 @@ class TracingAttachMixin:
         """Attach to an open perf event (``bpf_program__attach_perf_event_opts``).
 
         On success the Link owns ``perf_fd`` (closing the Link closes it); on failure it stays
-        the caller's. ``libbpf_py.perf_event.open_perf_event()`` opens one. Needs root.
+        the caller's. ``libbpf_py.attach.perf_event.open_perf_event()`` opens one. Needs root.
         """
-        from ._ffi.attach import bpf_perf_event_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import bpf_perf_event_opts
+        from .._ffi.types import make_opts
 
         opts = make_opts(bpf_perf_event_opts, bpf_cookie=cookie)
         return self._attach(lib.bpf_program__attach_perf_event_opts, perf_fd,
@@ -444,8 +444,8 @@ class TracingAttachMixin:
         """Create a BPF iterator link (``bpf_program__attach_iter``): ``SEC("iter/task")``,
         ``SEC("iter/bpf_map_elem")`` (``map=`` the map to walk), ``SEC("iter/cgroup")`` ...
         ``pid``/``tid`` limit task iterators. Read it with ``IterLink.read()``. Needs root."""
-        from ._ffi.attach import BPF_ITER_LINK_INFO_SIZE, bpf_iter_attach_opts
-        from ._ffi.types import make_opts
+        from .._ffi.attach import BPF_ITER_LINK_INFO_SIZE, bpf_iter_attach_opts
+        from .._ffi.types import make_opts
 
         info = ctypes.create_string_buffer(BPF_ITER_LINK_INFO_SIZE)
         import struct
