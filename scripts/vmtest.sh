@@ -20,8 +20,8 @@
 #                  once with a selection covering every attach kind, the tools, ring/perf
 #                  buffers, globals, maps, arenas and tokens ($CI_SELECTION below)
 #
-# pytest arguments default to the whole suite except the static checks (mypy/ruff check the
-# code, not the kernel); paths are relative to tests/. Kernels come from Debian's archive
+# pytest arguments default to the whole suite except the static checks (test_static_checks.py
+# and tests marked `static`: mypy/ruff check the code, not the kernel); paths are relative to tests/. Kernels come from Debian's archive
 # (scripts/vm/kernel.sh: downloaded and unpacked into a cache, never installed). The guest: a
 # static init (scripts/vm/init.c) in a generated initramfs mounts the host's root read-only
 # over 9p and runs scripts/vm/guest.sh, which mounts tracefs, debugfs, securityfs, bpffs,
@@ -170,7 +170,7 @@ choose_accel() {
 if [ "$ci" = 1 ] && [ $# -eq 0 ]; then
     set -- "${CI_SELECTION[@]}"
 elif [ $# -eq 0 ] && [ -z "$cmd" ]; then
-    set -- --ignore test_static_checks.py
+    set -- --ignore test_static_checks.py -m "not static"
 fi
 pytest_args=$(printf ' %q' "$@")
 

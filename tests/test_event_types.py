@@ -78,6 +78,7 @@ def test_generated_types_match_the_dwarf_layout(bpf_path, tmp_path: Path) -> Non
     assert only.__all__ == ["inner"]  # type: ignore[attr-defined]
 
 
+@pytest.mark.static
 def test_generated_types_pass_mypy_strict_and_ruff(tmp_path: Path) -> None:
     """gen types output is checked like a skeleton's: a script using it passes mypy --strict
     (the member properties, ``__u8`` arrays as ``ctypes.Array[ctypes.c_ubyte]``), and the C

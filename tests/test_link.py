@@ -120,6 +120,7 @@ def test_object_detach_detaches_links_made_by_hand(traced) -> None:
     assert calls(traced, 1) == 0
 
 
+@pytest.mark.kernel("perf_link")  # info/pin of a tracepoint attachment (5.15)
 def test_link_of_closed_object_is_detached(bpf_path) -> None:
     obj = libbpf_py.load(bpf_path("getppid"))
     link = obj.programs["on_getppid"].attach()
@@ -131,6 +132,7 @@ def test_link_of_closed_object_is_detached(bpf_path) -> None:
     link.detach()  # idempotent
 
 
+@pytest.mark.kernel("perf_link")  # info/pin of a tracepoint attachment (5.15)
 def test_pin_and_reopen(traced, bpffs) -> None:
     path = os.path.join(bpffs, "getppid_link")
     with traced.programs["on_getppid"].attach() as link:
@@ -145,6 +147,7 @@ def test_pin_and_reopen(traced, bpffs) -> None:
     assert calls(traced, 2) == 2  # closing the last reference detached it
 
 
+@pytest.mark.kernel("perf_link")  # info/pin of a tracepoint attachment (5.15)
 def test_link_from_id_owns_its_own_fd(traced, bpffs) -> None:
     path = os.path.join(bpffs, "by_id")
     with traced.programs["on_getppid"].attach() as link:
@@ -235,6 +238,7 @@ def test_pinned_link_outlives_its_process(bpf_path, bpffs) -> None:
                 os.unlink(p)
 
 
+@pytest.mark.kernel("perf_link")  # info/pin of a tracepoint attachment (5.15)
 def test_pinned_link_outlives_object_close(bpf_path, bpffs) -> None:
     path = os.path.join(bpffs, "getppid_link")
     obj = libbpf_py.load(bpf_path("getppid"))
@@ -253,6 +257,7 @@ def test_pinned_link_outlives_object_close(bpf_path, bpffs) -> None:
         os.close(counts_fd)
 
 
+@pytest.mark.kernel("perf_link")  # info/pin of a tracepoint attachment (5.15)
 def test_unclosed_standalone_link_warns(traced, bpffs) -> None:
     path = os.path.join(bpffs, "standalone")
     with traced.programs["on_getppid"].attach() as link:

@@ -139,12 +139,14 @@ def run_mypy(d: Path, cache: Path) -> subprocess.CompletedProcess[str]:
                           text=True)
 
 
+@pytest.mark.static
 def test_mypy_strict_accepts_a_user_script(skel_dir: Path, tmp_path: Path) -> None:
     (skel_dir / "user.py").write_text(USER_SCRIPT)
     out = run_mypy(skel_dir, tmp_path / "cache")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.static
 def test_mypy_strict_refuses_wrong_uses(skel_dir: Path, tmp_path: Path) -> None:
     head = ("from skeleton_skel import Skeleton\n\n"
             "opened = Skeleton.open()\nskel = opened.load()\n")
@@ -159,6 +161,7 @@ def test_mypy_strict_refuses_wrong_uses(skel_dir: Path, tmp_path: Path) -> None:
     assert len(errors) == len(WRONG), out.stdout
 
 
+@pytest.mark.static
 def test_deterministic_and_lint_clean(bpf_path, skel_dir: Path, tmp_path: Path) -> None:
     first = (skel_dir / "skeleton_skel.py").read_text()
     (tmp_path / "again").mkdir()

@@ -287,7 +287,10 @@ def update(m: Map, other: Any, kwds: dict[str, Any]) -> None:
     rc = _update_batch(fd, kraw, vraw, ctypes.byref(count), ctypes.byref(_OPTS))
     if rc == 0:
         return
-    if -rc in UNSUPPORTED and count.value == 0 and -rc != errno.EINVAL:
+    if -rc in UNSUPPORTED and -rc != errno.EINVAL:
+        # The kernel refuses an unsupported batch op before touching an element, and leaves
+        # count as we passed it (5.10's PERCPU_ARRAY: no map_update_batch). One by one instead;
+        # re-writing pairs a partial batch already wrote stores the same values.
         m._batch = False
         for k, v in pairs:
             m[k] = v
