@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from _thread import allocate_lock
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class BpfError(OSError):
 
     def __new__(cls, err: object = None, *args: object, **kwargs: object) -> BpfError:
         if cls is BpfError and type(err) is int:
-            cls = ERRNO_CLASSES.get(err, BpfError)
+            cls = _errno_classes().get(err, BpfError)
         # No arguments: OSError.__new__ would parse them only for OSError's own signature;
         # __init__ sets errno and strerror for every subclass's.
         return OSError.__new__(cls)
@@ -85,61 +86,106 @@ class BpfError(OSError):
         return (type(self), (self.errno, self.strerror, self.context))
 
 
-class BpfPermissionError(BpfError, PermissionError):
-    """EPERM or EACCES: privileges (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN ...) or a policy
-    (lockdown, a frozen map) refused the call."""
+# The errno subclasses are built on first use: by BpfError(err), or when a name is looked up
+# (PEP 562 __getattr__ below). Creating a class is the largest cost of importing this module,
+# which every cold start does, and most programs never raise one of these.
+_BUILD_LOCK = allocate_lock()
 
 
-class BpfFileNotFoundError(BpfError, FileNotFoundError):
-    """ENOENT: no such pin, map element, program, tracepoint, function, binary ..."""
+def _errno_classes() -> dict[int, type[BpfError]]:
+    """``ERRNO_CLASSES``, the errno subclasses built on the first call."""
+    built = globals().get("ERRNO_CLASSES")
+    if built is not None:
+        return built
+    with _BUILD_LOCK:  # one set of classes, whichever threads raise first
+        built = globals().get("ERRNO_CLASSES")
+        return built if built is not None else _build_errno_classes()
 
 
-class BpfFileExistsError(BpfError, FileExistsError):
-    """EEXIST: the pin path, map element (``UpdateFlags.NOEXIST``) or attachment exists."""
+def _build_errno_classes() -> dict[int, type[BpfError]]:
+    """Defines the errno subclasses, publishes them as module attributes, returns the table."""
+
+    class BpfPermissionError(BpfError, PermissionError):
+        """EPERM or EACCES: privileges (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN ...) or a policy
+        (lockdown, a frozen map) refused the call."""
+
+    class BpfFileNotFoundError(BpfError, FileNotFoundError):
+        """ENOENT: no such pin, map element, program, tracepoint, function, binary ..."""
+
+    class BpfFileExistsError(BpfError, FileExistsError):
+        """EEXIST: the pin path, map element (``UpdateFlags.NOEXIST``) or attachment exists."""
+
+    class BpfBlockingIOError(BpfError, BlockingIOError):
+        """EAGAIN: retry later (a busy resource, a full ring)."""
+
+    class BpfInterruptedError(BpfError, InterruptedError):
+        """EINTR: a signal interrupted the call."""
+
+    class BpfProcessLookupError(BpfError, ProcessLookupError):
+        """ESRCH: no such process (or a kernel object the call looks up by id)."""
+
+    class BpfChildProcessError(BpfError, ChildProcessError):
+        """ECHILD."""
+
+    class BpfTimeoutError(BpfError, TimeoutError):
+        """ETIMEDOUT."""
+
+    class BpfIsADirectoryError(BpfError, IsADirectoryError):
+        """EISDIR."""
+
+    class BpfNotADirectoryError(BpfError, NotADirectoryError):
+        """ENOTDIR: a pin path's parent is not a directory."""
+
+    class BpfBrokenPipeError(BpfError, BrokenPipeError):
+        """EPIPE."""
+
+    #: errno -> the BpfError subclass ``BpfError(errno)`` returns (Python's OSError mapping).
+    table: dict[int, type[BpfError]] = {
+        _errno.EPERM: BpfPermissionError, _errno.EACCES: BpfPermissionError,
+        _errno.ENOENT: BpfFileNotFoundError, _errno.EEXIST: BpfFileExistsError,
+        _errno.EAGAIN: BpfBlockingIOError, _errno.EALREADY: BpfBlockingIOError,
+        _errno.EINPROGRESS: BpfBlockingIOError, _errno.EINTR: BpfInterruptedError,
+        _errno.ESRCH: BpfProcessLookupError, _errno.ETIMEDOUT: BpfTimeoutError,
+        _errno.EISDIR: BpfIsADirectoryError, _errno.ENOTDIR: BpfNotADirectoryError,
+        _errno.EPIPE: BpfBrokenPipeError, _errno.ECHILD: BpfChildProcessError,
+    }
+    names = globals()
+    for cls in set(table.values()):
+        cls.__qualname__ = cls.__name__  # module-level names: pickle and repr find them there
+        names[cls.__name__] = cls
+    names["ERRNO_CLASSES"] = table
+    return table
 
 
-class BpfBlockingIOError(BpfError, BlockingIOError):
-    """EAGAIN: retry later (a busy resource, a full ring)."""
+_LAZY_NAMES = frozenset({
+    "ERRNO_CLASSES", "BpfPermissionError", "BpfFileNotFoundError", "BpfFileExistsError",
+    "BpfBlockingIOError", "BpfInterruptedError", "BpfProcessLookupError", "BpfChildProcessError",
+    "BpfTimeoutError", "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError"})
+
+if TYPE_CHECKING:  # what _errno_classes() defines, for type checkers
+    ERRNO_CLASSES: dict[int, type[BpfError]]
+    BpfPermissionError: type[BpfError]
+    BpfFileNotFoundError: type[BpfError]
+    BpfFileExistsError: type[BpfError]
+    BpfBlockingIOError: type[BpfError]
+    BpfInterruptedError: type[BpfError]
+    BpfProcessLookupError: type[BpfError]
+    BpfChildProcessError: type[BpfError]
+    BpfTimeoutError: type[BpfError]
+    BpfIsADirectoryError: type[BpfError]
+    BpfNotADirectoryError: type[BpfError]
+    BpfBrokenPipeError: type[BpfError]
 
 
-class BpfInterruptedError(BpfError, InterruptedError):
-    """EINTR: a signal interrupted the call."""
+def __getattr__(name: str) -> object:
+    if name in _LAZY_NAMES:
+        _errno_classes()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class BpfProcessLookupError(BpfError, ProcessLookupError):
-    """ESRCH: no such process (or a kernel object the call looks up by id)."""
-
-
-class BpfChildProcessError(BpfError, ChildProcessError):
-    """ECHILD."""
-
-
-class BpfTimeoutError(BpfError, TimeoutError):
-    """ETIMEDOUT."""
-
-
-class BpfIsADirectoryError(BpfError, IsADirectoryError):
-    """EISDIR."""
-
-
-class BpfNotADirectoryError(BpfError, NotADirectoryError):
-    """ENOTDIR: a pin path's parent is not a directory."""
-
-
-class BpfBrokenPipeError(BpfError, BrokenPipeError):
-    """EPIPE."""
-
-
-#: errno -> the BpfError subclass ``BpfError(errno)`` returns (Python's OSError mapping).
-ERRNO_CLASSES: dict[int, type[BpfError]] = {
-    _errno.EPERM: BpfPermissionError, _errno.EACCES: BpfPermissionError,
-    _errno.ENOENT: BpfFileNotFoundError, _errno.EEXIST: BpfFileExistsError,
-    _errno.EAGAIN: BpfBlockingIOError, _errno.EALREADY: BpfBlockingIOError,
-    _errno.EINPROGRESS: BpfBlockingIOError, _errno.EINTR: BpfInterruptedError,
-    _errno.ESRCH: BpfProcessLookupError, _errno.ETIMEDOUT: BpfTimeoutError,
-    _errno.EISDIR: BpfIsADirectoryError, _errno.ENOTDIR: BpfNotADirectoryError,
-    _errno.EPIPE: BpfBrokenPipeError, _errno.ECHILD: BpfChildProcessError,
-}
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_NAMES)
 
 
 class VerifierError(BpfError):
@@ -198,7 +244,7 @@ class CoreRelocationError(VerifierError):
         return f"{where}{head}\n" + super().__str__()
 
 
-class ReadOnlyError(BpfPermissionError):
+class ReadOnlyError(BpfError, PermissionError):
     """A write to a section that is read-only after load (``.rodata``, ``.kconfig``); EPERM,
     as the kernel answers a write to a frozen map, so also a ``PermissionError``."""
 

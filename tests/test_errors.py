@@ -25,6 +25,8 @@ from libbpf_py import (
 from libbpf_py.errors import ERRNO_CLASSES, BpfFileNotFoundError, error_context, message
 from libbpf_py.maps import Map
 
+from conftest import python_child
+
 
 @pytest.mark.parametrize("err", sorted(ERRNO_CLASSES), ids=errno.errorcode.get)
 def test_errno_gives_the_builtin_subclass(err: int) -> None:
@@ -83,6 +85,29 @@ def _roundtrip(e: BaseException) -> BaseException:
     again = pickle.loads(pickle.dumps(e))
     assert type(again) is type(e) and str(again) == str(e)
     return again
+
+
+def test_errno_classes_are_built_on_first_use() -> None:
+    """``import libbpf_py`` builds none of the errno subclasses (a cold start never raises one);
+    unpickling one, ``BpfError(errno)`` or a name lookup builds them, once, under their names."""
+    pickled = pickle.dumps(BpfError(errno.ENOENT, None, "open pinned map '/x'"), protocol=4)
+    code = (
+        "import errno, pickle, sys, libbpf_py\n"
+        "from libbpf_py import errors\n"
+        "print(sorted(n for n in vars(errors) if n == 'ERRNO_CLASSES' or 'Bpf' in n))\n"
+        "e = pickle.loads(bytes.fromhex(sys.argv[1]))\n"
+        "print(type(e) is errors.BpfFileNotFoundError, isinstance(e, FileNotFoundError), e)\n"
+        "print(type(errors.BpfError(errno.EPERM)) is errors.ERRNO_CLASSES[errno.EPERM]\n"
+        "      is errors.BpfPermissionError, errors.BpfPermissionError.__qualname__)\n"
+        "print('BpfTimeoutError' in dir(errors), 'BpfTimeoutError' in vars(errors))\n"
+    )
+    assert python_child(code, pickled.hex()).splitlines() == [
+        "['BpfError']",
+        "True True open pinned map '/x': No such file or directory (ENOENT)",
+        "True BpfPermissionError",
+        "True True"]
+    with pytest.raises(AttributeError, match="has no attribute 'BpfNoSuchError'"):
+        libbpf_py.errors.BpfNoSuchError  # noqa: B018
 
 
 def test_every_kind_pickles() -> None:
