@@ -22,7 +22,7 @@ is no cycle):
   ``attach/`` (``tracing`` and ``net``: the attach methods mixed into ``Program``;
   ``perf_event``); ``buffers/`` (``ringbuf``, ``perfbuf``, ``userringbuf``, their shared
   ``_base``); private parts ``_lease`` (leases of native memory), ``_ids``, ``_vmlinux``,
-  ``_dwarf``.
+  ``_dwarf``, ``_linkinfo``.
 - shared blocks: ``errors`` (+ the ``Closeable`` finalizer), ``enums``, ``log``, ``_args``,
   ``_types``/``_btfraw``/``_codecs`` (BTF -> ctypes/numpy).
 - raw layer: ``_ffi/``, the only code declaring C functions, structures, constants and

@@ -5,8 +5,8 @@ ctypes converts a Python int to a C integer by truncating it (``2**32 + 5`` pass
 ``"/sys/fs/bpf/a\\0b"`` pins at ``/sys/fs/bpf/a``). Every public entry point that hands a
 number, a path or a name to libbpf passes it through one of these first, so bad input raises
 ``TypeError`` (not an integer, not a path) or ``ValueError`` (out of range, NUL inside, not on
-bpffs) naming the argument, before any syscall. Names coming back from libbpf go through
-``text()``: an object's names are bytes that need not be UTF-8.
+bpffs) naming the argument, before any syscall. (Names coming back from libbpf go through
+``_ffi.text()``: an object's names are bytes that need not be UTF-8.)
 """
 
 from __future__ import annotations
@@ -147,14 +147,3 @@ def bpffs_path(value: Any, what: str = "pin path") -> bytes:
                 f"{what} {os.fsdecode(raw)!r} is not on a bpffs mount ({os.fsdecode(parent)!r} "
                 f"is on {fs}): pin under a mounted bpffs, e.g. `mount -t bpf bpf /sys/fs/bpf`")
     return raw
-
-
-def text(raw: Optional[bytes]) -> str:
-    """A name libbpf returns (program, map, section, object): UTF-8, or for the bytes that are
-    not, backslash escapes (``b"a\\xff"`` -> ``"a\\\\xff"``) instead of UnicodeDecodeError."""
-    if not raw:
-        return ""
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "backslashreplace")

@@ -21,14 +21,11 @@ closed in any order.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-from types import SimpleNamespace
 
 from . import log
-from . import _args
-from ._ffi import lib
+from ._ffi import lib  # _args: imported where an argument is checked (attach checks none)
 from .errors import (
     BpfError,
     Closeable,
@@ -41,10 +38,10 @@ from .errors import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from typing import Any, Optional
 
-    from ._ffi.attach import bpf_link_info
+    from ._linkinfo import LinkInfo
     from .maps import Map, MapBase
 
 __all__ = ["Link", "LinkInfo", "attach_program", "attach_struct_ops", "KPROBE_SECTIONS",
@@ -73,116 +70,6 @@ _NO_FD = {
 def borrows_for_section(section: str) -> str:
     """What a link made by ``bpf_program__attach`` for SEC(``section``) borrows."""
     return BORROWS_OBJECT_MEMORY if section.split("/", 1)[0] == "usdt" else ""
-
-
-# enum bpf_perf_event_type (UAPI)
-_PERF_EVENT_TYPES = {1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe", 5: "tracepoint",
-                     6: "event"}
-
-
-class LinkInfo(SimpleNamespace):
-    """What the kernel says about a link (``bpf_link_get_info_by_fd``).
-
-    Always ``type`` (``LinkType``), ``id``, ``prog_id``; then the per-type details of
-    ``struct bpf_link_info`` as attributes, e.g. ``tp_name`` and ``cookie`` for raw tracepoints,
-    ``ifindex`` for XDP, ``cgroup_id``/``attach_type`` for cgroups, ``target_name`` and
-    ``map_id``/``pid`` for iterators, ``path``/``count``/``pid`` for uprobe_multi,
-    ``perf_event_type`` and ``file_name``/``offset``/``cookie`` for uprobes ...
-    """
-
-
-def _get_info(fd: int, info: bpf_link_info) -> bpf_link_info:
-    n = ctypes.c_uint32(ctypes.sizeof(info))
-    lib.bpf_link_get_info_by_fd(fd, ctypes.byref(info), ctypes.byref(n))
-    return info
-
-
-def link_info(fd: int) -> LinkInfo:
-    """What the kernel says about the link ``fd`` (``bpf_link_get_info_by_fd`` into
-    ``struct bpf_link_info``): the common fields and the union member of the link's type."""
-    from ._ffi.attach import bpf_link_info
-    from .enums import AttachType, LinkType
-
-    info = _get_info(fd, bpf_link_info())
-    try:
-        kind: Any = LinkType(info.type)
-    except ValueError:
-        kind = info.type
-    d: dict[str, Any] = {}
-
-    def attach_type(v: int) -> Any:
-        try:
-            return AttachType(v)
-        except ValueError:
-            return v
-
-    def name(member: Callable[[Any], Any], ptr: str, length: str, size: int = 4096) -> str:
-        # The kernel copies a string only into a buffer the caller gives: ask again with one.
-        buf = ctypes.create_string_buffer(size)
-        again = bpf_link_info()
-        sub = member(again)  # a view into `again`
-        setattr(sub, ptr, ctypes.addressof(buf))
-        setattr(sub, length, size)
-        _get_info(fd, again)
-        return buf.value.decode(errors="replace")
-
-    if kind == LinkType.RAW_TRACEPOINT:
-        rt = info.raw_tracepoint
-        d.update(tp_name=name(lambda i: i.raw_tracepoint, "tp_name", "tp_name_len"),
-                 cookie=rt.cookie)
-    elif kind == LinkType.TRACING:
-        tr = info.tracing
-        d.update(attach_type=attach_type(tr.attach_type), target_obj_id=tr.target_obj_id,
-                 target_btf_id=tr.target_btf_id, cookie=tr.cookie)
-    elif kind == LinkType.CGROUP:
-        d.update(cgroup_id=info.cgroup.cgroup_id,
-                 attach_type=attach_type(info.cgroup.attach_type))
-    elif kind == LinkType.ITER:
-        it = info.iter
-        d.update(target_name=name(lambda i: i.iter, "target_name", "target_name_len"),
-                 map_id=it.map.map_id)
-        if d["target_name"] == "task":
-            d.update(tid=it.task.tid, pid=it.task.pid)
-        elif d["target_name"] == "cgroup":
-            d.update(cgroup_id=it.cgroup.cgroup_id, order=it.cgroup.order)
-    elif kind == LinkType.NETNS:
-        d.update(netns_ino=info.netns.netns_ino, attach_type=attach_type(info.netns.attach_type))
-    elif kind == LinkType.XDP:
-        d.update(ifindex=info.xdp.ifindex)
-    elif kind == LinkType.STRUCT_OPS:
-        d.update(map_id=info.struct_ops.map_id)
-    elif kind == LinkType.NETFILTER:
-        nf = info.netfilter
-        d.update(pf=nf.pf, hooknum=nf.hooknum, priority=nf.priority, flags=nf.flags)
-    elif kind in (LinkType.TCX, LinkType.NETKIT):
-        dev = info.tcx if kind == LinkType.TCX else info.netkit
-        d.update(ifindex=dev.ifindex, attach_type=attach_type(dev.attach_type))
-    elif kind == LinkType.SOCKMAP:
-        d.update(map_id=info.sockmap.map_id, attach_type=attach_type(info.sockmap.attach_type))
-    elif kind == LinkType.KPROBE_MULTI:
-        km = info.kprobe_multi
-        d.update(count=km.count, flags=km.flags, missed=km.missed)
-    elif kind == LinkType.UPROBE_MULTI:
-        um = info.uprobe_multi
-        d.update(path=name(lambda i: i.uprobe_multi, "path", "path_size"), count=um.count,
-                 flags=um.flags, pid=um.pid)
-    elif kind == LinkType.PERF_EVENT:
-        pe = info.perf_event
-        ptype = _PERF_EVENT_TYPES.get(pe.type, str(pe.type))
-        d.update(perf_event_type=ptype)
-        if ptype in ("uprobe", "uretprobe"):
-            d.update(file_name=name(lambda i: i.perf_event.uprobe, "file_name", "name_len"),
-                     offset=pe.uprobe.offset, cookie=pe.uprobe.cookie)
-        elif ptype in ("kprobe", "kretprobe"):
-            d.update(func_name=name(lambda i: i.perf_event.kprobe, "func_name", "name_len"),
-                     offset=pe.kprobe.offset, addr=pe.kprobe.addr, missed=pe.kprobe.missed,
-                     cookie=pe.kprobe.cookie)
-        elif ptype == "tracepoint":
-            d.update(tp_name=name(lambda i: i.perf_event.tracepoint, "tp_name", "name_len"),
-                     cookie=pe.tracepoint.cookie)
-        elif ptype == "event":
-            d.update(config=pe.event.config, event_type=pe.event.type, cookie=pe.event.cookie)
-    return LinkInfo(type=kind, id=info.id, prog_id=info.prog_id, **d)
 
 
 class Link(Closeable):
@@ -219,6 +106,8 @@ class Link(Closeable):
         The Link owns itself: closing it drops this process's reference only, the pin keeps the
         link (and its program) attached until ``unpin()``.
         """
+        from . import _args
+
         raw = _args.path(path)
         p = os.fsdecode(raw)
         with error_context(f"open pinned link '{p}'"):
@@ -234,6 +123,8 @@ class Link(Closeable):
         link stays attached while its creator or a pin holds it. ``info()``, ``pin()``,
         ``update_program()`` work on it; left unclosed, it warns (ResourceWarning).
         """
+        from . import _args
+
         with error_context(f"open link id {link_id}"):
             fd = lib.bpf_link_get_fd_by_id(_args.u32(link_id, "link id"))
         return _FdLink(fd, None, f"id {link_id}")
@@ -293,6 +184,8 @@ class Link(Closeable):
     def info(self) -> LinkInfo:
         """The kernel's view of the link (``bpf_link_get_info_by_fd``): type, id, program id
         and the per-type details (see ``LinkInfo``). Needs CAP_BPF (root)."""
+        from ._linkinfo import link_info
+
         fd = self._link_fd("info of")
         with error_context(f"info of link ({self.description})"):
             return link_info(fd)
@@ -302,6 +195,8 @@ class Link(Closeable):
         closes and after this process, until ``unpin()`` (or the file is removed) and the last
         fd is closed."""
         ptr = self._fd_handle(f"pin at '{path}'")  # a link without an fd: pinned nowhere
+        from . import _args
+
         raw = _args.bpffs_path(path)
         with error_context(f"pin link at '{os.fsdecode(raw)}'"):
             lib.bpf_link__pin(ptr, raw)
@@ -389,6 +284,8 @@ class _FdLink(Link):
 
     def pin(self, path: str | os.PathLike[str]) -> None:
         fd = self._link_fd(f"pin at '{path}'")
+        from . import _args
+
         raw = _args.bpffs_path(path)
         with error_context(f"pin link at '{os.fsdecode(raw)}'"):
             lib.bpf_obj_pin(fd, raw)
@@ -505,3 +402,13 @@ def attach_struct_ops(map: MapBase) -> Link:
 
 
 BPF_F_LINK = 1 << 13  # struct_ops map flag of SEC(".struct_ops.link")
+
+
+def __getattr__(name: str) -> Any:
+    # LinkInfo lives with the bpf_link_info decoding (_linkinfo.py), imported on first use:
+    # attaching needs neither (cold start).
+    if name == "LinkInfo":
+        from ._linkinfo import LinkInfo
+
+        return LinkInfo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

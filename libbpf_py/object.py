@@ -26,9 +26,7 @@ from _thread import RLock
 from _collections_abc import Mapping
 
 from . import log
-from . import _args
-from ._args import text
-from ._ffi import lib
+from ._ffi import lib, text
 from ._ffi.types import bpf_object_open_opts, make_opts
 from .errors import (
     Closeable,
@@ -594,12 +592,17 @@ class Object(_ObjectBase):
             data = None
         # LIFETIME: the encoded strings must outlive the call; locals do.
         # ("" is a valid bpf_token_path: it turns libbpf's automatic token off.)
-        enc = [None if v is None else b"" if v == "" and what == "bpf_token_path" else
-               _args.c_string(v, what) if what in ("name", "kconfig") else _args.path(v, what)
-               for v, what in ((name, "name"), (pin_root_path, "pin_root_path"),
-                               (kconfig, "kconfig"), (btf_custom_path, "btf_custom_path"),
-                               (bpf_token_path, "bpf_token_path"))]
-        kernel_log_level = _args.u32(kernel_log_level, "kernel_log_level")
+        strings = ((name, "name"), (pin_root_path, "pin_root_path"), (kconfig, "kconfig"),
+                   (btf_custom_path, "btf_custom_path"), (bpf_token_path, "bpf_token_path"))
+        enc: list[Optional[bytes]] = [None] * len(strings)
+        if (kernel_log_level != 0 or type(kernel_log_level) is not int
+                or any(v is not None for v, _ in strings)):
+            from . import _args  # only options given are checked: a plain open needs none
+
+            enc = [None if v is None else b"" if v == "" and what == "bpf_token_path" else
+                   _args.c_string(v, what) if what in ("name", "kconfig") else
+                   _args.path(v, what) for v, what in strings]
+            kernel_log_level = _args.u32(kernel_log_level, "kernel_log_level")
         opts = make_opts(bpf_object_open_opts, object_name=enc[0], pin_root_path=enc[1],
                          kconfig=enc[2], btf_custom_path=enc[3], bpf_token_path=enc[4],
                          kernel_log_level=kernel_log_level)

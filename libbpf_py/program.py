@@ -16,8 +16,7 @@ import os
 from types import SimpleNamespace
 
 from . import _args
-from ._args import text
-from ._ffi import lib
+from ._ffi import lib, text
 from .attach.net import NetAttachMixin
 from .attach.tracing import TracingAttachMixin
 from .errors import (BpfError, Closeable, ClosedError, closed_instead, error_context,

@@ -253,7 +253,7 @@ def test_cold_start_imports_only_what_it_uses(bpf_path) -> None:
     )
     imported, popped = python_child(code, str(bpf_path("obj_lazy"))).splitlines()
     assert imported.split() == [
-        "libbpf_py", "libbpf_py._args", "libbpf_py._ffi", "libbpf_py._ffi.functions",
+        "libbpf_py", "libbpf_py._ffi", "libbpf_py._ffi.functions",
         "libbpf_py._ffi.types", "libbpf_py.errors", "libbpf_py.link", "libbpf_py.log",
         "libbpf_py.object"]
     assert popped == "42"

@@ -32,10 +32,10 @@ from .functions import INT, NONE, PTR, SIGNATURES
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from typing import Any, NoReturn
+    from typing import Any, NoReturn, Optional
 
-__all__ = ["lib", "types", "strerror", "check", "holding_gil", "LIBRARY_PATH", "ALL_STRUCTS",
-           "LIBBPF_VERSION", "MIRRORED_LIBBPF"]
+__all__ = ["lib", "types", "strerror", "text", "check", "holding_gil", "LIBRARY_PATH",
+           "ALL_STRUCTS", "LIBBPF_VERSION", "MIRRORED_LIBBPF"]
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
 
@@ -88,6 +88,17 @@ def strerror(err: int) -> str:
     buf = ctypes.create_string_buffer(256)
     lib.libbpf_strerror(err, buf, len(buf))  # a core row
     return buf.value.decode(errors="replace")
+
+
+def text(raw: Optional[bytes]) -> str:
+    """A name libbpf returns (program, map, section, object): UTF-8, or for the bytes that are
+    not, backslash escapes (``b"a\\xff"`` -> ``"a\\\\xff"``) instead of UnicodeDecodeError."""
+    if not raw:
+        return ""
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def _raise(err: int, func: Any) -> NoReturn:

@@ -15,7 +15,7 @@ import errno
 import os
 
 from .. import _args
-from .._ffi import lib
+from .._ffi import lib, text
 from ..errors import BpfError, FeatureNotSupportedError, with_context
 from ..link import KPROBE_SECTIONS, Link
 
@@ -101,7 +101,7 @@ def _needs_trampoline(prog: Any) -> bool:
 
 def _section(obj: Any, prog: str) -> str:
     ptr = lib.bpf_object__find_program_by_name(obj, prog.encode())
-    return _args.text(lib.bpf_program__section_name(ptr) or b"?") if ptr else "?"
+    return text(lib.bpf_program__section_name(ptr) or b"?") if ptr else "?"
 
 
 def _read_lockdown() -> str:

@@ -16,9 +16,8 @@ import errno
 from _thread import _local
 
 from .. import _ffi
-from .._ffi import lib
+from .._ffi import lib, text
 from .. import _args
-from .._args import text
 from .._codecs import Codec, IntCodec, codec_for
 from ..errors import BpfError, ClosedError, closed_instead
 from ._common import (_INT_FORMATS, ENOTSUPP, INDEX_KEY_TYPES, PERCPU_TYPES, _type_name,
