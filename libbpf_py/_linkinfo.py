@@ -112,7 +112,7 @@ def link_info(fd: int) -> LinkInfo:
         um = info.uprobe_multi
         d.update(path=name(lambda i: i.uprobe_multi, "path", "path_size"), count=um.count,
                  flags=um.flags, pid=um.pid)
-    elif kind == LinkType.PERF_EVENT:
+    elif kind == LinkType.PERF_EVENT and info.perf_event.type:  # 0: before 6.6, nothing more
         pe = info.perf_event
         ptype = _PERF_EVENT_TYPES.get(pe.type, str(pe.type))
         d.update(perf_event_type=ptype)

@@ -41,7 +41,7 @@ _CGROUP_INET_EGRESS, _F_ALLOW_MULTI, _F_BEFORE = 1, 1 << 1, 1 << 3
 _TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
 _MODIFY_RETURN, _PERF_EVENT, _TCX_INGRESS = 26, 41, 46
 _MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
-_BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC = 6, 8, 12
+_BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC, _BTF_KIND_DECL_TAG = 6, 8, 12, 17
 _FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
 _MAP_ARENA, _BPF_F_MMAPABLE = 33, 1 << 10  # enum bpf_map_type, BPF_F_MMAPABLE
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
@@ -631,6 +631,8 @@ FEATURES: dict[str, Callable[[], bool]] = {
     # ... whose link info says what they are attached to (6.6: enum bpf_perf_event_type came
     # with it)
     "perf_link_info": lambda: _btf_id("bpf_perf_event_type", _BTF_KIND_ENUM) > 0,
+    # kfuncs tagged in the kernel's BTF (pahole's decl_tag_kfuncs, 6.9+): Btf.dump_c declares them
+    "btf_kfunc_tags": lambda: _btf_id("bpf_kfunc", _BTF_KIND_DECL_TAG) > 0,
     "bpf_loop": lambda: helper(_PROG_TRACEPOINT, _FUNC_LOOP),  # the bpf_loop() helper (5.17)
     # iter/task links filtered to one task or process (5.19)
     "task_iter_filter": lambda: _btf_id("bpf_iter_task_type", _BTF_KIND_ENUM) > 0,
@@ -676,6 +678,7 @@ DESCRIPTIONS: dict[str, str] = {
     "tracing_link_info_target": "fentry/freplace link info names the target",
     "perf_link": "kprobe/uprobe/perf attachments are BPF links",
     "perf_link_info": "their link info names the probe or event (file, offset, config)",
+    "btf_kfunc_tags": "kfuncs tagged in kernel BTF: vmlinux.h dumps declare them",
     "bpf_loop": "bpf_loop() helper",
     "task_iter_filter": "iter/task filtered to one task or process",
     "bpf_lsm": "BPF LSM (lsm/ programs)",

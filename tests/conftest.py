@@ -66,6 +66,19 @@ def has_feature(name: str) -> bool:
     return features.has(name)
 
 
+def open_map_kinds(path: str) -> libbpf_py.OpenObject:
+    """map_kinds.bpf.o opened, with what this kernel cannot create left out before load, as a
+    tool would: the TASK_STORAGE (5.11) and CGRP_STORAGE (6.2) maps, and the program using
+    task storage."""
+    opened = libbpf_py.Object.open(path)
+    if not features.has("task_storage"):
+        opened.maps["task_store"].autocreate = False
+        opened.programs["task_count"].autoload = False
+    if not features.has("cgrp_storage"):
+        opened.maps["cgrp_store"].autocreate = False
+    return opened
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "root: needs root")
     config.addinivalue_line("markers", "kernel_lacks(feature): for kernels without the feature")

@@ -104,7 +104,8 @@ def test_vmlinux_agrees_with_bpftool(vmlinux) -> None:
     rows = re.findall(r"^\t'([^']*)' type_id=(\d+) bits_offset=(\d+)(?: bitfield_size=(\d+))?",
                       block.group(3), re.M)
     assert [(m.name, m.type.id, m.bit_offset, m.bitfield_size) for m in task.members] == [
-        (n, int(t), int(o), int(b or 0)) for n, t, o, b in rows]
+        ("" if n == "(anon)" else n, int(t), int(o), int(b or 0))  # bpftool's anonymous member
+        for n, t, o, b in rows]
 
 
 def test_from_file_raw_and_elf(vmlinux, bpf_path, tmp_path: Path) -> None:
@@ -147,11 +148,10 @@ def test_module_btf_missing_module(vmlinux) -> None:
 
 @pytest.mark.root
 def test_from_id_and_object_btf_id(bpf_path) -> None:
-    ids = list(Btf.ids())
-    assert ids and ids == sorted(ids)
     with libbpf_py.load(bpf_path("btf_types")) as obj:
         btf_id = obj.btf.id
-        assert btf_id in list(Btf.ids())
+        ids = list(Btf.ids())  # (vmlinux's BTF has an id too from 5.11 on)
+        assert btf_id in ids and ids == sorted(ids)
         with Btf.from_id(btf_id) as again:
             rec = again.find("struct rec")
             assert rec.size == obj.btf.find("struct rec").size == 104
@@ -456,13 +456,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 
 @pytest.mark.root
+@pytest.mark.kernel("btf_kfunc_tags")
 def test_dump_c_declares_kfuncs_and_a_program_calling_them_runs(vmlinux, tmp_path: Path) -> None:
     """Issue 11, bug 6: dump_c omitted kfunc prototypes, so BPF C calling kfuncs (bcc's
     sigsnoop) did not compile against it. bpftool writes them guarded by
     BPF_NO_KFUNC_PROTOTYPES; so do we."""
     kfuncs = [t.target.name for t in vmlinux.types(Kind.DECL_TAG) if t.name == "bpf_kfunc"]
-    if not kfuncs:
-        pytest.fail("this kernel's BTF has no bpf_kfunc tags (pahole decl_tag_kfuncs)")
+    assert "bpf_task_from_pid" in kfuncs
     header = vmlinux.dump_c(tmp_path / "vmlinux.h")
     block = header[header.index("/* BPF kfuncs */"):]
     assert block.startswith("/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")

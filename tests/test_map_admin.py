@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 import libbpf_py
+from conftest import open_map_kinds
 from libbpf_py import BpfError, ClosedError, MapType, UpdateFlags
 from libbpf_py._ffi.maps import bpf_map_info
 from libbpf_py.maps import Map
@@ -189,7 +190,7 @@ def test_set_inner_map_before_load(bpf_path) -> None:
         return Map.create(MapType.ARRAY, key_size=4, value_size=value_size, max_entries=1)
 
     with array(16) as template, array(16) as fits, array(8) as wrong:
-        with libbpf_py.Object.open(bpf_path("map_kinds")) as o:
+        with open_map_kinds(bpf_path("map_kinds")) as o:
             o.maps["outer2"].set_inner_map(template)  # instead of the declared u64 arrays
             with o.load() as loaded:
                 outer2 = loaded.maps["outer2"]

@@ -15,7 +15,8 @@ from collections.abc import MutableMapping
 import pytest
 
 import libbpf_py
-from libbpf_py import BpfError, MapType, features
+from conftest import open_map_kinds
+from libbpf_py import BpfError, MapType
 from libbpf_py.maps import Map, MapBase
 from libbpf_py.maps import MapFlags
 from libbpf_py.maps import (BloomFilter, CgroupStorageMap, CpuMap, DevMap, EventMap,
@@ -30,14 +31,8 @@ NCPU = libbpf_py._ffi.lib.libbpf_num_possible_cpus()
 
 @pytest.fixture
 def kinds(bpf_path):
-    """map_kinds.bpf.o, with the maps (and the program using them) this kernel cannot create
-    left out before load, as a tool would: TASK_STORAGE (5.11), CGRP_STORAGE (6.2)."""
-    with libbpf_py.Object.open(bpf_path("map_kinds")) as opened:
-        if not features.has("task_storage"):
-            opened.maps["task_store"].autocreate = False
-            opened.programs["task_count"].autoload = False
-        if not features.has("cgrp_storage"):
-            opened.maps["cgrp_store"].autocreate = False
+    """map_kinds.bpf.o loaded, without what this kernel cannot create (conftest)."""
+    with open_map_kinds(bpf_path("map_kinds")) as opened:
         with opened.load() as o:
             yield o
 
