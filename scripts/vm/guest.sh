@@ -50,6 +50,12 @@ echo "$KERNEL_ROOT" >/run/lbpy-kernel-root
 echo "$VM_DIR/modprobe.sh" >/proc/sys/kernel/modprobe
 for m in $PRELOAD_MODULES; do modprobe -q -d "$KERNEL_ROOT" "$m" 2>/dev/null; done
 
+# A Debian system keeps its kernel's config in /boot (libbpf reads it for __kconfig externs;
+# Debian's kernels have no /proc/config.gz): the package's, on a tmpfs over the host's /boot.
+if [ -f "$KERNEL_ROOT/boot/config-$(uname -r)" ]; then
+    mount -t tmpfs -o mode=0755 tmpfs /boot && cp "$KERNEL_ROOT/boot/config-$(uname -r)" /boot/
+fi
+
 echo "guest.sh: kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
 sh /run/job/cmd </dev/null
 echo $? >/run/job/status
