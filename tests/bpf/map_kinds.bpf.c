@@ -104,13 +104,28 @@ int target(struct __sk_buff *skb)
 	return 42;
 }
 
-SEC("tracepoint/syscalls/sys_enter_getppid")
-int stack(void *ctx)
+/* raw_syscalls/sys_enter, not syscalls/sys_enter_getppid: a syscall tracepoint hands BPF the
+ * syscall's user-mode registers on kernels before Yonghong Song's fix (perf_call_bpf_enter()
+ * calling perf_fetch_caller_regs(), 2024: Debian's 6.1 lacks it), so a kernel stack is empty
+ * there and bpf_get_stackid() returns -EFAULT. A regular TRACE_EVENT takes the caller's kernel
+ * registers on every kernel. */
+struct raw_sys_enter {
+	__u64 common; /* struct trace_entry */
+	long id;
+	unsigned long args[6];
+};
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int stack(struct raw_sys_enter *ctx)
 {
 	__u32 k = 0;
-	__s64 *tgid = bpf_map_lookup_elem(&ctl, &k);
+	__s64 *tgid = bpf_map_lookup_elem(&ctl, &k), *nr;
 
 	if (!tgid || *tgid != (bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	k = 2;
+	nr = bpf_map_lookup_elem(&ctl, &k);
+	if (!nr || *nr != ctx->id)
 		return 0;
 	k = 1;
 	__s64 *out = bpf_map_lookup_elem(&ctl, &k);
