@@ -44,6 +44,7 @@ _MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
 _BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC, _BTF_KIND_DECL_TAG = 6, 8, 12, 17
 _FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
 _MAP_ARENA, _BPF_F_MMAPABLE = 33, 1 << 10  # enum bpf_map_type, BPF_F_MMAPABLE
+_CAP_PERFMON, _PERF_TYPE_SOFTWARE, _PERF_COUNT_SW_DUMMY = 38, 1, 9
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
@@ -564,6 +565,44 @@ def _bpf_token() -> bool:
         os.close(fd)
 
 
+def _perf_event_perfmon() -> bool:
+    """Perf events (what tracepoint, kprobe, uprobe and perf_event attachments open) need no
+    more than CAP_PERFMON: a thread of ours that kept only CAP_PERFMON opens a system-wide
+    software event on CPU 0, as libbpf opens a tracepoint's. Not so where the kernel applies
+    Debian's ``kernel.perf_event_paranoid=3`` patch with CAP_SYS_ADMIN (Debian's 6.1; later ones
+    take CAP_PERFMON there too): EACCES. Needs CAP_PERFMON (or root) to answer yes."""
+    import ctypes
+    import threading
+
+    from ._ffi import libc
+    from ._ffi.stream import perf_event_attr
+
+    answer: list[bool] = []
+
+    def attempt() -> None:  # its capabilities die with the thread
+        try:
+            libc.thread_keep_capabilities([_CAP_PERFMON])
+        except OSError:
+            answer.append(False)
+            return
+        attr = perf_event_attr(type=_PERF_TYPE_SOFTWARE, config=_PERF_COUNT_SW_DUMMY)
+        attr.size = ctypes.sizeof(attr)
+        fd = lib.lbpy_perf_event_open(ctypes.byref(attr), -1, 0, -1, 0)
+        if fd >= 0:
+            os.close(fd)
+        else:
+            paranoid = _read("/proc/sys/kernel/perf_event_paranoid").strip()
+            _reasons["perf_event_perfmon"] = (f"perf_event_open with CAP_PERFMON alone: "
+                                              f"{os.strerror(-fd)} (kernel.perf_event_paranoid="
+                                              f"{paranoid})")
+        answer.append(fd >= 0)
+
+    t = threading.Thread(target=attempt, name="libbpf_py-probe")
+    t.start()
+    t.join()
+    return bool(answer and answer[0])
+
+
 #: feature -> what the kernel said when a probe that can tell was refused (``why(name)``)
 _reasons: dict[str, str] = {}
 
@@ -608,6 +647,8 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "kprobes": _kprobes,  # and kretprobes, ksyscall
     "uprobes": _uprobes,
     "perf_event": lambda: os.path.exists("/proc/sys/kernel/perf_event_paranoid"),
+    # ... opened with CAP_PERFMON alone (not where perf_event_paranoid=3 means CAP_SYS_ADMIN)
+    "perf_event_perfmon": _perf_event_perfmon,
     "bpf_lsm": _bpf_lsm,
     "cgroup2": _cgroup2,
     "cgroup_mprog": _cgroup_mprog,  # cgroup programs ordered with before=/after=
@@ -667,6 +708,7 @@ DESCRIPTIONS: dict[str, str] = {
     "uprobe_cookie": "cookies on uprobes",
     "uprobe_multi": "uprobe.multi",
     "perf_event": "perf events (profile)",
+    "perf_event_perfmon": "perf events (tracepoints, kprobes) attach with CAP_PERFMON",
     "perf_event_cookie": "cookies on perf events",
     "tracepoint_cookie": "cookies on tracepoints",
     "tracing": "tp_btf, BPF iterators",

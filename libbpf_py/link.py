@@ -33,6 +33,7 @@ from .errors import (
     capabilities_needed,
     error_context,
     explain_permission,
+    missing_capabilities,
     with_context,
 )
 
@@ -342,7 +343,14 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
         except BpfError as e:
             err = e
     if err is not None:
-        explain_permission(err, capabilities_needed([lib.bpf_program__type(ptr)], attach=True))
+        needs = _attach_needs(lib.bpf_program__type(ptr))
+        explain_permission(err, needs)
+        if needs == ["CAP_SYS_ADMIN"] and getattr(err, "missing_capabilities", None):
+            from . import features
+
+            why = features.why("perf_event_perfmon")
+            err.strerror = (f"{err.strerror}: this kernel opens perf events for CAP_SYS_ADMIN "
+                            f"only, CAP_PERFMON is not enough ({why})")
         warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
                     if lvl == 0 and m.strip()]
         if warnings:
@@ -351,6 +359,23 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
             _explain_missing_kprobe_target(err, messages)
         raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
     return (cls or Link)(link, owner, what or name, keep, borrows=borrows, program=name)
+
+
+#: program types whose attachments open perf events (kprobe/uprobe, tracepoint, perf_event)
+_PERF_EVENT_PROGRAMS = frozenset({2, 5, 7})
+
+
+def _attach_needs(prog_type: int) -> list[str]:
+    """The capabilities attaching a program of ``prog_type`` needs: CAP_SYS_ADMIN instead of
+    CAP_PERFMON for perf events where the kernel opens them for CAP_SYS_ADMIN only (Debian's
+    ``perf_event_paranoid=3`` on 6.1: the ``perf_event_perfmon`` probe)."""
+    needs = capabilities_needed([prog_type], attach=True)
+    if prog_type in _PERF_EVENT_PROGRAMS and not missing_capabilities(needs):
+        from . import features
+
+        if not features.has("perf_event_perfmon"):
+            return ["CAP_SYS_ADMIN"]
+    return needs
 
 
 def _explain_missing_kprobe_target(err: BpfError, messages: list[tuple[int, str]]) -> None:

@@ -4,7 +4,8 @@
 ctypes (glibc and musl both have it). ``unshare(2)`` likewise (``os.unshare``, 3.12). The new
 mount API (``fsopen``, ``fsconfig``, ``fsmount``, ``move_mount``, Linux 5.2) through
 ``syscall(2)``: glibc has wrappers only from 2.36, musl none; their numbers are the same on
-every architecture but alpha (the unified syscall table). Bound on first use.
+every architecture but alpha (the unified syscall table). ``capget``/``capset`` (the C library's
+wrappers: per thread, as the kernel keeps credentials). Bound on first use.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["setns", "unshare", "fsopen", "fsconfig", "fsmount", "move_mount", "CLONE_NEWNET",
            "CLONE_NEWNS", "CLONE_NEWUSER", "FSOPEN_CLOEXEC", "FSCONFIG_SET_STRING",
            "FSCONFIG_CMD_CREATE", "FSMOUNT_CLOEXEC", "MOVE_MOUNT_F_EMPTY_PATH", "AT_FDCWD",
-           "prctl", "PR_SET_DUMPABLE", "mmap_shared", "munmap"]
+           "prctl", "PR_SET_DUMPABLE", "mmap_shared", "munmap", "thread_keep_capabilities"]
 
 CLONE_NEWNET = 0x40000000  # <sched.h>
 CLONE_NEWNS = 0x00020000
@@ -133,3 +134,29 @@ def setns(fd: int, nstype: int) -> None:
         os_setns(fd, nstype)
         return
     _check(_c().setns(fd, nstype))
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522  # <linux/capability.h>
+
+
+class __user_cap_header_struct(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class __user_cap_data_struct(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def thread_keep_capabilities(capabilities: list[int]) -> None:
+    """Lower the calling THREAD's effective capabilities to those of ``capabilities`` it has
+    (``capget``/``capset`` on itself: other threads keep theirs; the permitted set is kept).
+    Used by probes in a thread of their own that ends afterwards. OSError on failure."""
+    c = _c()
+    hdr = __user_cap_header_struct(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (__user_cap_data_struct * 2)()
+    _check(c.capget(ctypes.byref(hdr), data))
+    keep = sum(1 << n for n in capabilities)
+    for i in range(2):
+        data[i].effective &= (keep >> (32 * i)) & 0xFFFFFFFF
+    _check(c.capset(ctypes.byref(hdr), data))
