@@ -83,19 +83,57 @@ def delegate(fs_fd: int, *, cmds: Delegated, maps: Delegated = (), progs: Delega
     ``"raw_tracepoint"``, ...) and ``attachs`` (``"cgroup_inet_ingress"``, ...) is a name, a list
     of names (the kernel's enum names without their ``BPF_``/``BPF_MAP_TYPE_``/
     ``BPF_PROG_TYPE_`` prefix, lower case), ``ANY``, or a bit mask. Needs CAP_SYS_ADMIN in the
-    initial user namespace. The caller owns the returned fd and still owns ``fs_fd``. Raises
-    ``OSError`` naming the option the kernel refused."""
-    for key, value in (("delegate_cmds", cmds), ("delegate_maps", maps),
-                       ("delegate_progs", progs), ("delegate_attachs", attachs)):
-        text = _mask(key, value)
-        if not text:
-            continue
-        try:
+    initial user namespace. The caller owns the returned fd and still owns ``fs_fd``; a failure
+    leaves no fd behind. Raises ``OSError`` naming the option the kernel refused, a
+    ``PermissionError`` naming CAP_SYS_ADMIN when this process lacks it, and
+    ``FeatureNotSupportedError`` (``feature == "bpf_token"``) on a kernel without BPF tokens
+    (before 6.9: its bpffs ignores the ``delegate_*`` options, and refuses a filesystem context
+    opened in another user namespace with EPERM)."""
+    mnt_fd = -1
+    refused: Optional[OSError] = None
+    step = "create the filesystem"
+    try:
+        for key, value in (("delegate_cmds", cmds), ("delegate_maps", maps),
+                           ("delegate_progs", progs), ("delegate_attachs", attachs)):
+            text = _mask(key, value)
+            if not text:
+                continue
+            step = f"set bpffs option {key}={text.decode()}"
             libc.fsconfig(fs_fd, libc.FSCONFIG_SET_STRING, key.encode(), text, 0)
-        except OSError as e:
-            raise OSError(e.errno, f"{e.strerror}: bpffs option {key}={text.decode()}") from None
-    libc.fsconfig(fs_fd, libc.FSCONFIG_CMD_CREATE, None, None, 0)
-    return libc.fsmount(fs_fd, libc.FSMOUNT_CLOEXEC, 0)
+        step = "create the filesystem"
+        libc.fsconfig(fs_fd, libc.FSCONFIG_CMD_CREATE, None, None, 0)
+        step = "mount it"
+        mnt_fd = libc.fsmount(fs_fd, libc.FSMOUNT_CLOEXEC, 0)
+    except OSError as e:
+        refused = e
+    return _delegated(mnt_fd, refused, step)
+
+
+def _delegated(mnt_fd: int, refused: Optional[OSError], step: str) -> int:
+    """``delegate()``'s outcome: the mount fd, or (closing it) the error that says why not."""
+    import errno
+
+    from . import features
+    from .errors import BpfError, FeatureNotSupportedError, missing_capabilities
+
+    if refused is None and features.has("bpf_token"):
+        return mnt_fd
+    if mnt_fd >= 0:
+        os.close(mnt_fd)
+    code = refused.errno if refused is not None and refused.errno else errno.EOPNOTSUPP
+    strerror = os.strerror(code)
+    if refused is not None and code in (errno.EPERM, errno.EACCES) and \
+            missing_capabilities(["CAP_SYS_ADMIN"]):
+        raise BpfError(code, f"{strerror} (needs CAP_SYS_ADMIN in the initial user namespace: "
+                       "this process lacks CAP_SYS_ADMIN)", f"token.delegate(): {step}") from None
+    if not features.has("bpf_token"):
+        what = f"bpffs refused to {step}: {strerror}" if refused is not None else \
+            "bpffs ignored the delegate_* options"
+        raise FeatureNotSupportedError(
+            "bpf_token", code, "token.delegate()",
+            f"BPF token delegation needs a kernel with BPF tokens (6.9+): {what}") from None
+    assert refused is not None
+    raise OSError(code, f"{refused.strerror}: could not {step}") from None
 
 
 def token_path(mnt_fd: int) -> str:

@@ -3,6 +3,7 @@ real program through a bpffs a privileged parent delegated to it (libbpf_py.toke
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -14,8 +15,10 @@ import pytest
 import libbpf_py
 from libbpf_py import token
 from libbpf_py._ffi import libc
+from libbpf_py.errors import FeatureNotSupportedError
 
-pytestmark = [pytest.mark.root, pytest.mark.kernel("bpf_token")]
+pytestmark = pytest.mark.root
+TOKENS = pytest.mark.kernel("bpf_token")
 
 NOBODY = 65534
 NR_GETPPID = {"x86_64": 110, "aarch64": 173}.get(os.uname().machine, 110)
@@ -67,8 +70,11 @@ def delegated(child: Callable[[int], Any], **delegation: Any) -> Any:
         token.send_fd(parent_sock, mnt_fd)
         os.close(mnt_fd)
         with os.fdopen(r, "rb") as f:
+            r = -1
             out = f.read()
     finally:
+        if r >= 0:  # delegate() failed: the child sees the socket close and exits
+            os.close(r)
         parent_sock.close()
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, f"child failed: status {status:#x}"
@@ -91,12 +97,14 @@ def count_getppid(data: bytes, **open_opts: Any) -> dict[str, int]:
                 "euid_outside": outside}
 
 
+@TOKENS
 def test_token_path_unprivileged_load_attach_read(bpf_path: Callable[[str], Any]) -> None:
     data = bpf_path("token_count").read_bytes()
     got = delegated(lambda mnt: count_getppid(data, bpf_token_path=token.token_path(mnt)), **NEEDS)
     assert got == {"ok": {"links": 1, "count": 5, "uid": 0, "euid_outside": NOBODY}}
 
 
+@TOKENS
 def test_token_env_var_and_mounted_bpffs(bpf_path: Callable[[str], Any]) -> None:
     data = bpf_path("token_count").read_bytes()
 
@@ -113,12 +121,14 @@ def test_token_env_var_and_mounted_bpffs(bpf_path: Callable[[str], Any]) -> None
     assert got["ok"]["count"] == 5 and got["ok"]["links"] == 1
 
 
+@TOKENS
 def test_without_token_unprivileged_load_is_refused(bpf_path: Callable[[str], Any]) -> None:
     data = bpf_path("token_count").read_bytes()
     got = delegated(lambda mnt: count_getppid(data, bpf_token_path=""), **NEEDS)
     assert got["permission"] is True and got["error"] == "BpfPermissionError"
 
 
+@TOKENS
 def test_refused_command_is_named_and_nothing_is_left(bpf_path: Callable[[str], Any]) -> None:
     data = bpf_path("token_count").read_bytes()
 
@@ -137,6 +147,7 @@ def test_refused_command_is_named_and_nothing_is_left(bpf_path: Callable[[str], 
     assert got["fds_left"] is False
 
 
+@TOKENS
 def test_delegate_names_a_bad_option() -> None:
     fs_fd = token.open_bpffs()
     try:
@@ -144,5 +155,30 @@ def test_delegate_names_a_bad_option() -> None:
             token.delegate(fs_fd, cmds=token.ANY, progs=["no_such_type"])
         with pytest.raises(ValueError, match="not a name"):
             token.delegate(fs_fd, cmds=["a:b"])
+    finally:
+        os.close(fs_fd)
+
+
+@pytest.mark.kernel_lacks("bpf_token")
+def test_delegate_without_tokens_names_the_feature() -> None:
+    """A kernel without BPF tokens (before 6.9): the same choreography, from an unprivileged
+    user namespace's bpffs context, fails in delegate() with FeatureNotSupportedError naming
+    the feature (the kernel's EPERM kept as errno), and no fd is left (the fd-leak check). A
+    bpffs context of the initial namespace, which such a kernel mounts ignoring the delegate_*
+    options, is refused the same way, its mount closed."""
+    with pytest.raises(FeatureNotSupportedError) as e:
+        delegated(lambda mnt: None, **NEEDS)
+    assert e.value.feature == "bpf_token" and e.value.errno == errno.EPERM
+    assert str(e.value) == (
+        "token.delegate(): bpf_token is not supported by this kernel (BPF token delegation "
+        "needs a kernel with BPF tokens (6.9+): bpffs refused to create the filesystem: "
+        "Operation not permitted) (EPERM)")
+    fs_fd = token.open_bpffs()
+    try:
+        before = sorted(os.listdir("/proc/self/fd"))
+        with pytest.raises(FeatureNotSupportedError, match=r"\(6\.9\+\): bpffs ignored the "
+                           r"delegate_\* options\) \(EOPNOTSUPP\)$"):
+            token.delegate(fs_fd, cmds=token.ANY)
+        assert sorted(os.listdir("/proc/self/fd")) == before
     finally:
         os.close(fs_fd)
