@@ -177,8 +177,9 @@ def test_delegate_without_tokens_names_the_feature() -> None:
     try:
         before = sorted(os.listdir("/proc/self/fd"))
         with pytest.raises(FeatureNotSupportedError, match=r"\(6\.9\+\): bpffs ignored the "
-                           r"delegate_\* options\) \(EOPNOTSUPP\)$"):
+                           r"delegate_\* options\) \(ENOTSUP\)$") as e:  # = EOPNOTSUPP
             token.delegate(fs_fd, cmds=token.ANY)
+        assert e.value.errno == errno.EOPNOTSUPP
         assert sorted(os.listdir("/proc/self/fd")) == before
     finally:
         os.close(fs_fd)
