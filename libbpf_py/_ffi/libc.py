@@ -139,24 +139,17 @@ def setns(fd: int, nstype: int) -> None:
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522  # <linux/capability.h>
 
 
-class __user_cap_header_struct(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class __user_cap_data_struct(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
-
-
 def thread_keep_capabilities(capabilities: list[int]) -> None:
     """Lower the calling THREAD's effective capabilities to those of ``capabilities`` it has
     (``capget``/``capset`` on itself: other threads keep theirs; the permitted set is kept).
     Used by probes in a thread of their own that ends afterwards. OSError on failure."""
     c = _c()
-    hdr = __user_cap_header_struct(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (__user_cap_data_struct * 2)()
-    _check(c.capget(ctypes.byref(hdr), data))
+    # struct __user_cap_header_struct {u32 version; int pid;} (pid 0: the calling thread) and
+    # struct __user_cap_data_struct {u32 effective, permitted, inheritable;}[2], as u32 arrays
+    hdr = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(c.capget(hdr, data))
     keep = sum(1 << n for n in capabilities)
-    for i in range(2):
-        data[i].effective &= (keep >> (32 * i)) & 0xFFFFFFFF
-    _check(c.capset(ctypes.byref(hdr), data))
+    data[0] &= keep & 0xFFFFFFFF
+    data[3] &= keep >> 32
+    _check(c.capset(hdr, data))
