@@ -5,9 +5,9 @@ The shared object is loaded with ctypes, not imported by CPython, so the wheel i
 
 What ``build_ext`` produces (in the build tree, or in place for ``pip install -e``):
 
-- ``libbpf_py/_ffi/_libbpf.so``: libbpf's sources (the ``libbpf/`` submodule) and ``src/shim.c``,
-  compiled with ``-fvisibility=hidden`` so only ``LIBBPF_API`` symbols and the shim are exported;
-  links libelf and zlib.
+- ``libbpf_py/_ffi/_libbpf.so``: libbpf's sources (the ``libbpf/`` submodule) and the shim
+  (``src/*.c``, its exports declared in ``src/lbpy.h``), compiled with ``-fvisibility=hidden``
+  so only ``LIBBPF_API`` symbols and the shim are exported; links libelf and zlib.
 - ``libbpf_py/include/bpf/*.h``: libbpf's BPF-side headers (``bpf_helpers.h``...), for users and
   tools compiling BPF C against the bundled version (``libbpf_py.get_include()``).
 - ``libbpf_py/tools/bpf/*.bpf.o``: the built-in tools' BPF programs, compiled with clang when
@@ -212,7 +212,9 @@ class BdistWheelPy3None(bdist_wheel):
 
 libbpf_ext = Extension(
     "libbpf_py._ffi._libbpf",
-    sources=[str(LIBBPF / "src" / s) for s in LIBBPF_SOURCES] + ["src/shim.c"],
+    sources=[str(LIBBPF / "src" / s) for s in LIBBPF_SOURCES]
+    + [f"src/{s}.c" for s in ("log", "version", "perf_event", "atomic", "ringbuf", "perfbuf")],
+    depends=["src/lbpy.h", "src/stream.h"],
     include_dirs=[*NATIVE_DEPS["include_dirs"], str(LIBBPF / "src"), str(LIBBPF / "include"),
                   str(LIBBPF / "include" / "uapi")],
     define_macros=[("_LARGEFILE64_SOURCE", None), ("_FILE_OFFSET_BITS", "64"),

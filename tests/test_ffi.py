@@ -40,13 +40,13 @@ from libbpf_py.errors import BpfError
 
 REPO = Path(__file__).resolve().parent.parent
 LIBBPF_SRC = REPO / "libbpf"
-SHIM_C = REPO / "src" / "shim.c"
+SHIM_H = REPO / "src" / "lbpy.h"  # every function the shim (src/*.c) exports
 LIBBPF_MAP = LIBBPF_SRC / "src" / "libbpf.map"
 # The include path setup.py compiles libbpf with.
 INCLUDES = [LIBBPF_SRC / "src", LIBBPF_SRC / "include", LIBBPF_SRC / "include" / "uapi"]
 HAVE_SOURCE = all((LIBBPF_SRC / p).is_file() for p in
                   ("src/libbpf.h", "src/bpf.h", "src/btf.h", "src/libbpf.map",
-                   "include/uapi/linux/bpf.h")) and SHIM_C.is_file()
+                   "include/uapi/linux/bpf.h")) and SHIM_H.is_file()
 needs_source = pytest.mark.skipif(not HAVE_SOURCE,
                                   reason="libbpf headers not available (source tree only)")
 
@@ -99,8 +99,8 @@ def libbpf_map_globals() -> set[str]:
 
 
 def shim_exports() -> set[str]:
-    """Functions src/shim.c marks LBPY_API (visibility default)."""
-    return set(re.findall(r"^LBPY_API\b[^;{(]*?\b(\w+)\s*\(", SHIM_C.read_text(), re.M))
+    """Functions src/lbpy.h declares LBPY_API (visibility default)."""
+    return set(re.findall(r"^LBPY_API\b[^;{(]*?\b(\w+)\s*\(", SHIM_H.read_text(), re.M))
 
 
 def test_library_is_the_bundled_one():
@@ -167,12 +167,12 @@ def test_exports_equal_libbpf_map_plus_shim():
 
 @lru_cache(maxsize=None)
 def c_decls() -> dict[str, dict[str, Any]]:
-    """Top-level declarations of libbpf.h, bpf.h, btf.h and shim.c, from clang's AST:
+    """Top-level declarations of libbpf.h, bpf.h, btf.h and the shim's lbpy.h, from clang's AST:
     ``functions``: name -> (type, [parameter types]); ``typedefs``: name -> type;
     ``structs``: name -> [(field name or None, type)] (None for a forward declaration)."""
     clang = _tool("CLANG", "clang")
     src = "".join(f'#include "{h}"\n' for h in ("libbpf.h", "bpf.h", "btf.h")) + \
-        f'#include "{SHIM_C}"\n'
+        f'#include "{SHIM_H}"\n'
     cmd = [clang, "-fsyntax-only", "-Xclang", "-ast-dump=json", "-x", "c", "-",
            '-DLBPY_LIBBPF_VERSION="probe"', *(f"-I{d}" for d in INCLUDES)]
     done = subprocess.run(cmd, input=src.encode(), capture_output=True)
@@ -311,7 +311,7 @@ def _prototype_mismatches(name: str) -> list[Any]:
     restype, argtypes, _ = SIG[name]
     decl = c_decls()["functions"].get(name)
     if decl is None:
-        return ["not declared in libbpf.h, bpf.h, btf.h or shim.c"]
+        return ["not declared in libbpf.h, bpf.h, btf.h or lbpy.h"]
     c_type, c_params = decl
     if len(argtypes) != len(c_params):
         return [f"{len(argtypes)} argtypes for C: {c_type}"]
@@ -338,7 +338,7 @@ def test_signatures_match_c_prototypes():
 def test_callback_type_matches_typedef(name: str):
     cb = CALLBACKS[name]
     typedef = c_decls()["typedefs"].get(name)
-    assert typedef is not None, f"no typedef {name} in libbpf.h or shim.c"
+    assert typedef is not None, f"no typedef {name} in libbpf.h or lbpy.h"
     c_ret, c_args = split_function_type(typedef)
     assert len(cb._argtypes_) == len(c_args), typedef
     assert compatible(c_kind(c_ret), py_kind(cb._restype_)), (c_ret, cb._restype_)

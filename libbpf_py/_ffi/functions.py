@@ -150,7 +150,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("btf__resolve_size", c_int64, [btf_p, c_uint32], INT),
     ("btf__resolve_type", c_int, [btf_p, c_uint32], INT),
     ("btf__align_of", c_int, [btf_p, c_uint32], INT),
-    # --- src/shim.c (ours)
+    # --- the shim (ours, src/lbpy.h): src/log.c, src/version.c
     ("lbpy_set_log_fn", None, [t.lbpy_log_fn], NONE),
     ("lbpy_libbpf_version", c_char_p, [], NONE),
 ]

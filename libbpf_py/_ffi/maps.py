@@ -105,6 +105,6 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("bpf_map__set_inner_map_fd", c_int, [map_p, c_int], INT),
     ("bpf_map__inner_map", map_p, [map_p], NONE),
     ("bpf_map__reuse_fd", c_int, [map_p, c_int], INT),
-    # --- src/shim.c: atomic read-and-reset of an mmapped global (variables.py)
+    # --- src/atomic.c: atomic read-and-reset of an mmapped global (variables.py)
     ("lbpy_atomic_xchg", ctypes.c_ulonglong, [c_void_p, ctypes.c_uint, ctypes.c_ulonglong], NONE),
 ]

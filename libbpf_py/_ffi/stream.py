@@ -1,13 +1,13 @@
-"""C declarations for event streaming (libbpf.h + shim.c): ring, user ring and perf buffers.
+"""C declarations for event streaming (libbpf.h + the shim): ring, user ring and perf buffers.
 
 Exact libbpf spellings. The buffers' opaque handles and callback types live here too (not in
 ``types.py``): only streaming code builds them. ``STRUCTS``: mirrored structures
 (sizes/offsets checked by tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same
-format and checks as ``functions.py``. The ``lbpy_*`` rows are the readers and the raw perf
-buffer constructor of ``src/shim.c`` and its ``perf_event_open(2)``; ``lbpy_ring`` is its
-opaque ring reader. ``KERNEL_STRUCTS``: the perf event structures (``perf_event_attr`` for
-``lbpy_perf_event_open``, ``perf_event_mmap_page`` read by perfbuf), checked member by member
-against the C compiler.
+format and checks as ``functions.py``. The ``lbpy_*`` rows are the shim's readers and raw perf
+buffer constructor (``src/ringbuf.c``, ``src/perfbuf.c``) and its ``perf_event_open(2)``
+(``src/perf_event.c``); ``lbpy_ring`` is its opaque ring reader. ``KERNEL_STRUCTS``: the perf
+event structures (``perf_event_attr`` for ``lbpy_perf_event_open``, ``perf_event_mmap_page``
+read by perfbuf), checked member by member against the C compiler.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class user_ring_buffer_opts(Structure):
 
 
 class lbpy_ring(Structure):
-    """shim.c's own mapping of a BPF ring buffer for batch reads (opaque)."""
+    """src/ringbuf.c's own mapping of a BPF ring buffer for batch reads (opaque)."""
 
 
 STRUCTS: tuple[type[ctypes.Structure], ...] = (ring_buffer_opts, perf_buffer_opts,
@@ -219,7 +219,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("perf_buffer__buffer", c_int, [pb_p, c_int, POINTER(c_void_p), POINTER(c_size_t)], INT),
     ("perf_buffer__buffer_fd", c_int, [pb_p, c_size_t], INT),
     ("perf_buffer__consume_buffer", c_int, [pb_p, c_size_t], NONE),
-    # --- shim.c: batch readers and the perf buffer with a custom wakeup
+    # --- src/ringbuf.c, src/perfbuf.c: batch readers and the perf buffer with a custom wakeup
     ("lbpy_ring_open", lbpy_ring_p, [c_int], PTR),
     ("lbpy_ring_close", None, [lbpy_ring_p], NONE),
     ("lbpy_ring_data", c_void_p, [lbpy_ring_p, POINTER(c_size_t)], PTR),
@@ -245,7 +245,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
       POINTER(c_ulonglong), POINTER(c_ulonglong), POINTER(c_uint)], NONE),
     ("lbpy_perf_commit", None, [c_void_p, c_ulonglong], NONE),
     ("lbpy_perf_buffer_new", pb_p, [c_int, c_size_t, c_uint, c_int], PTR),
-    # --- shim.c: perf_event_open(2) (fd or -errno; the caller explains a failure itself)
+    # --- src/perf_event.c: perf_event_open(2) (fd or -errno; the caller explains a failure itself)
     ("lbpy_perf_event_open", c_int,
      [POINTER(perf_event_attr), c_int, c_int, c_int, c_ulong], NONE),
 ]

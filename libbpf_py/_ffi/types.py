@@ -113,5 +113,5 @@ def _limits(cls: type) -> dict[str, Any]:
 
 # --- callback types
 
-# shim.c: typedef void (*lbpy_log_fn)(int level, const char *msg);
+# src/lbpy.h (log.c): typedef void (*lbpy_log_fn)(int level, const char *msg);
 lbpy_log_fn = CFUNCTYPE(None, c_int, c_char_p)
