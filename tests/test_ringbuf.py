@@ -550,7 +550,7 @@ def test_kept_records_outlive_close_and_object(bpf_path) -> None:
         gc.collect()
         print(mappings())
     """) == ["[(1, 7), (2, 6), (3, 9)]", "[(1, 3), (2, 6)] [[1, 2]]", "4", "2", "0"]
-    # kept views hold shim.c's mapping of their ring (2 mappings each), nothing else
+    # kept views hold src/ringbuf.c's mapping of their ring (2 mappings each), nothing else
 
 
 def test_close_from_another_thread_during_poll(bpf_path) -> None:

@@ -67,7 +67,7 @@ class PerfBuffer(PolledBuffer):
 
     ``PerfBuffer(map, callback, *, lost_callback=None, page_count=64, event_type=None,
     tail=False, wakeup_events=1, wakeup_bytes=None)``. Wraps ``perf_buffer__new_raw`` (through
-    shim.c's ``lbpy_perf_buffer_new``: libbpf's default perf_event_attr with the chosen wakeup).
+    the shim's ``lbpy_perf_buffer_new``: libbpf's default perf_event_attr with the chosen wakeup).
     Valid after load; opening the per-CPU perf events needs root (or CAP_PERFMON / a permissive
     perf_event_paranoid). ``page_count``: pages per CPU ring, a power of two (at most 2**20).
     Keeps the map and the callbacks alive until ``close()``; the events and rings are freed
@@ -320,7 +320,7 @@ class PerfBuffer(PolledBuffer):
     def _epoll_fd(self, lease: Lease) -> int:
         return lib.perf_buffer__epoll_fd(self._ptr)
 
-    # --- batches (shim.c's lbpy_perf_read_all: one C call for every CPU ring, GIL released)
+    # --- batches (src/perfbuf.c's lbpy_perf_read_all: one C call for every CPU ring, GIL released)
 
     def read(self, timeout: Optional[float] = 0) -> list[tuple[int, bytes]]:
         """Every available sample as ``(cpu, bytes)`` (copies, CPU by CPU; data sizes include

@@ -173,7 +173,7 @@ class _Ring:
         self.layout = layout
         self.tail = tail
         self.index = index
-        # LIFETIME: shim.c's own mapping of the ring, freed by the RingBuffer's lease.
+        # LIFETIME: src/ringbuf.c's own mapping of the ring, freed by the RingBuffer's lease.
         self.reader: Any = None
         #: The ring's data area (mapped twice), a root view of the lease: close() releases it.
         self.area: Any = None
@@ -292,7 +292,7 @@ class RingBuffer(PolledBuffer):
 
     ``RingBuffer(map, callback, event_type=None, tail=False)`` or ``RingBuffer()`` then
     ``add(...)``. Wraps ``ring_buffer__new``/``ring_buffer__add`` (the epoll fd, ``ring__*``
-    statistics) and maps each ring for shim.c's readers. Valid after load (needs the maps' fds;
+    statistics) and maps each ring for the shim's readers. Valid after load (needs the maps' fds;
     mapping a ring needs no privilege beyond holding its fd). Keeps the maps (and so their
     object) and the callbacks alive until ``close()``; the rings stay mapped until the last
     operation or kept view using them is gone (``_lease``). The object may close first: the
@@ -306,7 +306,7 @@ class RingBuffer(PolledBuffer):
         super().__init__()
         self._ptr: Any = None  # LIFETIME: libbpf's ring_buffer, freed by the lease
         self._rings: list[_Ring] = []
-        # Two leases: the rings' memory (shim.c's mappings; views keep it) and the rest
+        # Two leases: the rings' memory (src/ringbuf.c's mappings; views keep it) and the rest
         # (libbpf's manager: the epoll fd and its own mappings; only operations keep it). The
         # first lives at least as long as the second.
         self._mem: Optional[Lease] = Lease("ring buffer memory")
@@ -420,7 +420,7 @@ class RingBuffer(PolledBuffer):
     def _epoll_fd(self, lease: Lease) -> int:
         return lib.ring_buffer__epoll_fd(self._manager(lease))
 
-    # --- batches (shim.c's lbpy_ring_read: one C call per ring, GIL released)
+    # --- batches (src/ringbuf.c's lbpy_ring_read: one C call per ring, GIL released)
 
     def _has_data(self, lease: Lease) -> bool:
         return any(self._avail(r) for r in self._rings)
