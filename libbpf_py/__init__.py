@@ -34,14 +34,7 @@ from __future__ import annotations
 import os as _os
 import sys as _sys
 
-from .errors import (
-    BpfError,
-    ClosedError,
-    CoreRelocationError,
-    FeatureNotSupportedError,
-    ReadOnlyError,
-    VerifierError,
-)
+from .errors import BpfError, ClosedError
 from . import log as _log  # noqa: F401 - loads the bundled library, installs its print callback
 from ._ffi import LIBBPF_VERSION  # the bundled libbpf's, read from the library ("1.7.0")
 
@@ -52,6 +45,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from . import features
     from .btf import Btf
+    from .errors import CoreRelocationError, FeatureNotSupportedError, ReadOnlyError
+    from .errors import VerifierError
     from .enums import AttachType, LinkType, MapFlags, MapType, ProgType, UpdateFlags
     from .link import Link
     from .maps import Map
@@ -71,7 +66,9 @@ _LAZY = {
     "AttachType": "enums", "LinkType": "enums", "MapType": "enums", "ProgType": "enums",
     "UpdateFlags": "enums", "MapFlags": "enums", "Btf": "btf", "MapInfo": "maps",
     "RingBuffer": "buffers.ringbuf", "PerfBuffer": "buffers.perfbuf",
-    "UserRingBuffer": "buffers.userringbuf",
+    "UserRingBuffer": "buffers.userringbuf", "VerifierError": "errors",
+    "CoreRelocationError": "errors", "FeatureNotSupportedError": "errors",
+    "ReadOnlyError": "errors",
 }
 
 

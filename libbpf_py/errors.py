@@ -86,7 +86,10 @@ class BpfError(OSError):
         return (type(self), (self.errno, self.strerror, self.context))
 
 
-# The errno subclasses are built on first use: by BpfError(err), or when a name is looked up
+#: The line libbpf's verifier log has where a CO-RE relocation could not be resolved.
+CORE_FAILED = "failed to resolve CO-RE relocation"
+
+# The subclasses are built on first use: by BpfError(err), or when a name is looked up
 # (PEP 562 __getattr__ below). Creating a class is the largest cost of importing this module,
 # which every cold start does, and most programs never raise one of these.
 _BUILD_LOCK = allocate_lock()
@@ -99,11 +102,89 @@ def _errno_classes() -> dict[int, type[BpfError]]:
         return built
     with _BUILD_LOCK:  # one set of classes, whichever threads raise first
         built = globals().get("ERRNO_CLASSES")
-        return built if built is not None else _build_errno_classes()
+        return built if built is not None else _build_classes()
 
 
-def _build_errno_classes() -> dict[int, type[BpfError]]:
-    """Defines the errno subclasses, publishes them as module attributes, returns the table."""
+def _build_classes() -> dict[int, type[BpfError]]:
+    """Defines the subclasses (errno ones and the four below), publishes them as module
+    attributes, returns the errno table. The TYPE_CHECKING declarations after this function
+    say the same for type checkers (tests/test_errors.py checks they match)."""
+
+    class VerifierError(BpfError):
+        """The kernel's verifier rejected a program; ``log`` holds the full verifier log.
+
+        ``str()`` shows the program name, the errno and the useful tail of the log (the failing
+        instruction and the verifier's reason are at the end).
+        """
+
+        TAIL_LINES = 20
+
+        def __init__(self, err: int, program: str, log: str, context: str = "") -> None:
+            super().__init__(err, None, context)
+            self.program = program
+            self.log = log
+
+        def __str__(self) -> str:
+            lines = [ln for ln in self.log.splitlines() if ln.strip()]
+            tail = lines[-self.TAIL_LINES:]
+            skipped = len(lines) - len(tail)
+            head = f"program '{self.program}' rejected by the verifier: {super().__str__()}"
+            more = f"\n  ... ({skipped} earlier lines in .log)" if skipped else ""
+            body = "".join(f"\n  {ln}" for ln in tail)
+            return head + more + body
+
+        def __reduce__(self):
+            return (type(self), (self.errno, self.program, self.log, self.context))
+
+    class CoreRelocationError(VerifierError):
+        """A program was rejected because libbpf could not resolve one of its CO-RE relocations
+        against the kernel's BTF (a field, type or enum value the running kernel lacks).
+
+        ``relocation`` is libbpf's description ("<byte_off> [5] struct task_struct.x (0:1 @ offset
+        4)"), ``instruction`` the index of the poisoned instruction; ``log`` the verifier log.
+        """
+
+        def __init__(self, err: int, program: str, log: str, context: str = "") -> None:
+            super().__init__(err, program, log, context)
+            import re
+
+            found = re.search(r"(\d+): <invalid CO-RE relocation>\s*\n\s*" + CORE_FAILED
+                              + r" (.*)", log)
+            self.instruction: int | None = int(found.group(1)) if found else None
+            self.relocation: str = found.group(2).strip() if found else ""
+
+        def __str__(self) -> str:
+            at = f" at instruction {self.instruction}" if self.instruction is not None else ""
+            head = (f"program '{self.program}': CO-RE relocation{at} can't be resolved against "
+                    f"the running kernel's BTF (the kernel lacks the field, type or enum value): "
+                    f"{CORE_FAILED} {self.relocation}")
+            where = f"{self.context}: " if self.context else ""
+            return f"{where}{head}\n" + super().__str__()
+
+    class ReadOnlyError(BpfError, PermissionError):
+        """A write to a section that is read-only after load (``.rodata``, ``.kconfig``); EPERM,
+        as the kernel answers a write to a frozen map, so also a ``PermissionError``."""
+
+        def __init__(self, context: str) -> None:
+            BpfError.__init__(self, _errno.EPERM, "read-only after load (frozen .rodata-like "
+                              "section: set it before load())", context)
+
+        def __reduce__(self):
+            return (type(self), (self.context,))
+
+    class FeatureNotSupportedError(BpfError):
+        """The running kernel lacks a feature the call needs (``feature`` names it)."""
+
+        def __init__(self, feature: str, err: int = _errno.EOPNOTSUPP, context: str = "",
+                     detail: str = "") -> None:
+            verb = "are" if feature.endswith("s") else "is"
+            msg = f"{feature} {verb} not supported by this kernel"
+            super().__init__(err, msg + (f" ({detail})" if detail else ""), context)
+            self.feature = feature
+            self.detail = detail
+
+        def __reduce__(self):
+            return (type(self), (self.feature, self.errno, self.context, self.detail))
 
     class BpfPermissionError(BpfError, PermissionError):
         """EPERM or EACCES: privileges (CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN ...) or a policy
@@ -150,7 +231,8 @@ def _build_errno_classes() -> dict[int, type[BpfError]]:
         _errno.EPIPE: BpfBrokenPipeError, _errno.ECHILD: BpfChildProcessError,
     }
     names = globals()
-    for cls in set(table.values()):
+    for cls in {*table.values(), VerifierError, CoreRelocationError, ReadOnlyError,
+                FeatureNotSupportedError}:
         cls.__qualname__ = cls.__name__  # module-level names: pickle and repr find them there
         names[cls.__name__] = cls
     names["ERRNO_CLASSES"] = table
@@ -158,11 +240,12 @@ def _build_errno_classes() -> dict[int, type[BpfError]]:
 
 
 _LAZY_NAMES = frozenset({
+    "VerifierError", "CoreRelocationError", "ReadOnlyError", "FeatureNotSupportedError",
     "ERRNO_CLASSES", "BpfPermissionError", "BpfFileNotFoundError", "BpfFileExistsError",
     "BpfBlockingIOError", "BpfInterruptedError", "BpfProcessLookupError", "BpfChildProcessError",
     "BpfTimeoutError", "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError"})
 
-if TYPE_CHECKING:  # what _errno_classes() defines, for type checkers
+if TYPE_CHECKING:  # what _build_classes() defines, for type checkers
     ERRNO_CLASSES: dict[int, type[BpfError]]
     BpfPermissionError: type[BpfError]
     BpfFileNotFoundError: type[BpfError]
@@ -176,6 +259,30 @@ if TYPE_CHECKING:  # what _errno_classes() defines, for type checkers
     BpfNotADirectoryError: type[BpfError]
     BpfBrokenPipeError: type[BpfError]
 
+    # The other four, declared as _build_classes() defines them (their docstrings are there).
+    class VerifierError(BpfError):
+        TAIL_LINES: int
+        program: str
+        log: str
+
+        def __init__(self, err: int, program: str, log: str, context: str = "") -> None: ...
+
+    class CoreRelocationError(VerifierError):
+        instruction: int | None
+        relocation: str
+
+        def __init__(self, err: int, program: str, log: str, context: str = "") -> None: ...
+
+    class ReadOnlyError(BpfError, PermissionError):
+        def __init__(self, context: str) -> None: ...
+
+    class FeatureNotSupportedError(BpfError):
+        feature: str
+        detail: str
+
+        def __init__(self, feature: str, err: int = _errno.EOPNOTSUPP, context: str = "",
+                     detail: str = "") -> None: ...
+
 
 def __getattr__(name: str) -> object:
     if name in _LAZY_NAMES:
@@ -186,88 +293,6 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | _LAZY_NAMES)
-
-
-class VerifierError(BpfError):
-    """The kernel's verifier rejected a program; ``log`` holds the full verifier log.
-
-    ``str()`` shows the program name, the errno and the useful tail of the log (the failing
-    instruction and the verifier's reason are at the end).
-    """
-
-    TAIL_LINES = 20
-
-    def __init__(self, err: int, program: str, log: str, context: str = "") -> None:
-        super().__init__(err, None, context)
-        self.program = program
-        self.log = log
-
-    def __str__(self) -> str:
-        lines = [ln for ln in self.log.splitlines() if ln.strip()]
-        tail = lines[-self.TAIL_LINES:]
-        skipped = len(lines) - len(tail)
-        head = f"program '{self.program}' rejected by the verifier: {super().__str__()}"
-        more = f"\n  ... ({skipped} earlier lines in .log)" if skipped else ""
-        body = "".join(f"\n  {ln}" for ln in tail)
-        return head + more + body
-
-    def __reduce__(self):
-        return (type(self), (self.errno, self.program, self.log, self.context))
-
-
-CORE_FAILED = "failed to resolve CO-RE relocation"
-
-
-class CoreRelocationError(VerifierError):
-    """A program was rejected because libbpf could not resolve one of its CO-RE relocations
-    against the kernel's BTF (a field, type or enum value the running kernel lacks).
-
-    ``relocation`` is libbpf's description ("<byte_off> [5] struct task_struct.x (0:1 @ offset
-    4)"), ``instruction`` the index of the poisoned instruction; ``log`` the verifier log.
-    """
-
-    def __init__(self, err: int, program: str, log: str, context: str = "") -> None:
-        super().__init__(err, program, log, context)
-        import re
-
-        found = re.search(r"(\d+): <invalid CO-RE relocation>\s*\n\s*" + CORE_FAILED
-                          + r" (.*)", log)
-        self.instruction: int | None = int(found.group(1)) if found else None
-        self.relocation: str = found.group(2).strip() if found else ""
-
-    def __str__(self) -> str:
-        at = f" at instruction {self.instruction}" if self.instruction is not None else ""
-        head = (f"program '{self.program}': CO-RE relocation{at} can't be resolved against "
-                f"the running kernel's BTF (the kernel lacks the field, type or enum value): "
-                f"{CORE_FAILED} {self.relocation}")
-        where = f"{self.context}: " if self.context else ""
-        return f"{where}{head}\n" + super().__str__()
-
-
-class ReadOnlyError(BpfError, PermissionError):
-    """A write to a section that is read-only after load (``.rodata``, ``.kconfig``); EPERM,
-    as the kernel answers a write to a frozen map, so also a ``PermissionError``."""
-
-    def __init__(self, context: str) -> None:
-        BpfError.__init__(self, _errno.EPERM, "read-only after load (frozen .rodata-like "
-                          "section: set it before load())", context)
-
-    def __reduce__(self):
-        return (type(self), (self.context,))
-
-
-class FeatureNotSupportedError(BpfError):
-    """The running kernel lacks a feature the call needs (``feature`` names it)."""
-
-    def __init__(self, feature: str, err: int = _errno.EOPNOTSUPP, context: str = "",
-                 detail: str = "") -> None:
-        msg = f"{feature} {'are' if feature.endswith('s') else 'is'} not supported by this kernel"
-        super().__init__(err, msg + (f" ({detail})" if detail else ""), context)
-        self.feature = feature
-        self.detail = detail
-
-    def __reduce__(self):
-        return (type(self), (self.feature, self.errno, self.context, self.detail))
 
 
 class ClosedError(ValueError):
@@ -322,12 +347,14 @@ def missing_capabilities(needs: list[str]) -> list[str]:
 def explain_permission(exc: BpfError, needs: list[str]) -> BpfError:
     """For an EPERM/EACCES refusal while this process lacks some of ``needs``, say which
     (``missing_capabilities`` holds them); other errors are returned untouched."""
-    if exc.errno in (_errno.EPERM, _errno.EACCES) and not isinstance(exc, VerifierError):
-        missing = missing_capabilities(needs)
-        if missing:
-            exc.missing_capabilities = missing  # type: ignore[attr-defined]
-            exc.strerror = (f"{exc.strerror} (needs {' + '.join(needs)}, or root: this process "
-                            f"lacks {' and '.join(missing)})")
+    if exc.errno not in (_errno.EPERM, _errno.EACCES):
+        return exc
+    _errno_classes()  # defines VerifierError, if no error has yet
+    missing = [] if isinstance(exc, VerifierError) else missing_capabilities(needs)
+    if missing:
+        exc.missing_capabilities = missing  # type: ignore[attr-defined]
+        exc.strerror = (f"{exc.strerror} (needs {' + '.join(needs)}, or root: this process "
+                        f"lacks {' and '.join(missing)})")
     return exc
 
 

@@ -33,8 +33,6 @@ from .errors import (
     CORE_FAILED,
     BpfError,
     ClosedError,
-    CoreRelocationError,
-    VerifierError,
     capabilities_needed,
     explain_permission,
     with_context,
@@ -46,6 +44,8 @@ __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from .errors import CoreRelocationError
     from typing import Any, Optional, TypeVar, Union
 
     Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
@@ -522,6 +522,8 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
     """Turn a failed bpf_object__load into VerifierError when libbpf printed a verifier log."""
     import re  # only on failure: keeps `import libbpf_py` light
 
+    from .errors import CoreRelocationError, VerifierError  # built on first use
+
     text = "".join(m for _, m in messages)
     found = re.search(_PROG_FAILED, text)
     prog = found.group(1) if found else None
@@ -683,6 +685,14 @@ class Object(_ObjectBase):
 
     def __repr__(self) -> str:
         return f"<Object '{self._state.label}'{' closed' if self.closed else ''}>"
+
+
+def __getattr__(name: str) -> object:
+    if name == "CoreRelocationError":  # errors builds it on first use: not at import
+        from . import errors
+
+        return errors.CoreRelocationError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load(source: Source, **opts: Any) -> Object:

@@ -88,26 +88,67 @@ def _roundtrip(e: BaseException) -> BaseException:
 
 
 def test_errno_classes_are_built_on_first_use() -> None:
-    """``import libbpf_py`` builds none of the errno subclasses (a cold start never raises one);
-    unpickling one, ``BpfError(errno)`` or a name lookup builds them, once, under their names."""
+    """``import libbpf_py`` builds none of the errno subclasses, nor VerifierError,
+    CoreRelocationError, ReadOnlyError, FeatureNotSupportedError (a cold start never raises
+    one); unpickling one, ``BpfError(errno)`` or a name lookup builds them, once, under their
+    names."""
     pickled = pickle.dumps(BpfError(errno.ENOENT, None, "open pinned map '/x'"), protocol=4)
     code = (
         "import errno, pickle, sys, libbpf_py\n"
-        "from libbpf_py import errors\n"
-        "print(sorted(n for n in vars(errors) if n == 'ERRNO_CLASSES' or 'Bpf' in n))\n"
+        "from libbpf_py import errors, object as obj\n"
+        "print(sorted(n for n in vars(errors) if n == 'ERRNO_CLASSES' or n.endswith('Error')))\n"
         "e = pickle.loads(bytes.fromhex(sys.argv[1]))\n"
         "print(type(e) is errors.BpfFileNotFoundError, isinstance(e, FileNotFoundError), e)\n"
         "print(type(errors.BpfError(errno.EPERM)) is errors.ERRNO_CLASSES[errno.EPERM]\n"
         "      is errors.BpfPermissionError, errors.BpfPermissionError.__qualname__)\n"
         "print('BpfTimeoutError' in dir(errors), 'BpfTimeoutError' in vars(errors))\n"
+        "print(libbpf_py.VerifierError is errors.VerifierError,\n"
+        "      obj.CoreRelocationError is errors.CoreRelocationError,\n"
+        "      errors.ReadOnlyError.__mro__[1:3], errors.FeatureNotSupportedError.__module__)\n"
     )
     assert python_child(code, pickled.hex()).splitlines() == [
-        "['BpfError']",
+        "['BpfError', 'ClosedError']",
         "True True open pinned map '/x': No such file or directory (ENOENT)",
         "True BpfPermissionError",
-        "True True"]
+        "True True",
+        "True True (<class 'libbpf_py.errors.BpfError'>, <class 'PermissionError'>) "
+        "libbpf_py.errors"]
     with pytest.raises(AttributeError, match="has no attribute 'BpfNoSuchError'"):
         libbpf_py.errors.BpfNoSuchError  # noqa: B018
+
+
+def test_declarations_match_the_classes_built_on_first_use() -> None:
+    """errors.py declares VerifierError, CoreRelocationError, ReadOnlyError and
+    FeatureNotSupportedError for type checkers (under TYPE_CHECKING: they are built on first
+    use); the declarations have the bases, ``__init__`` signatures and attributes of the
+    classes ``_build_classes()`` defines, so the two cannot drift apart."""
+    import ast
+    import inspect
+
+    from libbpf_py import errors
+
+    tree = ast.parse(inspect.getsource(errors))
+    stubs = [n for block in tree.body if isinstance(block, ast.If)
+             and getattr(block.test, "id", None) == "TYPE_CHECKING"
+             for n in block.body if isinstance(n, ast.ClassDef)]
+    samples: dict[str, tuple] = {
+        "VerifierError": (errno.EACCES, "p", "log"), "CoreRelocationError": (errno.EINVAL, "p", ""),
+        "ReadOnlyError": ("set x",), "FeatureNotSupportedError": ("kprobes",)}
+    assert sorted(n.name for n in stubs) == sorted(samples)
+    namespace = dict(vars(errors))  # BpfError, _errno ...; the stubs replace the real names
+    exec("from __future__ import annotations\n"  # noqa: S102 - our own source, parsed above
+         + "\n".join(ast.unparse(n) for n in stubs), namespace)
+    declared = {namespace[name] for name in samples}
+    for name, args in samples.items():
+        real, stub = getattr(errors, name), namespace[name]
+        assert [b.__name__ for b in stub.__bases__] == [b.__name__ for b in real.__bases__], name
+        assert inspect.signature(stub.__init__) == inspect.signature(real.__init__), name
+        own = real.__mro__[:real.__mro__.index(BpfError)]
+        attributes = (set(vars(real(*args))) - set(vars(BpfError(errno.EINVAL))) | {
+            k for c in own for k, v in vars(c).items() if not k.startswith("_")
+            and not callable(v)})
+        assert attributes == {k for c in stub.__mro__ if c in declared
+                              for k in vars(c).get("__annotations__", {})}, name
 
 
 def test_every_kind_pickles() -> None:
