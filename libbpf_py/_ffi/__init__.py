@@ -190,7 +190,9 @@ def check_libbpf_version(version: str) -> str:
 
 
 #: Version of the bundled libbpf ("1.7.0"), checked against the tables at import.
-LIBBPF_VERSION = check_libbpf_version((lib.lbpy_libbpf_version() or b"").decode())
+LIBBPF_VERSION = (lib.lbpy_libbpf_version() or b"").decode()
+if not LIBBPF_VERSION.startswith("%d.%d." % MIRRORED_LIBBPF):  # the check's cheap common case
+    check_libbpf_version(LIBBPF_VERSION)
 
 
 def _bind_areas() -> None:

@@ -72,10 +72,13 @@ def make_opts(cls: type[_S], **fields: Any) -> _S:
 
     ctypes would store an out-of-range int truncated and a ``bytes`` cut at its first NUL:
     such a field raises ValueError naming it (``bpf_uprobe_opts.bpf_cookie must be in ...``)."""
-    limits = _limits(cls)
+    limits = None
     for name, value in fields.items():
-        if value is None or value is False or value is True:
-            continue
+        if value is None or value is False or value is True or (
+                type(value) is int and value == 0):
+            continue  # fits every field (0 is the common default: no limits looked up)
+        if limits is None:
+            limits = _limits(cls)
         limit = limits.get(name)
         if limit is None:
             continue
