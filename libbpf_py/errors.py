@@ -9,7 +9,8 @@ returns the subclass that errno has among Python's own: ``BpfError(ENOENT)`` is 
 ``Map.from_pinned("/missing")`` as it does on ``open()``. EPERM/EACCES give
 ``PermissionError``, EEXIST ``FileExistsError``, EAGAIN ``BlockingIOError``, EINTR
 ``InterruptedError``, ESRCH ``ProcessLookupError``, ETIMEDOUT ``TimeoutError`` ...
-(``ERRNO_CLASSES``). The other subclasses exist where callers branch on them: ``VerifierError``,
+(``ERRNO_CLASSES``). The other subclasses exist where callers branch on them: ``VerifierError``
+(``VerifierPermissionError`` when only a missing capability made the verifier refuse),
 ``CoreRelocationError``, ``FeatureNotSupportedError``, ``ReadOnlyError``; ``ClosedError`` is a
 ``ValueError``, as for a closed file.
 
@@ -29,8 +30,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["BpfError", "VerifierError", "CoreRelocationError", "ReadOnlyError",
-           "FeatureNotSupportedError", "ClosedError", "BpfPermissionError",
+__all__ = ["BpfError", "VerifierError", "VerifierPermissionError", "CoreRelocationError",
+           "ReadOnlyError", "FeatureNotSupportedError", "ClosedError", "BpfPermissionError",
            "BpfFileNotFoundError", "BpfFileExistsError", "BpfBlockingIOError",
            "BpfInterruptedError", "BpfProcessLookupError", "BpfTimeoutError",
            "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError",
@@ -106,7 +107,7 @@ def _errno_classes() -> dict[int, type[BpfError]]:
 
 
 def _build_classes() -> dict[int, type[BpfError]]:
-    """Defines the subclasses (errno ones and the four below), publishes them as module
+    """Defines the subclasses (errno ones and the five below), publishes them as module
     attributes, returns the errno table. The TYPE_CHECKING declarations after this function
     say the same for type checkers (tests/test_errors.py checks they match)."""
 
@@ -135,6 +136,25 @@ def _build_classes() -> dict[int, type[BpfError]]:
 
         def __reduce__(self):
             return (type(self), (self.errno, self.program, self.log, self.context))
+
+    class VerifierPermissionError(VerifierError, PermissionError):
+        """The verifier refused what it allows only with a capability this process lacks
+        (``missing_capabilities``): 5.10's verifier compares pointers, as in a packet bounds
+        check, only for a process with CAP_PERFMON ("R3 pointer comparison prohibited").
+        Both a ``VerifierError`` (``log``) and a ``PermissionError``."""
+
+        def __init__(self, err: int, program: str, log: str, context: str = "",
+                     missing_capabilities: tuple[str, ...] = ()) -> None:
+            super().__init__(err, program, log, context)
+            self.missing_capabilities = list(missing_capabilities)
+            if missing_capabilities:
+                lacks = " and ".join(missing_capabilities)
+                self.strerror = (f"{self.strerror} (the verifier allows this only with {lacks}: "
+                                 f"this process lacks {lacks})")
+
+        def __reduce__(self):
+            return (type(self), (self.errno, self.program, self.log, self.context,
+                                 tuple(self.missing_capabilities)))
 
     class CoreRelocationError(VerifierError):
         """A program was rejected because libbpf could not resolve one of its CO-RE relocations
@@ -231,8 +251,8 @@ def _build_classes() -> dict[int, type[BpfError]]:
         _errno.EPIPE: BpfBrokenPipeError, _errno.ECHILD: BpfChildProcessError,
     }
     names = globals()
-    for cls in {*table.values(), VerifierError, CoreRelocationError, ReadOnlyError,
-                FeatureNotSupportedError}:
+    for cls in {*table.values(), VerifierError, VerifierPermissionError, CoreRelocationError,
+                ReadOnlyError, FeatureNotSupportedError}:
         cls.__qualname__ = cls.__name__  # module-level names: pickle and repr find them there
         names[cls.__name__] = cls
     names["ERRNO_CLASSES"] = table
@@ -240,10 +260,11 @@ def _build_classes() -> dict[int, type[BpfError]]:
 
 
 _LAZY_NAMES = frozenset({
-    "VerifierError", "CoreRelocationError", "ReadOnlyError", "FeatureNotSupportedError",
-    "ERRNO_CLASSES", "BpfPermissionError", "BpfFileNotFoundError", "BpfFileExistsError",
-    "BpfBlockingIOError", "BpfInterruptedError", "BpfProcessLookupError", "BpfChildProcessError",
-    "BpfTimeoutError", "BpfIsADirectoryError", "BpfNotADirectoryError", "BpfBrokenPipeError"})
+    "VerifierError", "VerifierPermissionError", "CoreRelocationError", "ReadOnlyError",
+    "FeatureNotSupportedError", "ERRNO_CLASSES", "BpfPermissionError", "BpfFileNotFoundError",
+    "BpfFileExistsError", "BpfBlockingIOError", "BpfInterruptedError", "BpfProcessLookupError",
+    "BpfChildProcessError", "BpfTimeoutError", "BpfIsADirectoryError", "BpfNotADirectoryError",
+    "BpfBrokenPipeError"})
 
 if TYPE_CHECKING:  # what _build_classes() defines, for type checkers
     ERRNO_CLASSES: dict[int, type[BpfError]]
@@ -259,13 +280,19 @@ if TYPE_CHECKING:  # what _build_classes() defines, for type checkers
     BpfNotADirectoryError: type[BpfError]
     BpfBrokenPipeError: type[BpfError]
 
-    # The other four, declared as _build_classes() defines them (their docstrings are there).
+    # The other five, declared as _build_classes() defines them (their docstrings are there).
     class VerifierError(BpfError):
         TAIL_LINES: int
         program: str
         log: str
 
         def __init__(self, err: int, program: str, log: str, context: str = "") -> None: ...
+
+    class VerifierPermissionError(VerifierError, PermissionError):
+        missing_capabilities: list[str]
+
+        def __init__(self, err: int, program: str, log: str, context: str = "",
+                     missing_capabilities: tuple[str, ...] = ()) -> None: ...
 
     class CoreRelocationError(VerifierError):
         instruction: int | None

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["program_type", "map_type", "helper", "has", "FEATURES", "DESCRIPTIONS",
            "tracefs_path", "why", "require_kprobes", "require_uprobes",
-           "kernel_version", "tracepoint", "tp_btf", "tp_btf_args", "kernel_function", "fentry"]
+           "kernel_version", "tracepoint", "tp_btf", "tp_btf_args", "kernel_function", "fentry",
+           "explain_memlock"]
 
 TRACEFS_DIRS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
@@ -46,6 +47,12 @@ _FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
 _MAP_ARENA, _BPF_F_MMAPABLE = 33, 1 << 10  # enum bpf_map_type, BPF_F_MMAPABLE
 _CAP_PERFMON, _PERF_TYPE_SOFTWARE, _PERF_COUNT_SW_DUMMY = 38, 1, 9
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+_CAP_NET_ADMIN, _CAP_BPF, _PROG_XDP = 12, 39, 6
+#: call bpf_ktime_get_coarse_ns (enum bpf_func_id 160: came with memcg accounting, 5.11); exit
+_KTIME_GET_COARSE_NS = bytes.fromhex("85000000a0000000" "9500000000000000")
+#: r2 = ctx->data; r3 = ctx->data_end; r2 += 1; if r2 > r3 goto +0; r0 = XDP_PASS; exit
+_PACKET_CHECK = bytes.fromhex("6112000000000000" "6113040000000000" "0702000001000000"
+                              "2d32000000000000" "b700000002000000" "9500000000000000")
 EVENT_SOURCES = "/sys/bus/event_source/devices"
 
 
@@ -565,6 +572,29 @@ def _bpf_token() -> bool:
         os.close(fd)
 
 
+def _with_only(capabilities: list[int], attempt: Callable[[], bool]) -> bool:
+    """``attempt()`` in a thread of ours that kept only ``capabilities`` (of those this process
+    has: ``capset`` on the thread, its capabilities die with it); False if that fails."""
+    import threading
+
+    from ._ffi import libc
+
+    answer: list[bool] = []
+
+    def run() -> None:
+        try:
+            libc.thread_keep_capabilities(capabilities)
+        except OSError:
+            answer.append(False)
+            return
+        answer.append(attempt())
+
+    t = threading.Thread(target=run, name="libbpf_py-probe")
+    t.start()
+    t.join()
+    return bool(answer and answer[0])
+
+
 def _perf_event_perfmon() -> bool:
     """Perf events (what tracepoint, kprobe, uprobe and perf_event attachments open) need no
     more than CAP_PERFMON: a thread of ours that kept only CAP_PERFMON opens a system-wide
@@ -572,35 +602,79 @@ def _perf_event_perfmon() -> bool:
     Debian's ``kernel.perf_event_paranoid=3`` patch with CAP_SYS_ADMIN (Debian's 6.1; later ones
     take CAP_PERFMON there too): EACCES. Needs CAP_PERFMON (or root) to answer yes."""
     import ctypes
-    import threading
 
-    from ._ffi import libc
     from ._ffi.stream import perf_event_attr
 
-    answer: list[bool] = []
-
-    def attempt() -> None:  # its capabilities die with the thread
-        try:
-            libc.thread_keep_capabilities([_CAP_PERFMON])
-        except OSError:
-            answer.append(False)
-            return
+    def attempt() -> bool:
         attr = perf_event_attr(type=_PERF_TYPE_SOFTWARE, config=_PERF_COUNT_SW_DUMMY)
         attr.size = ctypes.sizeof(attr)
         fd = lib.lbpy_perf_event_open(ctypes.byref(attr), -1, 0, -1, 0)
         if fd >= 0:
             os.close(fd)
-        else:
-            paranoid = _read("/proc/sys/kernel/perf_event_paranoid").strip()
-            _reasons["perf_event_perfmon"] = (f"perf_event_open with CAP_PERFMON alone: "
-                                              f"{os.strerror(-fd)} (kernel.perf_event_paranoid="
-                                              f"{paranoid})")
-        answer.append(fd >= 0)
+            return True
+        paranoid = _read("/proc/sys/kernel/perf_event_paranoid").strip()
+        _reasons["perf_event_perfmon"] = (f"perf_event_open with CAP_PERFMON alone: "
+                                          f"{os.strerror(-fd)} (kernel.perf_event_paranoid="
+                                          f"{paranoid})")
+        return False
 
-    t = threading.Thread(target=attempt, name="libbpf_py-probe")
-    t.start()
-    t.join()
-    return bool(answer and answer[0])
+    return _with_only([_CAP_PERFMON], attempt)
+
+
+def _packet_checks_without_perfmon() -> bool:
+    """The verifier takes a packet bounds check (``data + 1 > data_end``) from a process without
+    CAP_PERFMON: a thread of ours keeping only CAP_BPF and CAP_NET_ADMIN loads a 6-instruction
+    XDP program. 5.10's verifier refuses any comparison with a pointer operand unless it may
+    leak pointers (CAP_PERFMON): "R3 pointer comparison prohibited", EACCES; later kernels match
+    packet pointers first. Needs CAP_BPF and CAP_NET_ADMIN (or root) to answer yes."""
+
+    def attempt() -> bool:
+        try:
+            fd = int(lib.bpf_prog_load(_PROG_XDP, b"lbpy_probe", b"GPL", _PACKET_CHECK, 6, None))
+        except OSError as e:
+            _reasons["packet_checks_without_perfmon"] = (
+                f"an XDP packet bounds check loaded with CAP_BPF and CAP_NET_ADMIN only: {e}")
+            return False
+        os.close(fd)
+        return True
+
+    return _with_only([_CAP_BPF, _CAP_NET_ADMIN], attempt)
+
+
+def _memcg_accounting() -> bool:
+    """BPF memory is charged to memory cgroups, not to RLIMIT_MEMLOCK (5.11): a socket filter
+    calling ``bpf_ktime_get_coarse_ns()``, the helper that came with it, loads (libbpf's
+    FEAT_MEMCG_ACCOUNT probe, by raw ``bpf_prog_load``: ``libbpf_probe_bpf_helper()`` answers
+    yes when the load is refused for any reason but the helper, as RLIMIT_MEMLOCK refuses it)."""
+    try:
+        fd = int(lib.bpf_prog_load(_PROG_SOCKET_FILTER, b"lbpy_probe", b"GPL",
+                                   _KTIME_GET_COARSE_NS, 2, None))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def explain_memlock(err: OSError) -> None:
+    """Say in ``err`` (an EPERM from creating a map or loading an object while this process has
+    every capability the call needs) that RLIMIT_MEMLOCK refused it, where the kernel charges
+    BPF memory to it (no ``memcg_accounting``: before 5.11) and the limit is finite: libbpf
+    raises the limit to unlimited itself, which needs CAP_SYS_RESOURCE when the hard limit is
+    lower (root without it, a container). Nothing on other errors or kernels."""
+    import errno
+
+    if err.errno != errno.EPERM or getattr(err, "missing_capabilities", None):
+        return
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft == resource.RLIM_INFINITY or has("memcg_accounting"):
+        return
+    limit = f"{soft // 1024} KiB" if soft >= 1024 else f"{soft} bytes"
+    err.strerror = (f"{err.strerror} (this kernel charges BPF maps and programs to "
+                    f"RLIMIT_MEMLOCK, and this process's limit is {limit}: raise it, e.g. "
+                    f"`ulimit -l unlimited` or prlimit, or grant CAP_SYS_RESOURCE so libbpf "
+                    f"raises it)")
 
 
 #: feature -> what the kernel said when a probe that can tell was refused (``why(name)``)
@@ -649,6 +723,8 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "perf_event": lambda: os.path.exists("/proc/sys/kernel/perf_event_paranoid"),
     # ... opened with CAP_PERFMON alone (not where perf_event_paranoid=3 means CAP_SYS_ADMIN)
     "perf_event_perfmon": _perf_event_perfmon,
+    # XDP/tc packet bounds checks verified without CAP_PERFMON (not on 5.10)
+    "packet_checks_without_perfmon": _packet_checks_without_perfmon,
     "bpf_lsm": _bpf_lsm,
     "cgroup2": _cgroup2,
     "cgroup_mprog": _cgroup_mprog,  # cgroup programs ordered with before=/after=
@@ -690,6 +766,7 @@ FEATURES: dict[str, Callable[[], bool]] = {
     "bloom_filter": _map(30),
     "task_storage": _map(29),
     "cgrp_storage": _map(32),
+    "memcg_accounting": _memcg_accounting,  # BPF memory charged to cgroups, not RLIMIT_MEMLOCK
     "arena": _arena,  # ARENA maps are created (why("arena") gives the kernel's refusal)
     "bpf_token": _bpf_token,  # delegation to user namespaces (token.delegate())
 }
@@ -709,6 +786,7 @@ DESCRIPTIONS: dict[str, str] = {
     "uprobe_multi": "uprobe.multi",
     "perf_event": "perf events (profile)",
     "perf_event_perfmon": "perf events (tracepoints, kprobes) attach with CAP_PERFMON",
+    "packet_checks_without_perfmon": "XDP/tc packet bounds checks load without CAP_PERFMON",
     "perf_event_cookie": "cookies on perf events",
     "tracepoint_cookie": "cookies on tracepoints",
     "tracing": "tp_btf, BPF iterators",
@@ -739,6 +817,7 @@ DESCRIPTIONS: dict[str, str] = {
     "bloom_filter": "bloom filter maps",
     "task_storage": "task storage maps",
     "cgrp_storage": "cgroup storage maps",
+    "memcg_accounting": "BPF memory charged to memory cgroups, not RLIMIT_MEMLOCK",
     "arena": "arena maps",
     "bpf_token": "BPF tokens: unprivileged BPF in a user namespace through a delegated bpffs",
 }

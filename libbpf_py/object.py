@@ -35,6 +35,7 @@ from .errors import (
     ClosedError,
     capabilities_needed,
     explain_permission,
+    missing_capabilities,
     with_context,
 )
 from .link import Link, attach_program, borrows_for_section, require_section_attachable
@@ -400,6 +401,9 @@ class OpenObject(_ObjectBase):
                 err = e
         if err is not None:
             explain_permission(err, _capabilities_needed(ptr))
+            from . import features  # only on failure: keeps `import libbpf_py` light
+
+            features.explain_memlock(err)
             exc = _load_error(err, state.label, messages, obj=ptr)
             state.close()
             raise exc from None
@@ -483,6 +487,9 @@ def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
 
 
 _PROG_FAILED = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
+#: What the verifier says only to a process that may not leak pointers (without CAP_PERFMON:
+#: its is_pointer_value() is false for everyone else); 5.10 says it of packet bounds checks.
+_PERFMON_REFUSALS = ("pointer comparison prohibited", "leaks addr")
 _LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
 _LOG_END = "-- END PROG LOAD LOG --"
 
@@ -537,6 +544,12 @@ def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
         if CORE_FAILED in vlog:
             return CoreRelocationError(err.errno or errno.EINVAL, prog, vlog,
                                        f"load object '{label}'")
+        if any(refusal in vlog for refusal in _PERFMON_REFUSALS) and \
+                missing_capabilities(["CAP_PERFMON"]):
+            from .errors import VerifierPermissionError
+
+            return VerifierPermissionError(err.errno or errno.EACCES, prog, vlog,
+                                           f"load object '{label}'", ("CAP_PERFMON",))
         return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
     if obj is not None:  # a missing kernel function, refused trampolines: say so
         from .attach.tracing import explain_load_error

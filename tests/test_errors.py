@@ -71,6 +71,16 @@ def test_subclasses_keep_their_kind() -> None:
     # A verifier rejection is EACCES but not a matter of privileges: no PermissionError.
     v = VerifierError(errno.EACCES, "prog", "R0 invalid mem access\n", "load object 'x'")
     assert type(v) is VerifierError and not isinstance(v, PermissionError)
+    # ... unless only a capability the process lacks made the verifier refuse (5.10's pointer
+    # comparisons without CAP_PERFMON): then both, naming it.
+    p = libbpf_py.errors.VerifierPermissionError(
+        errno.EACCES, "xdp", "3: (2d) if r2 > r3 goto pc+0\nR3 pointer comparison prohibited\n",
+        "load object 'x'", ("CAP_PERFMON",))
+    assert isinstance(p, VerifierError) and isinstance(p, PermissionError)
+    assert p.missing_capabilities == ["CAP_PERFMON"] and p.program == "xdp"
+    assert str(p).startswith("program 'xdp' rejected by the verifier: load object 'x': Permission "
+                             "denied (the verifier allows this only with CAP_PERFMON: this "
+                             "process lacks CAP_PERFMON) (EACCES)\n"), str(p)
     f = FeatureNotSupportedError("kprobes", errno.EPERM, "attach", detail="lockdown")
     assert type(f) is FeatureNotSupportedError and f.errno == errno.EPERM
     assert str(f) == "attach: kprobes are not supported by this kernel (lockdown) (EPERM)"
@@ -118,8 +128,8 @@ def test_errno_classes_are_built_on_first_use() -> None:
 
 
 def test_declarations_match_the_classes_built_on_first_use() -> None:
-    """errors.py declares VerifierError, CoreRelocationError, ReadOnlyError and
-    FeatureNotSupportedError for type checkers (under TYPE_CHECKING: they are built on first
+    """errors.py declares VerifierError, VerifierPermissionError, CoreRelocationError,
+    ReadOnlyError and FeatureNotSupportedError for type checkers (under TYPE_CHECKING: they are built on first
     use); the declarations have the bases, ``__init__`` signatures and attributes of the
     classes ``_build_classes()`` defines, so the two cannot drift apart."""
     import ast
@@ -133,7 +143,8 @@ def test_declarations_match_the_classes_built_on_first_use() -> None:
              for n in block.body if isinstance(n, ast.ClassDef)]
     samples: dict[str, tuple] = {
         "VerifierError": (errno.EACCES, "p", "log"), "CoreRelocationError": (errno.EINVAL, "p", ""),
-        "ReadOnlyError": ("set x",), "FeatureNotSupportedError": ("kprobes",)}
+        "ReadOnlyError": ("set x",), "FeatureNotSupportedError": ("kprobes",),
+        "VerifierPermissionError": (errno.EACCES, "p", "log", "", ("CAP_PERFMON",))}
     assert sorted(n.name for n in stubs) == sorted(samples)
     namespace = dict(vars(errors))  # BpfError, _errno ...; the stubs replace the real names
     exec("from __future__ import annotations\n"  # noqa: S102 - our own source, parsed above
@@ -164,6 +175,9 @@ def test_every_kind_pickles() -> None:
     c = _roundtrip(CoreRelocationError(errno.EINVAL, "p", core_log, "load object 'x'"))
     assert (c.instruction, c.relocation) == (5, "<byte_off> [7] struct task_struct.nope "
                                              "(0:99 @ offset 0)")
+    p = _roundtrip(libbpf_py.errors.VerifierPermissionError(errno.EACCES, "p", log, "load",
+                                                            ("CAP_PERFMON",)))
+    assert p.missing_capabilities == ["CAP_PERFMON"] and p.log == log
     f = _roundtrip(FeatureNotSupportedError("kprobes", context="attach", detail="no CONFIG"))
     assert f.feature == "kprobes" and f.detail == "no CONFIG"
     r = _roundtrip(libbpf_py.errors.with_context(ReadOnlyError("set x"), "outer"))

@@ -263,7 +263,11 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
             fd = lib.bpf_map_create(t, raw_name or None, key_size, value_size, max_entries,
                                     ctypes.byref(opts))
     except BpfError as e:
-        raise explain_permission(e, capabilities_needed(maps=[t])) from None
+        explain_permission(e, capabilities_needed(maps=[t]))
+        from .. import features  # only on failure
+
+        features.explain_memlock(e)
+        raise e from None
     return _wrap(fd, key_type, value_type)
 
 
