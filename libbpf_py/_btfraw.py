@@ -19,7 +19,7 @@ import ctypes
 import struct
 
 from ._ffi import lib
-from ._ffi.functions import btf_p
+from ._ffi.core import btf_p
 from .errors import BpfError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light

@@ -22,7 +22,7 @@ from enum import IntEnum
 from . import _btfraw, _types
 from ._ffi import btf as _fb
 from ._ffi import lib
-from ._ffi.types import make_opts
+from ._ffi.core import make_opts
 from ._types import (BTF_KIND_ARRAY, BTF_KIND_DATASEC, BTF_KIND_DECL_TAG, BTF_KIND_ENUM,
                      BTF_KIND_ENUM64, BTF_KIND_FUNC, BTF_KIND_FUNC_PROTO, BTF_KIND_INT,
                      BTF_INT_BOOL, BTF_INT_CHAR,

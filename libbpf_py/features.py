@@ -187,7 +187,7 @@ def _load(prog_type: int, attach_type: int = 0, btf_id: int = 0) -> int:
     import ctypes
 
     from ._ffi.attach import bpf_prog_load_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     opts = make_opts(bpf_prog_load_opts, expected_attach_type=attach_type, attach_btf_id=btf_id)
     try:
@@ -212,7 +212,7 @@ def _uprobe_multi() -> bool:
     import errno
 
     from ._ffi.attach import bpf_link_create_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     if not _uprobes():
         return False
@@ -361,7 +361,7 @@ def _raw_tp_cookie() -> int | None:
     import ctypes
 
     from ._ffi.attach import bpf_raw_tp_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     prog = _load(_PROG_RAW_TRACEPOINT)
     if prog < 0:
@@ -376,7 +376,7 @@ def _tracing_cookie() -> bool:
     import ctypes
 
     from ._ffi.attach import bpf_link_create_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     btf_id = _btf_id("bpf_modify_return_test", _BTF_KIND_FUNC)
     prog = _load(_PROG_TRACING, _TRACE_FENTRY, btf_id) if btf_id else -1
@@ -395,7 +395,7 @@ def _kprobe_multi() -> bool:
     import ctypes
 
     from ._ffi.attach import bpf_link_create_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     if not _kprobes():
         return False
@@ -484,7 +484,7 @@ def _struct_ops_link() -> bool:
     import ctypes
 
     from ._ffi.maps import bpf_map_create_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     opts = make_opts(bpf_map_create_opts, map_flags=_F_LINK, btf_vmlinux_value_type_id=1)
     try:
@@ -516,7 +516,7 @@ def _cgroup_mprog() -> bool:
     import errno
 
     from ._ffi.attach import bpf_prog_attach_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     root = _cgroup2_root()
     if root is None:
@@ -688,7 +688,7 @@ def _arena() -> bool:
     import ctypes
 
     from ._ffi.maps import bpf_map_create_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     opts = make_opts(bpf_map_create_opts, map_flags=_BPF_F_MMAPABLE)
     try:

@@ -22,7 +22,7 @@ import sys
 from _thread import _local as _ThreadLocal  # threading.local, without importing threading
 
 from ._ffi import lib
-from ._ffi.types import lbpy_log_fn
+from ._ffi.core import lbpy_log_fn
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from _collections_abc import Mapping
 
 from . import log
 from ._ffi import lib, text
-from ._ffi.types import bpf_object_open_opts, make_opts
+from ._ffi.core import bpf_object_open_opts, make_opts
 from .errors import (
     Closeable,
     CORE_FAILED,

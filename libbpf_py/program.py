@@ -119,7 +119,7 @@ def _test_run(fd: int, name: str, data: Any, ctx: Any, repeat: int, cpu: Optiona
               flags: int, data_size_out: Optional[int], ctx_size_out: Optional[int],
               batch_size: int, prog_type: int) -> TestRunResult:
     from ._ffi.attach import bpf_test_run_opts
-    from ._ffi.types import make_opts
+    from ._ffi.core import make_opts
 
     repeat, flags = _args.u32(repeat, "repeat"), _args.u32(flags, "flags")
     batch_size = _args.u32(batch_size, "batch_size")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate libbpf_py/_ffi/_lib.pyi, the typed stub of ``_ffi.lib``, from the signature tables.
 
-``lib`` is built at run time from table rows (``_ffi/functions.py`` and the areas'
+``lib`` is built at run time from table rows (``_ffi/core.py`` and the areas'
 ``SIGNATURES``), so a type checker sees it as ``Any``. The stub declares one method per row
 with the Python types ctypes converts to and from: integers for the C integer types, ``bytes``
 for ``char *``, ``None`` for void; pointers, callbacks and structures stay ``Any``. mypy then
@@ -72,9 +72,9 @@ def _result(ctype: object, check: str) -> str:
 def rows() -> list[tuple[str, object, list[object], str]]:
     """Every row of every table, sorted by function name."""
     from libbpf_py import _ffi
-    from libbpf_py._ffi import functions
+    from libbpf_py._ffi import core
 
-    out = list(functions.SIGNATURES)
+    out = list(core.SIGNATURES)
     for area in _ffi.AREAS:
         out += importlib.import_module(f"libbpf_py._ffi.{area}").SIGNATURES
     return sorted(out, key=lambda r: r[0])

@@ -12,8 +12,8 @@
  *   perfbuf.c      the same for perf buffers, and a perf buffer with a chosen wakeup
  *   stream.h       (private) what ringbuf.c and perfbuf.c share: the output slots of batch reads
  *
- * The Python side declares each of these in libbpf_py/_ffi/ (functions.py, maps.py, stream.py,
- * types.py for lbpy_log_fn); tests/test_ffi.py checks those rows against this header, and that
+ * The Python side declares each of these in libbpf_py/_ffi/ (core.py, with lbpy_log_fn, maps.py,
+ * stream.py); tests/test_ffi.py checks those rows against this header, and that
  * the .so exports exactly libbpf's API plus the LBPY_API names below. Every .c file includes
  * this header, so the compiler checks each definition against its prototype here.
  */

@@ -31,11 +31,11 @@ import pytest
 import libbpf_py
 from conftest import python_child
 from libbpf_py import _ffi
-from libbpf_py._ffi import types as t
+from libbpf_py._ffi import core
 from libbpf_py._ffi import ALL_STRUCTS
 from libbpf_py._ffi.attach import bpf_uprobe_opts
-from libbpf_py._ffi.functions import ALL_SIGNATURES as SIGNATURES
-from libbpf_py._ffi.functions import INT, NONE, PTR
+from libbpf_py._ffi.core import ALL_SIGNATURES as SIGNATURES
+from libbpf_py._ffi.core import INT, NONE, PTR
 from libbpf_py.errors import BpfError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ needs_source = pytest.mark.skipif(not HAVE_SOURCE,
 
 SIG = {name: (restype, argtypes, how) for name, restype, argtypes, how in SIGNATURES}
 # The core's types and every area's (importing an area builds its classes; binding is separate).
-FFI_MODULES = [t] + [importlib.import_module(f"libbpf_py._ffi.{area}") for area in _ffi.AREAS]
+FFI_MODULES = [core] + [importlib.import_module(f"libbpf_py._ffi.{area}") for area in _ffi.AREAS]
 _LAID_OUT = set(ALL_STRUCTS) | {c for m in FFI_MODULES for c in getattr(m, "INFO_STRUCTS", ())
                                  + getattr(m, "KERNEL_STRUCTS", ())}
 #: Opaque handles: every mirrored structure that is neither an opts, an info nor a kernel one.
@@ -393,7 +393,7 @@ def test_opts_layout_matches_c(cls: type[ctypes.Structure], tmp_path: Path):
         # (offset, size of the field's ctypes type): C's offsetof and sizeof(member)
         py_layout[field] = (getattr(cls, field).offset, ctypes.sizeof(ctype))
     assert py_layout == c_layout, f"struct {name}"
-    assert t.make_opts(cls).sz == c_layout["sizeof"]  # type: ignore[attr-defined]
+    assert core.make_opts(cls).sz == c_layout["sizeof"]  # type: ignore[attr-defined]
 
 
 def _kernel_fields(cls: type[Any], prefix: str = "", base: int = 0) -> list[tuple[str, int, int]]:
@@ -517,7 +517,7 @@ def test_opts_fields_match_c_declaration(cls: type[ctypes.Structure]):
 
 @pytest.mark.parametrize("cls", ALL_STRUCTS, ids=lambda c: c.__name__)
 def test_make_opts_fills_sz(cls: type[ctypes.Structure]):
-    opts = t.make_opts(cls)
+    opts = core.make_opts(cls)
     assert isinstance(opts, cls)
     assert opts.sz == ctypes.sizeof(cls)  # type: ignore[attr-defined]
     assert bytes(opts)[ctypes.sizeof(ctypes.c_size_t):] == bytes(
@@ -525,7 +525,7 @@ def test_make_opts_fills_sz(cls: type[ctypes.Structure]):
 
 
 def test_make_opts_sets_fields():
-    opts = t.make_opts(bpf_uprobe_opts, bpf_cookie=0x1122334455667788, retprobe=True,
+    opts = core.make_opts(bpf_uprobe_opts, bpf_cookie=0x1122334455667788, retprobe=True,
                        func_name=b"malloc")
     assert opts.sz == ctypes.sizeof(bpf_uprobe_opts)
     assert (opts.bpf_cookie, opts.retprobe, opts.func_name) == (0x1122334455667788, True,

@@ -256,9 +256,8 @@ def test_cold_start_imports_only_what_it_uses(bpf_path) -> None:
     )
     imported, popped = python_child(code, str(bpf_path("obj_lazy"))).splitlines()
     assert imported.split() == [
-        "libbpf_py", "libbpf_py._ffi", "libbpf_py._ffi.functions",
-        "libbpf_py._ffi.types", "libbpf_py.errors", "libbpf_py.link", "libbpf_py.log",
-        "libbpf_py.object"]
+        "libbpf_py", "libbpf_py._ffi", "libbpf_py._ffi.core", "libbpf_py.errors",
+        "libbpf_py.link", "libbpf_py.log", "libbpf_py.object"]
     assert popped == "42"
 
 
@@ -298,8 +297,7 @@ def test_public_names_resolve_on_first_use() -> None:
         "print(libbpf_py.Object.__module__, libbpf_py.features.__name__, libbpf_py.load.__name__)\n"
     )
     assert python_child(code).splitlines() == [
-        "libbpf_py libbpf_py._ffi libbpf_py._ffi.functions libbpf_py._ffi.types "
-        "libbpf_py.errors libbpf_py.log",
+        "libbpf_py libbpf_py._ffi libbpf_py._ffi.core libbpf_py.errors libbpf_py.log",
         "[] []",
         "libbpf_py.object libbpf_py.features load"]
     with pytest.raises(AttributeError, match="no attribute 'Objekt'"):

@@ -7,7 +7,7 @@ Errors are translated in exactly one place, ``_raise``: libbpf 1.x returns ``-er
 functions and NULL with ``errno`` set from pointer functions; ``BpfError(errno)`` picks the
 errno's subclass (``FileNotFoundError``, ``PermissionError`` ...: ``errors.py``).
 
-Tables: a row of the core one (``functions.SIGNATURES``) is bound on the first use of its
+Tables: a row of the core one (``core.SIGNATURES``) is bound on the first use of its
 function; the areas' (``_ffi/{attach,btf,maps,stream}.py``) are imported and bound whole on the
 first use of a function no core row declares. Either way a declared symbol missing from the
 bundled .so raises ImportError naming it (a build bug), and ``tests/test_ffi.py`` checks every
@@ -27,14 +27,14 @@ import ctypes
 import os
 
 from ..errors import BpfError
-from . import types
-from .functions import INT, NONE, PTR, SIGNATURES
+from . import core
+from .core import INT, NONE, PTR, SIGNATURES
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
     from typing import Any, NoReturn, Optional
 
-__all__ = ["lib", "types", "strerror", "text", "check", "holding_gil", "LIBRARY_PATH",
+__all__ = ["lib", "core", "strerror", "text", "check", "holding_gil", "LIBRARY_PATH",
            "ALL_STRUCTS", "LIBBPF_VERSION", "MIRRORED_LIBBPF"]
 
 LIBRARY_PATH = os.path.join(os.path.dirname(__file__), "_libbpf.so")
@@ -211,5 +211,5 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         areas = [importlib.import_module(f".{a}", __name__) for a in AREAS]
-        return types.OPTS_STRUCTS + tuple(s for a in areas for s in a.STRUCTS)
+        return core.OPTS_STRUCTS + tuple(s for a in areas for s in a.STRUCTS)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 Every ``bpf_program__attach_*`` and its opts, program loads and test runs by fd, kernel object
 ids and info. Exact libbpf spellings. ``STRUCTS``: mirrored ``*_opts`` structures (sizes/offsets
 checked by tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same format and
-checks as ``functions.py``. ``INFO_STRUCTS``: kernel UAPI structures and opts with anonymous
+checks as ``core.py``. ``INFO_STRUCTS``: kernel UAPI structures and opts with anonymous
 unions that test_ffi's generic check can't read (``bpf_prog_info``, ``bpf_iter_attach_opts``,
 ``bpf_prog_query_opts`` ...); tests/test_program.py checks their layout against the C compiler.
 """
@@ -14,7 +14,7 @@ import ctypes
 from ctypes import POINTER, Structure, c_bool, c_char, c_char_p, c_int, c_int32, c_size_t
 from ctypes import c_uint8, c_uint32, c_uint64, c_ulong, c_void_p
 
-from .functions import INT, NONE, PTR, link_p, map_p, prog_p
+from .core import INT, NONE, PTR, link_p, map_p, prog_p
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 Exact libbpf spellings. ``STRUCTS``: mirrored structures (sizes/offsets checked by
 tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same format and checks as
-``functions.py``. The core rows (``btf__load_vmlinux_btf``, ``btf__parse``, ``btf__free``,
+``core.py``. The core rows (``btf__load_vmlinux_btf``, ``btf__parse``, ``btf__free``,
 ``btf__type_cnt``, ``btf__find_by_name_kind``, ``btf__type_by_id``, ``btf__name_by_offset``,
-``btf__resolve_size``, ``btf__resolve_type``, ``btf__align_of``) live in ``functions.py``.
+``btf__resolve_size``, ``btf__resolve_type``, ``btf__align_of``) live in ``core.py``.
 
 ``struct btf_type`` and the records that follow it (``btf_member``, ``btf_array`` ...) are read
 with ``struct.unpack_from`` in ``libbpf_py/_types.py``: they are the kernel's stable UAPI layout
@@ -25,8 +25,7 @@ import ctypes
 from ctypes import POINTER, Structure, c_bool, c_char_p, c_int, c_size_t, c_uint32
 from ctypes import c_void_p
 
-from . import types as t  # noqa: F401 - opaque handles, callback types
-from .functions import INT, NONE, PTR, btf_p
+from .core import INT, NONE, PTR, btf_p
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

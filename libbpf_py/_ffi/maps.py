@@ -2,7 +2,7 @@
 
 Exact libbpf spellings. ``STRUCTS``: mirrored structures (sizes/offsets checked by
 tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same format and checks as
-``functions.py``. Element and batch calls are hot paths: ``NONE``-checked on purpose, the
+``core.py``. Element and batch calls are hot paths: ``NONE``-checked on purpose, the
 callers in ``libbpf_py/map*.py`` check the ``-errno`` result themselves.
 """
 
@@ -12,7 +12,7 @@ import ctypes
 from ctypes import POINTER, c_char, c_char_p, c_int, c_int32, c_size_t, c_uint32, c_uint64
 from ctypes import c_void_p
 
-from .functions import INT, NONE, map_p
+from .core import INT, NONE, map_p
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """C declarations for event streaming (libbpf.h + the shim): ring, user ring and perf buffers.
 
 Exact libbpf spellings. The buffers' opaque handles and callback types live here too (not in
-``types.py``): only streaming code builds them. ``STRUCTS``: mirrored structures
+``core.py``): only streaming code builds them. ``STRUCTS``: mirrored structures
 (sizes/offsets checked by tests/test_ffi.py); ``SIGNATURES``: rows of the signature table, same
-format and checks as ``functions.py``. The ``lbpy_*`` rows are the shim's readers and raw perf
+format and checks as ``core.py``. The ``lbpy_*`` rows are the shim's readers and raw perf
 buffer constructor (``src/ringbuf.c``, ``src/perfbuf.c``) and its ``perf_event_open(2)``
 (``src/perf_event.c``); ``lbpy_ring`` is its opaque ring reader. ``KERNEL_STRUCTS``: the perf
 event structures (``perf_event_attr`` for ``lbpy_perf_event_open``, ``perf_event_mmap_page``
@@ -16,7 +16,7 @@ import ctypes
 from ctypes import CFUNCTYPE, POINTER, Structure, c_int, c_size_t, c_uint, c_uint32, c_uint64
 from ctypes import c_ulong, c_ulonglong, c_void_p
 
-from .functions import INT, NONE, PTR
+from .core import INT, NONE, PTR
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

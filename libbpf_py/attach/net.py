@@ -228,7 +228,7 @@ def xdp_query(interface: int | str) -> SimpleNamespace:
     attached one, 0 if none or several), ``drv_prog_id``, ``skb_prog_id``, ``hw_prog_id``,
     ``mode`` ("drv", "skb", "hw", "multi" or None). Needs CAP_NET_ADMIN."""
     from .._ffi.attach import bpf_xdp_query_opts
-    from .._ffi.types import make_opts
+    from .._ffi.core import make_opts
 
     what = f"query XDP of interface {interface!r}"
     ifindex = _ifindex(interface, what)
@@ -242,7 +242,7 @@ def xdp_query(interface: int | str) -> SimpleNamespace:
 
 def _tc_hook(ifindex: int, direction: str) -> Any:
     from .._ffi.attach import bpf_tc_hook
-    from .._ffi.types import make_opts
+    from .._ffi.core import make_opts
 
     point = {"ingress": BPF_TC_INGRESS, "egress": BPF_TC_EGRESS}.get(direction)
     if point is None:
@@ -255,7 +255,7 @@ def tc_query(interface: int | str, direction: str = "ingress", *, handle: int = 
     """The id of the program of legacy TC filter (``handle``, ``priority``) on the clsact
     hook, or None if there is none (``bpf_tc_query``). Needs CAP_NET_ADMIN."""
     from .._ffi.attach import bpf_tc_opts
-    from .._ffi.types import make_opts
+    from .._ffi.core import make_opts
 
     what = f"query TC {direction} filter of interface {interface!r}"
     if not (0 < handle and 0 < priority <= 0xFFFF):
@@ -293,7 +293,7 @@ def query_programs(target: int | str | os.PathLike[str], attach_type: Any) -> Si
     ``attach_type`` (``bpf_prog_query_opts``), in run order: ``prog_ids``, ``link_ids``,
     ``revision``, ``attach_flags``. Needs root."""
     from .._ffi.attach import bpf_prog_query_opts
-    from .._ffi.types import make_opts
+    from .._ffi.core import make_opts
     from ..enums import AttachType
 
     what = f"query programs of {target!r} ({AttachType(int(attach_type)).name})"
@@ -363,7 +363,7 @@ class NetAttachMixin:
         if mode not in XDP_MODES:
             raise ValueError(f"XDP mode must be one of {sorted(XDP_MODES)}, not {mode!r}")
         from .._ffi.attach import bpf_xdp_attach_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         flags = XDP_MODES[mode]
         opts = make_opts(bpf_xdp_attach_opts)
@@ -410,7 +410,7 @@ class NetAttachMixin:
         ``query_programs(ifname, AttachType.TCX_INGRESS)``. Linux 6.6; needs root.
         """
         from .._ffi.attach import bpf_tcx_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         direction = direction or self.section.rsplit("/", 1)[-1]
         if direction not in ("ingress", "egress"):
@@ -443,7 +443,7 @@ class NetAttachMixin:
         ``tc_hook_destroy(interface)`` removes the qdisc in any case; ``tc_query`` reads a
         filter back. Needs CAP_NET_ADMIN (root)."""
         from .._ffi.attach import bpf_tc_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         what = f"tc {direction} {interface} handle {handle} priority {priority}"
         ifindex = _ifindex(interface, f"{self._what()} to {what}")
@@ -503,7 +503,7 @@ class NetAttachMixin:
         ("local_in" ...) or number, ``priority`` (not 0 or INT_MIN/INT_MAX), ``defrag`` to see
         defragmented packets. Linux 6.4; needs root."""
         from .._ffi.attach import bpf_netfilter_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         pf = _NFPROTO.get(family)
         if pf is None:
@@ -552,7 +552,7 @@ class NetAttachMixin:
                     raise ValueError("replace= needs legacy_flags='multi' (links are replaced "
                                      "with Link.update_program())")
                 from .._ffi.attach import bpf_cgroup_opts
-                from .._ffi.types import make_opts
+                from .._ffi.core import make_opts
 
                 flags, rel_fd = _relative(before, after, what)
                 opts = make_opts(bpf_cgroup_opts, flags=flags, relative_fd=rel_fd,
@@ -567,7 +567,7 @@ class NetAttachMixin:
     def _attach_cgroup_legacy(self, cgroup_fd: int, legacy_flags: str | int, replace: Any,
                               what: str) -> Attachment:
         from .._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         flags = CGROUP_FLAGS[legacy_flags] if isinstance(legacy_flags, str) else legacy_flags
         atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
@@ -611,7 +611,7 @@ class NetAttachMixin:
         if features.has("sockmap_link"):
             return self._attach(lib.bpf_program__attach_sockmap, map.fd, what=what)
         from .._ffi.attach import bpf_prog_attach_opts, bpf_prog_detach_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         atype = int(self.expected_attach_type)  # type: ignore[attr-defined]
         prog_fd = os.dup(self.fd)

@@ -189,7 +189,7 @@ class TracingAttachMixin:
             raise BpfError(errno.ENOENT, f"no tracepoint {category}:{name} in tracefs",
                            f"attach program '{self.name}'")
         from .._ffi.attach import bpf_tracepoint_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_tracepoint_opts, bpf_cookie=cookie)
         return self._attach(lib.bpf_program__attach_tracepoint_opts, cat_raw, name_raw,
@@ -205,7 +205,7 @@ class TracingAttachMixin:
             raise BpfError(errno.ENOENT, f"no raw tracepoint '{name}' in the kernel's BTF",
                            f"attach program '{self.name}'")
         from .._ffi.attach import bpf_raw_tracepoint_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_raw_tracepoint_opts, cookie=cookie)
         return self._attach(lib.bpf_program__attach_raw_tracepoint_opts, name.encode(),
@@ -218,7 +218,7 @@ class TracingAttachMixin:
         ``set_attach_target``) (``bpf_program__attach_trace_opts``). ``cookie`` needs 6.6.
         Needs root."""
         from .._ffi.attach import bpf_trace_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_trace_opts, cookie=cookie)
         return self._attach(lib.bpf_program__attach_trace_opts, ctypes.byref(opts),
@@ -258,7 +258,7 @@ class TracingAttachMixin:
 
         require_kprobes(f"attach program '{self.name}' to {what}")
         from .._ffi.attach import bpf_kprobe_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_kprobe_opts, bpf_cookie=cookie, offset=offset, retprobe=retprobe)
         return self._attach(lib.bpf_program__attach_kprobe_opts, symbol.encode(),
@@ -278,7 +278,7 @@ class TracingAttachMixin:
         if (pattern is None) == (symbols is None):
             raise ValueError("attach_kprobe_multi needs either a pattern or symbols")
         from .._ffi.attach import bpf_kprobe_multi_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         syms = None
         cnt = 0
@@ -301,7 +301,7 @@ class TracingAttachMixin:
 
         require_kprobes(f"attach program '{self.name}' to {what}")
         from .._ffi.attach import bpf_ksyscall_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_ksyscall_opts, bpf_cookie=cookie, retprobe=retprobe)
         return self._attach(lib.bpf_program__attach_ksyscall, syscall.encode(),
@@ -330,7 +330,7 @@ class TracingAttachMixin:
         require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         from .._ffi.attach import bpf_uprobe_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         func = symbol.encode() if symbol else None
         opts = make_opts(bpf_uprobe_opts, bpf_cookie=cookie, retprobe=retprobe, func_name=func,
@@ -360,7 +360,7 @@ class TracingAttachMixin:
         if symbols is not None and offsets is not None and len(symbols) != len(offsets):
             raise ValueError("attach_uprobe_multi: symbols and offsets differ in length")
         from .._ffi.attach import bpf_uprobe_multi_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         cnt = len(symbols) if symbols is not None else len(offsets) if offsets is not None else 0
         syms = (ctypes.c_char_p * cnt)(*(s.encode() for s in symbols)) if symbols else None
@@ -387,7 +387,7 @@ class TracingAttachMixin:
         require_uprobes(ctx)
         path = _check_binary(binary, ctx)
         from .._ffi.attach import bpf_usdt_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         from ..link import BORROWS_OBJECT_MEMORY
 
@@ -405,7 +405,7 @@ class TracingAttachMixin:
         the caller's. ``libbpf_py.attach.perf_event.open_perf_event()`` opens one. Needs root.
         """
         from .._ffi.attach import bpf_perf_event_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         opts = make_opts(bpf_perf_event_opts, bpf_cookie=cookie)
         return self._attach(lib.bpf_program__attach_perf_event_opts, perf_fd,
@@ -445,7 +445,7 @@ class TracingAttachMixin:
         ``SEC("iter/bpf_map_elem")`` (``map=`` the map to walk), ``SEC("iter/cgroup")`` ...
         ``pid``/``tid`` limit task iterators. Read it with ``IterLink.read()``. Needs root."""
         from .._ffi.attach import BPF_ITER_LINK_INFO_SIZE, bpf_iter_attach_opts
-        from .._ffi.types import make_opts
+        from .._ffi.core import make_opts
 
         info = ctypes.create_string_buffer(BPF_ITER_LINK_INFO_SIZE)
         import struct

@@ -40,7 +40,7 @@ from ._base import (EventLayout, PolledBuffer, check_count, check_timeout, close
 from .._lease import Lease
 from .._ffi import lib
 from .._ffi.stream import ring_buffer_opts, ring_buffer_sample_fn
-from .._ffi.types import make_opts
+from .._ffi.core import make_opts
 from ..errors import BpfError, with_context
 from ..maps import MapBase
 

@@ -20,7 +20,7 @@ from _thread import allocate_lock, get_ident
 from ._base import check_count, check_timeout
 from .._ffi import lib
 from .._ffi.stream import user_ring_buffer_opts
-from .._ffi.types import make_opts
+from .._ffi.core import make_opts
 from .._lease import Lease
 from ..errors import BpfError, Closeable, ClosedError, with_context
 from ..maps import MapBase

@@ -21,7 +21,7 @@ from .._ffi import lib
 from .._ffi.consts import BPF_MAP_TYPE_ARRAY
 from .._ffi.maps import bpf_map_info
 from .._ffi.maps import bpf_map_create_opts
-from .._ffi.types import make_opts
+from .._ffi.core import make_opts
 from .._codecs import Codec, IntCodec, _is_record
 from .._types import key_type
 from ._common import _type_name, wrap

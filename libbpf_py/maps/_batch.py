@@ -17,7 +17,7 @@ import struct
 from .._ffi import consts as c
 from .._ffi import lib
 from .._ffi.maps import bpf_map_batch_opts
-from .._ffi.types import make_opts
+from .._ffi.core import make_opts
 from .._codecs import IntCodec
 from ..errors import BpfError, closed_instead
 from ._common import _INT_FORMATS, ARRAY_TYPES, NO_DELETE_TYPES, UNSUPPORTED

@@ -1,11 +1,21 @@
-"""The signature table of the core slice; ``ALL_SIGNATURES`` adds every area's table.
+"""The core slice of the raw layer: what opening, loading and attaching an object needs.
 
-The core slice is what opening, loading and attaching an object needs, plus the calls that take
-only its types (the handles of ``types.py``): its rows build no ctypes class beyond those. Each
-area of the library keeps its own C declarations in ``_ffi/<area>.py`` (structures in a
-``STRUCTS`` tuple, functions in ``SIGNATURES``): ``btf``, ``maps``, ``attach``, ``stream``.
+Its C types, mirrored from libbpf v1.7.0: the opaque handles of objects, programs, maps, links
+and BTF, ``bpf_object_open_opts``, the log callback type, and ``make_opts`` (any area's opts);
+and its signature table, ``SIGNATURES``: the calls of that path plus those that take only these
+types. Only what a cold start needs lives here, in one module, because every module and every
+ctypes class costs import time (cold start is benchmarked). Each area of the library keeps its
+own C declarations in ``_ffi/<area>.py`` (structures in a ``STRUCTS`` tuple, functions in
+``SIGNATURES``): ``btf`` (btf_dump), ``maps`` (map opts), ``attach`` (attach and program-load
+opts), ``stream`` (ring and perf buffer handles and callbacks). ``ALL_SIGNATURES`` adds every
+area's table.
 
-One row per function: ``(name, restype, argtypes, check)``. ``check`` says how errors are reported:
+Names are libbpf's exact C spellings so a grep leads to ``libbpf.h`` / ``bpf.h``. Every structure
+is checked against the C compiler's ``sizeof``/``offsetof`` by ``tests/test_ffi.py``.
+Padding members that stand for anonymous C bitfields are named ``_pad*`` and skipped by that check.
+
+One table row per function: ``(name, restype, argtypes, check)``. ``check`` says how errors are
+reported:
 
 - ``INT``: libbpf 1.x convention, a negative return is ``-errno``;
 - ``PTR``: NULL means failure, the reason is in ``errno``;
@@ -19,8 +29,11 @@ function of no bound table is first used; a missing symbol is a build bug and fa
 
 from __future__ import annotations
 
+import ctypes
 from ctypes import (
+    CFUNCTYPE,
     POINTER,
+    Structure,
     c_bool,
     c_char_p,
     c_int,
@@ -31,19 +44,120 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from . import types as t
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
+
+    _S = TypeVar("_S", bound=Structure)
+
+
+# --- opaque handles: one empty Structure per C struct, so pointers of different kinds can't mix.
+
+
+class bpf_object(Structure):
+    pass
+
+
+class bpf_program(Structure):
+    pass
+
+
+class bpf_map(Structure):
+    pass
+
+
+class bpf_link(Structure):
+    pass
+
+
+class btf(Structure):
+    pass
+
+
+# --- *_opts structures. `sz` must hold sizeof(struct); `make_opts` fills it (any area's opts).
+
+
+class bpf_object_open_opts(Structure):
+    _fields_ = [
+        ("sz", c_size_t),
+        ("object_name", c_char_p),
+        ("relaxed_maps", c_bool),
+        ("pin_root_path", c_char_p),
+        ("_pad0", c_uint32),  # __u32 :32; stub of the removed attach_prog_fd
+        ("kconfig", c_char_p),
+        ("btf_custom_path", c_char_p),
+        ("kernel_log_buf", c_void_p),
+        ("kernel_log_size", c_size_t),
+        ("kernel_log_level", c_uint32),
+        ("bpf_token_path", c_char_p),
+    ]
+
+
+OPTS_STRUCTS: tuple[type[Structure], ...] = (bpf_object_open_opts,)
+
+def make_opts(cls: type[_S], **fields: Any) -> _S:
+    """An opts structure with ``sz`` filled in (libbpf's OPTS_VALID contract) and fields set.
+
+    ctypes would store an out-of-range int truncated and a ``bytes`` cut at its first NUL:
+    such a field raises ValueError naming it (``bpf_uprobe_opts.bpf_cookie must be in ...``)."""
+    limits = None
+    for name, value in fields.items():
+        if value is None or value is False or value is True or (
+                type(value) is int and value == 0):
+            continue  # fits every field (0 is the common default: no limits looked up)
+        if limits is None:
+            limits = _limits(cls)
+        limit = limits.get(name)
+        if limit is None:
+            continue
+        if type(limit) is tuple:
+            if type(value) is int and not limit[0] <= value <= limit[1]:
+                raise ValueError(f"{cls.__name__}.{name} must be in {limit[0]}..{limit[1]}, "
+                                 f"not {value}")
+        elif isinstance(value, bytes) and b"\0" in value:
+            raise ValueError(f"{cls.__name__}.{name} {value!r} has a NUL character inside")
+    opts = cls(**fields)
+    opts.sz = ctypes.sizeof(cls)  # type: ignore[attr-defined]
+    return opts
+
+
+_INTS = "bBhHiIlLqQ"
+_limits_of: dict[type, dict[str, Any]] = {}
+
+
+def _limits(cls: type) -> dict[str, Any]:
+    """Per field: (min, max) of an integer field, "str" for a C string, by structure."""
+    found = _limits_of.get(cls)
+    if found is None:
+        found = {}
+        for name, ctype, *_ in cls._fields_:  # type: ignore[attr-defined]
+            code = getattr(ctype, "_type_", None)
+            if ctype is c_char_p:
+                found[name] = "str"
+            elif isinstance(code, str) and code in _INTS:
+                bits = 8 * ctypes.sizeof(ctype)
+                found[name] = ((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if code.islower()
+                               else (0, (1 << bits) - 1))
+        _limits_of[cls] = found
+    return found
+
+
+# --- callback types
+
+# src/lbpy.h (log.c): typedef void (*lbpy_log_fn)(int level, const char *msg);
+lbpy_log_fn = CFUNCTYPE(None, c_int, c_char_p)
+
+
+# --- the core signature table
 
 INT, PTR, NONE = "int", "ptr", "none"
 
-obj_p = POINTER(t.bpf_object)
-prog_p = POINTER(t.bpf_program)
-map_p = POINTER(t.bpf_map)
-link_p = POINTER(t.bpf_link)
-btf_p = POINTER(t.btf)
+obj_p = POINTER(bpf_object)
+prog_p = POINTER(bpf_program)
+map_p = POINTER(bpf_map)
+link_p = POINTER(bpf_link)
+btf_p = POINTER(btf)
 
 SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     # --- libbpf.h: version, errors, names
@@ -60,8 +174,8 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("libbpf_probe_bpf_map_type", c_int, [c_int, c_void_p], INT),
     ("libbpf_probe_bpf_helper", c_int, [c_int, c_int, c_void_p], INT),
     # --- libbpf.h: bpf_object
-    ("bpf_object__open_file", obj_p, [c_char_p, POINTER(t.bpf_object_open_opts)], PTR),
-    ("bpf_object__open_mem", obj_p, [c_void_p, c_size_t, POINTER(t.bpf_object_open_opts)], PTR),
+    ("bpf_object__open_file", obj_p, [c_char_p, POINTER(bpf_object_open_opts)], PTR),
+    ("bpf_object__open_mem", obj_p, [c_void_p, c_size_t, POINTER(bpf_object_open_opts)], PTR),
     ("bpf_object__load", c_int, [obj_p], INT),
     ("bpf_object__close", None, [obj_p], NONE),
     ("bpf_object__name", c_char_p, [obj_p], NONE),
@@ -151,7 +265,7 @@ SIGNATURES: list[tuple[str, Any, list[Any], str]] = [
     ("btf__resolve_type", c_int, [btf_p, c_uint32], INT),
     ("btf__align_of", c_int, [btf_p, c_uint32], INT),
     # --- the shim (ours, src/lbpy.h): src/log.c, src/version.c
-    ("lbpy_set_log_fn", None, [t.lbpy_log_fn], NONE),
+    ("lbpy_set_log_fn", None, [lbpy_log_fn], NONE),
     ("lbpy_libbpf_version", c_char_p, [], NONE),
 ]
 
