@@ -26,16 +26,7 @@ import os
 
 from . import log
 from ._ffi import lib  # _args: imported where an argument is checked (attach checks none)
-from .errors import (
-    BpfError,
-    Closeable,
-    ClosedError,
-    capabilities_needed,
-    error_context,
-    explain_permission,
-    missing_capabilities,
-    with_context,
-)
+from .errors import BpfError, Closeable, ClosedError, error_context, with_context
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
@@ -343,56 +334,11 @@ def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: s
         except BpfError as e:
             err = e
     if err is not None:
-        needs = _attach_needs(lib.bpf_program__type(ptr))
-        explain_permission(err, needs)
-        if needs == ["CAP_SYS_ADMIN"] and getattr(err, "missing_capabilities", None):
-            from . import features
+        from ._attach_errors import explain  # only on failure: not on a cold start's path
 
-            why = features.why("perf_event_perfmon")
-            err.strerror = (f"{err.strerror}: this kernel opens perf events for CAP_SYS_ADMIN "
-                            f"only, CAP_PERFMON is not enough ({why})")
-        warnings = [m.strip().removeprefix("libbpf: ") for lvl, m in messages
-                    if lvl == 0 and m.strip()]
-        if warnings:
-            err.strerror = f"{err.strerror}; libbpf: {warnings[-1]}"
-        if err.errno in (errno.ENOENT, errno.EINVAL):  # a kprobe on a function that is gone?
-            _explain_missing_kprobe_target(err, messages)
+        explain(err, lib.bpf_program__type(ptr), messages)
         raise with_context(err, f"attach program '{name}' {what}".rstrip()) from None
     return (cls or Link)(link, owner, what or name, keep, borrows=borrows, program=name)
-
-
-#: program types whose attachments open perf events (kprobe/uprobe, tracepoint, perf_event)
-_PERF_EVENT_PROGRAMS = frozenset({2, 5, 7})
-
-
-def _attach_needs(prog_type: int) -> list[str]:
-    """The capabilities attaching a program of ``prog_type`` needs: CAP_SYS_ADMIN instead of
-    CAP_PERFMON for perf events where the kernel opens them for CAP_SYS_ADMIN only (Debian's
-    ``perf_event_paranoid=3`` on 6.1: the ``perf_event_perfmon`` probe)."""
-    needs = capabilities_needed([prog_type], attach=True)
-    if prog_type in _PERF_EVENT_PROGRAMS and not missing_capabilities(needs):
-        from . import features
-
-        if not features.has("perf_event_perfmon"):
-            return ["CAP_SYS_ADMIN"]
-    return needs
-
-
-def _explain_missing_kprobe_target(err: BpfError, messages: list[tuple[int, str]]) -> None:
-    """Name the missing kernel function when a kprobe could not be created because the kernel
-    has no such function (libbpf: ENOENT "failed to create kprobe 'x+0x0' perf event")."""
-    import re
-
-    from . import features
-
-    text = "".join(m for _, m in messages)
-    found = re.search(r"failed to create k(?:ret)?probe '([^'+]+)\+", text)
-    if found is None or features.kernel_function(found.group(1)):
-        return
-    func = found.group(1)
-    err.strerror = (f"no kernel function '{func}' to probe (not in available_filter_functions "
-                    "or /proc/kallsyms: it is renamed, inlined or not built in this kernel; "
-                    "pick the target before attaching with features.kernel_function())")
 
 
 def require_section_attachable(name: str, section: str) -> None:

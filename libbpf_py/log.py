@@ -57,15 +57,15 @@ def _on_message(level: int, msg: bytes) -> None:
         sink = getattr(_tls, "sink", None)
         if sink is not None:
             sink.append((level, text))
-            show = _tls.show
-            if show is not None:
-                shown = show(level, text)
-                if shown is None:
-                    return
-                text = shown
+        if level == _DEBUG and "logging" not in sys.modules:
+            return  # nothing could show it: no filter to run (most messages, at every load)
+        show = _tls.show if sink is not None else None
+        if show is not None:
+            shown = show(level, text)
+            if shown is None:
+                return
+            text = shown
         if _MISLEADING in text:
-            return
-        if "logging" not in sys.modules and level == _DEBUG:
             return
         import logging
 
