@@ -2,7 +2,7 @@
 when an attach failed (a cold start never imports it).
 
 ``explain(err, prog_type, messages)`` adds to the ``BpfError`` of a failed
-``bpf_program__attach*`` call what the process lacks (capabilities, see ``errors``), libbpf's
+``bpf_program__attach*`` call what the process lacks (capabilities: ``_privileges``), libbpf's
 last warning (the reason it printed), and for a kprobe on a function the kernel does not have,
 that function's name.
 """
@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import errno
 
-from .errors import BpfError, capabilities_needed, explain_permission, missing_capabilities
+from ._privileges import capabilities_needed, explain_permission, missing_capabilities
+
+TYPE_CHECKING = False  # typing is not imported at run time
+if TYPE_CHECKING:
+    from .errors import BpfError
 
 #: program types whose attachments open perf events (kprobe/uprobe, tracepoint, perf_event)
 PERF_EVENT_PROGRAMS = frozenset({2, 5, 7})

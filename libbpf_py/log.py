@@ -36,6 +36,10 @@ LOGGER_NAME = "libbpf_py"
 _LEVELS = {0: 30, 1: 20, 2: 10}  # LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG
 _DEBUG = 2
 
+#: The lines libbpf prints around a program's verifier log (libbpf.c: bpf_object_load_prog).
+PROG_LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
+PROG_LOG_END = "-- END PROG LOAD LOG --"
+
 _tls = _ThreadLocal()  # .sink, .show: the innermost capture()'s list and filter on this thread
 
 

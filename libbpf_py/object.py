@@ -28,16 +28,7 @@ from _collections_abc import Mapping
 from . import log
 from ._ffi import lib, text
 from ._ffi.core import bpf_object_open_opts, make_opts
-from .errors import (
-    Closeable,
-    CORE_FAILED,
-    BpfError,
-    ClosedError,
-    capabilities_needed,
-    explain_permission,
-    missing_capabilities,
-    with_context,
-)
+from .errors import BpfError, Closeable, ClosedError, with_context
 from .link import Link, attach_program, borrows_for_section, require_section_attachable
 
 __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
@@ -400,11 +391,9 @@ class OpenObject(_ObjectBase):
             except BpfError as e:
                 err = e
         if err is not None:
-            explain_permission(err, _capabilities_needed(ptr))
-            from . import features  # only on failure: keeps `import libbpf_py` light
+            from ._load_errors import load_failed  # only on failure: not on a cold start's path
 
-            features.explain_memlock(err)
-            exc = _load_error(err, state.label, messages, obj=ptr)
+            exc = load_failed(err, ptr, state.label, messages)
             state.close()
             raise exc from None
         state.loaded = True
@@ -461,21 +450,6 @@ def _check_opened(ptr: Any) -> None:
                            "crash loading it)")
 
 
-def _capabilities_needed(ptr: Any) -> list[str]:
-    """What loading this object needs, from its programs' and maps' types."""
-    progs, maps = [], []
-    cur = lib.bpf_object__next_program(ptr, None)
-    while cur:
-        if lib.bpf_program__autoload(cur):
-            progs.append(lib.bpf_program__type(cur))
-        cur = lib.bpf_object__next_program(ptr, cur)
-    cur = lib.bpf_object__next_map(ptr, None)
-    while cur:
-        maps.append(lib.bpf_map__type(cur))
-        cur = lib.bpf_object__next_map(ptr, cur)
-    return capabilities_needed(progs, maps)
-
-
 def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
     ids = {}
     cur = lib.bpf_object__next_map(ptr, None)
@@ -486,25 +460,15 @@ def _declared_btf_ids(ptr: Any) -> dict[str, tuple[int, int]]:
     return ids
 
 
-_PROG_FAILED = r"prog '([^']+)': (?:BPF program load failed|failed to load)"
-#: What the verifier says only to a process that may not leak pointers (without CAP_PERFMON:
-#: its is_pointer_value() is false for everyone else); 5.10 says it of packet bounds checks.
-_PERFMON_REFUSALS = ("pointer comparison prohibited", "leaks addr")
-_LOG_BEGIN = "-- BEGIN PROG LOAD LOG --"
-_LOG_END = "-- END PROG LOAD LOG --"
-
-
-
-
 def _without_program_log(level: int, text: str) -> str:
     """What logging shows of a message libbpf prints during load: a verifier log is replaced
     by where to read it (VerifierError.log on failure, Object.load_log on success), so it is
     printed once, not on stderr and again in the exception."""
-    begin = text.find(_LOG_BEGIN)
+    begin = text.find(log.PROG_LOG_BEGIN)
     if begin < 0:
         return text
     start = text.find("\n", begin) + 1
-    end = text.find(_LOG_END, start)
+    end = text.find(log.PROG_LOG_END, start)
     lines = len(text[start:end if end >= 0 else len(text)].splitlines())
     where = "VerifierError.log" if level == 0 else "Object.load_log"
     return f"{text[:begin]}verifier log ({lines} lines) in {where}, not repeated here"
@@ -512,61 +476,16 @@ def _without_program_log(level: int, text: str) -> str:
 
 def _program_logs(messages: list[tuple[int, str]]) -> dict[str, str]:
     """Verifier logs libbpf printed for successfully loaded programs (kernel_log_level)."""
-    if not any(_LOG_BEGIN in m for _, m in messages):
+    if not any(log.PROG_LOG_BEGIN in m for _, m in messages):
         return {}  # the usual case: no log asked for, and no `re` import (milliseconds)
     import re
 
     text = "".join(m for _, m in messages)
     logs: dict[str, str] = {}
-    for found in re.finditer(r"prog '([^']+)': " + re.escape(_LOG_BEGIN) + r"\n(.*?)"
-                             + re.escape(_LOG_END), text, re.S):
+    for found in re.finditer(r"prog '([^']+)': " + re.escape(log.PROG_LOG_BEGIN) + r"\n(.*?)"
+                             + re.escape(log.PROG_LOG_END), text, re.S):
         logs[found.group(1)] = found.group(2)
     return logs
-
-
-def _load_error(err: BpfError, label: str, messages: list[tuple[int, str]],
-                verb: str = "load", obj: Any = None) -> BpfError:
-    """Turn a failed bpf_object__load into VerifierError when libbpf printed a verifier log."""
-    import re  # only on failure: keeps `import libbpf_py` light
-
-    from .errors import CoreRelocationError, VerifierError  # built on first use
-
-    text = "".join(m for _, m in messages)
-    found = re.search(_PROG_FAILED, text)
-    prog = found.group(1) if found else None
-    begin = text.find(_LOG_BEGIN)
-    if prog is not None and begin >= 0:
-        start = text.index("\n", begin) + 1
-        end = text.find(_LOG_END, start)
-        vlog = text[start:end if end >= 0 else len(text)]
-        # Drop the "libbpf: prog 'x': " prefix of the END marker line if it was captured.
-        vlog = vlog[: vlog.rfind("\n") + 1] if end >= 0 else vlog
-        if CORE_FAILED in vlog:
-            return CoreRelocationError(err.errno or errno.EINVAL, prog, vlog,
-                                       f"load object '{label}'")
-        if any(refusal in vlog for refusal in _PERFMON_REFUSALS) and \
-                missing_capabilities(["CAP_PERFMON"]):
-            from .errors import VerifierPermissionError
-
-            return VerifierPermissionError(err.errno or errno.EACCES, prog, vlog,
-                                           f"load object '{label}'", ("CAP_PERFMON",))
-        return VerifierError(err.errno or errno.EINVAL, prog, vlog, f"load object '{label}'")
-    if obj is not None:  # a missing kernel function, refused trampolines: say so
-        from .attach.tracing import explain_load_error
-
-        better = explain_load_error(obj, err, text, label)
-        if better is not None:
-            return better
-        from .token import explain_load_error as explain_token
-
-        better = explain_token(obj, err, label)
-        if better is not None:
-            return better
-    # Not a verifier rejection: keep libbpf's last warning as the reason.
-    warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
-    if warnings:
-        err.strerror = f"{err.strerror}; libbpf: {warnings[-1].removeprefix('libbpf: ')}"
-    return with_context(err, f"{verb} object '{label}'")
 
 
 class Object(_ObjectBase):
@@ -629,7 +548,9 @@ class Object(_ObjectBase):
                     buffer = ctypes.create_string_buffer(data, len(data))
                     ptr = lib.bpf_object__open_mem(buffer, len(data), ctypes.byref(opts))
             except BpfError as e:
-                raise _load_error(e, label, messages, "open") from None
+                from ._load_errors import explain  # only on failure
+
+                raise explain(e, label, messages, "open") from None
         state = _ObjectState(ptr, label, buffer)
         # Where the ELF came from: types its BTF lacks are read from its DWARF (_dwarf.py).
         state.source = path if data is None else data

@@ -114,7 +114,8 @@ def _delegated(mnt_fd: int, refused: Optional[OSError], step: str) -> int:
     import errno
 
     from . import features
-    from .errors import BpfError, FeatureNotSupportedError, missing_capabilities
+    from ._privileges import missing_capabilities
+    from .errors import BpfError, FeatureNotSupportedError
 
     if refused is None and features.has("bpf_token"):
         return mnt_fd

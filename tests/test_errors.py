@@ -128,25 +128,31 @@ def test_errno_classes_are_built_on_first_use() -> None:
 
 
 def test_declarations_match_the_classes_built_on_first_use() -> None:
-    """errors.py declares VerifierError, VerifierPermissionError, CoreRelocationError,
-    ReadOnlyError and FeatureNotSupportedError for type checkers (under TYPE_CHECKING: they are built on first
-    use); the declarations have the bases, ``__init__`` signatures and attributes of the
-    classes ``_build_classes()`` defines, so the two cannot drift apart."""
+    """_error_classes.py declares the subclasses it defines on first use for type checkers
+    (under TYPE_CHECKING; errors re-exports them): every name errors publishes is declared, and
+    the declared classes (VerifierError, VerifierPermissionError, CoreRelocationError,
+    ReadOnlyError, FeatureNotSupportedError) have the bases, ``__init__`` signatures and
+    attributes of the classes ``define()`` builds, so the two cannot drift apart."""
     import ast
     import inspect
 
-    from libbpf_py import errors
+    from libbpf_py import _error_classes, errors
 
-    tree = ast.parse(inspect.getsource(errors))
-    stubs = [n for block in tree.body if isinstance(block, ast.If)
-             and getattr(block.test, "id", None) == "TYPE_CHECKING"
-             for n in block.body if isinstance(n, ast.ClassDef)]
+    tree = ast.parse(inspect.getsource(_error_classes))
+    declarations = [n for block in tree.body if isinstance(block, ast.If)
+                    and getattr(block.test, "id", None) == "TYPE_CHECKING" for n in block.body]
+    stubs = [n for n in declarations if isinstance(n, ast.ClassDef)]
+    annotated = {n.target.id for n in declarations if isinstance(n, ast.AnnAssign)
+                 and isinstance(n.target, ast.Name)}
+    classes, _ = _error_classes.define(BpfError)
+    assert {n.name for n in stubs} | annotated == {c.__name__ for c in classes} | {
+        "ERRNO_CLASSES"} == set(errors._LAZY_NAMES)
     samples: dict[str, tuple] = {
         "VerifierError": (errno.EACCES, "p", "log"), "CoreRelocationError": (errno.EINVAL, "p", ""),
         "ReadOnlyError": ("set x",), "FeatureNotSupportedError": ("kprobes",),
         "VerifierPermissionError": (errno.EACCES, "p", "log", "", ("CAP_PERFMON",))}
     assert sorted(n.name for n in stubs) == sorted(samples)
-    namespace = dict(vars(errors))  # BpfError, _errno ...; the stubs replace the real names
+    namespace = dict(vars(_error_classes), BpfError=BpfError)  # _errno, BpfError: as there
     exec("from __future__ import annotations\n"  # noqa: S102 - our own source, parsed above
          + "\n".join(ast.unparse(n) for n in stubs), namespace)
     declared = {namespace[name] for name in samples}

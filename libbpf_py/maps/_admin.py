@@ -25,15 +25,7 @@ from .._ffi.core import make_opts
 from .._codecs import Codec, IntCodec, _is_record
 from .._types import key_type
 from ._common import _type_name, wrap
-from ..errors import (
-    Closeable,
-    BpfError,
-    ClosedError,
-    capabilities_needed,
-    error_context,
-    explain_permission,
-    with_context,
-)
+from ..errors import BpfError, Closeable, ClosedError, error_context, with_context
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -263,9 +255,10 @@ def create(cls: Any, map_type: MapType | int, *, key_size: Optional[int], value_
             fd = lib.bpf_map_create(t, raw_name or None, key_size, value_size, max_entries,
                                     ctypes.byref(opts))
     except BpfError as e:
-        explain_permission(e, capabilities_needed(maps=[t]))
         from .. import features  # only on failure
+        from .._privileges import capabilities_needed, explain_permission
 
+        explain_permission(e, capabilities_needed(maps=[t]))
         features.explain_memlock(e)
         raise e from None
     return _wrap(fd, key_type, value_type)
@@ -290,6 +283,8 @@ def from_id(map_id: int, *, key_type: Any = None, value_type: Any = None) -> Map
         with error_context(f"open map id {map_id}"):
             fd = lib.bpf_map_get_fd_by_id(map_id)
     except BpfError as e:
+        from .._privileges import explain_permission  # only on failure
+
         raise explain_permission(e, ["CAP_SYS_ADMIN"]) from None
     return _wrap(fd, key_type, value_type)
 
