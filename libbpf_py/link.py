@@ -119,7 +119,7 @@ class Link(Closeable):
 
         with error_context(f"open link id {link_id}"):
             fd = lib.bpf_link_get_fd_by_id(_args.u32(link_id, "link id"))
-        return _FdLink(fd, None, f"id {link_id}")
+        return _fd_link_class()(fd, None, f"id {link_id}")
 
     @staticmethod
     def ids() -> Iterator[int]:
@@ -264,56 +264,16 @@ class Link(Closeable):
         return f"<Link {self.description} {state}>"
 
 
-class _FdLink(Link):
-    """A link known by its fd only (``Link.from_id``): libbpf has no ``struct bpf_link`` for
-    an fd it did not make, so the fd-based calls are made here. ``_ptr`` is the fd (None once
-    closed), ``_keep`` the path it was pinned at by ``pin()``."""
+_fd_link: Any = None  # Link.from_id's class (_fdlink.py), defined on its first call
 
-    __slots__ = ()
 
-    def _link_fd(self, what: str) -> int:
-        return self._fd_handle(what)  # type: ignore[no-any-return]
+def _fd_link_class() -> Any:
+    global _fd_link
+    if _fd_link is None:
+        from ._fdlink import define
 
-    def pin(self, path: str | os.PathLike[str]) -> None:
-        fd = self._link_fd(f"pin at '{path}'")
-        from . import _args
-
-        raw = _args.bpffs_path(path)
-        with error_context(f"pin link at '{os.fsdecode(raw)}'"):
-            lib.bpf_obj_pin(fd, raw)
-        self._keep = os.fsdecode(raw)
-
-    def unpin(self) -> None:
-        self._link_fd("unpin")
-        if self._keep is None:
-            raise BpfError(errno.EINVAL, "this Link did not pin it", f"unpin link "
-                           f"({self.description})")
-        path, self._keep = self._keep, None
-        os.unlink(path)
-
-    @property
-    def pin_path(self) -> Optional[str]:
-        self._handle()
-        return self._keep  # type: ignore[no-any-return]
-
-    def update_program(self, program: Any) -> None:
-        fd = self._link_fd(f"update program '{program.name}' of")
-        with error_context(f"update link ({self.description}) to program '{program.name}'"):
-            lib.bpf_link_update(fd, program.fd, None)
-
-    def update_map(self, map: Map) -> None:
-        fd = self._link_fd(f"update map '{map.name}' of")
-        with error_context(f"update link ({self.description}) to map '{map.name}'"):
-            lib.bpf_link_update(fd, map.fd, None)
-
-    def detach(self) -> None:
-        """Close this process's fd of the link; idempotent. The kernel link stays while another
-        fd or a pin holds it."""
-        fd, self._ptr = self._ptr, None
-        if fd is not None:
-            os.close(fd)
-
-    close = detach
+        _fd_link = define(Link)
+    return _fd_link
 
 
 def attach_program(ptr: Any, owner: Any, name: str, fn: Any, *args: Any, what: str,

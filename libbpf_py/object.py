@@ -22,8 +22,6 @@ import errno
 import os
 import sys
 from _thread import RLock
-# collections.abc's Mapping without importing the collections package (cold start).
-from _collections_abc import Mapping
 
 from . import log
 from ._ffi import lib, text
@@ -35,7 +33,7 @@ __all__ = ["Object", "OpenObject", "load", "CoreRelocationError"]
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import libbpf_py` stays light
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Mapping
 
     from .errors import CoreRelocationError
     from typing import Any, Optional, TypeVar, Union
@@ -43,6 +41,7 @@ if TYPE_CHECKING:
     Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview]
     T = TypeVar("T")
 
+    from ._byname import ByName
     from .btf import Btf
     from .maps import Map
     from .program import Program
@@ -71,15 +70,15 @@ class _ObjectState(Closeable):
         self.load_log: dict[str, str] = {}  # program name -> verifier log (kernel_log_level)
         # Wrappers of the object's programs and maps, made on first use: a cold start that never
         # touches a map does not import map.py (or build a Map per map).
-        self._programs: Optional[_Named] = None
-        self._maps: Optional[_Named] = None
+        self._programs: Optional[ByName] = None
+        self._maps: Optional[ByName] = None
         #: map name -> BTF (key, value) type ids as declared, recorded at load for the maps not
         #: wrapped yet (libbpf zeroes some at load; ``Map`` needs them for its codecs).
         self.declared_btf_ids: dict[str, tuple[int, int]] = {}
         self.source: Optional[Union[str, bytes]] = None  # the ELF's path or bytes (open())
 
     @property
-    def programs(self) -> _Named:
+    def programs(self) -> ByName:
         if self._programs is None:
             from .program import Program
 
@@ -87,23 +86,25 @@ class _ObjectState(Closeable):
         return self._programs
 
     @property
-    def maps(self) -> _Named:
+    def maps(self) -> ByName:
         if self._maps is None:
             from .maps import wrap
 
             self._maps = self._children("map", lib.bpf_object__next_map, wrap)
         return self._maps
 
-    def _children(self, kind: str, next_fn: Any, cls: Any) -> _Named:
+    def _children(self, kind: str, next_fn: Any, cls: Any) -> ByName:
         if self.ptr is None:
             raise ClosedError(f"{kind}s: object '{self.label}' is closed")
+        from ._byname import ByName  # (not on a cold start's path)
+
         items: dict[str, Any] = {}
         cur = next_fn(self.ptr, None)
         while cur:
             child = cls(self, cur)
             items[child.name] = child
             cur = next_fn(self.ptr, cur)
-        return _Named(kind, self.label, items)
+        return ByName(kind, self.label, items)
 
     @property
     def closed(self) -> bool:
@@ -182,42 +183,6 @@ class _ObjectState(Closeable):
         return f"object '{self.label}'"
 
 
-class _Named(Mapping):  # type: ignore[type-arg]
-    """Read-only mapping of an object's programs or maps by name; also ``.name`` attributes."""
-
-    __slots__ = ("_kind", "_label", "_items")
-
-    def __init__(self, kind: str, label: str, items: dict[str, Any]) -> None:
-        self._kind = kind
-        self._label = label
-        self._items = items
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return self._items[name]
-        except KeyError:
-            have = ", ".join(repr(n) for n in self._items) or "none"
-            raise KeyError(f"no {self._kind} named {name!r} in object '{self._label}' "
-                           f"(it has: {have})") from None
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError as e:
-            raise AttributeError(e.args[0]) from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        return f"<{self._kind}s of '{self._label}': {', '.join(self._items)}>"
-
-
 def _check_elf(data: bytes, label: str) -> None:
     if data[:4] != ELF_MAGIC:
         raise BpfError(errno.ENOEXEC, "not an ELF file", f"open object '{label}'")
@@ -292,7 +257,9 @@ class _ObjectBase:
             from .variables import find_sections
 
             state.sections = find_sections(state)
-        return _Named("section", state.label, state.sections)
+        from ._byname import ByName
+
+        return ByName("section", state.label, state.sections)
 
     def datasec(self, name: str) -> Section:
         """The data section called ``name`` (".data.custom"); ``KeyError`` listing those
