@@ -22,11 +22,17 @@ is no cycle):
   ``attach/`` (``tracing`` and ``net``: the attach methods mixed into ``Program``;
   ``perf_event``); ``buffers/`` (``ringbuf``, ``perfbuf``, ``userringbuf``, their shared
   ``_base``); private parts ``_lease`` (leases of native memory), ``_ids``, ``_vmlinux``,
-  ``_dwarf``, ``_linkinfo``.
-- shared blocks: ``errors`` (+ the ``Closeable`` finalizer), ``enums``, ``log``, ``_args``,
+  ``_dwarf``, ``_linkinfo``, ``_fdlink``, ``_byname``, and what explains a failed load or attach
+  (``_load_errors``, ``_attach_errors``).
+- shared blocks: ``errors`` (+ the ``Closeable`` finalizer; its subclasses in
+  ``_error_classes``), ``_privileges``, ``enums``, ``log``, ``_args``,
   ``_types``/``_btfraw``/``_codecs`` (BTF -> ctypes/numpy).
 - raw layer: ``_ffi/``, the only code declaring C functions, structures, constants and
   syscalls (libbpf's exact names), over the bundled libbpf + our C shim (``src/``).
+
+What a cold start (import + open + load + attach) does not run lives in modules imported on first
+use (the error subclasses, failure explanations, fd-only links, by-name views): cold start is
+benchmarked, and tests/test_object.py lists the modules it imports.
 """
 
 from __future__ import annotations
