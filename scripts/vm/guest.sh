@@ -51,10 +51,14 @@ echo "$VM_DIR/modprobe.sh" >/proc/sys/kernel/modprobe
 for m in $PRELOAD_MODULES; do modprobe -q -d "$KERNEL_ROOT" "$m" 2>/dev/null; done
 
 # A Debian system keeps its kernel's config in /boot (libbpf reads it for __kconfig externs;
-# Debian's kernels have no /proc/config.gz): the package's, on a tmpfs over the host's /boot.
-if [ -f "$KERNEL_ROOT/boot/config-$(uname -r)" ]; then
-    mount -t tmpfs -o mode=0755 tmpfs /boot && cp "$KERNEL_ROOT/boot/config-$(uname -r)" /boot/
-fi
+# Debian's kernels have no /proc/config.gz): the package's, on a tmpfs over the host's /boot
+# (sid's kernels ship it as /usr/lib/modules/<release>/config, in linux-base-*).
+for config in "$KERNEL_ROOT/boot/config-$(uname -r)" "$KERNEL_ROOT/lib/modules/$(uname -r)/config"; do
+    if [ -f "$config" ]; then
+        mount -t tmpfs -o mode=0755 tmpfs /boot && cp "$config" "/boot/config-$(uname -r)"
+        break
+    fi
+done
 
 echo "guest.sh: kernel $(uname -r), LSMs $(cat /sys/kernel/security/lsm 2>/dev/null)"
 sh /run/job/cmd </dev/null

@@ -115,12 +115,15 @@ if [ -z "$pkg" ]; then
 fi
 
 root=$cache/$arch/$pkg
-if [ ! -f "$root/.done" ]; then
+# (An unpacked tree without the kernel's config predates fetching linux-base-*: fetch again.)
+if [ ! -f "$root/.done" ] || [ -z "$(first "$root"/boot/config-* "$root"/lib/modules/*/config)" ]
+then
     setup_apt
-    # Where Debian splits the kernel (sid: linux-image-X depends on linux-binary-X and
-    # linux-modules-X), the parts carry the files.
+    # Where Debian splits the kernel (sid: linux-image-X depends on linux-binary-X,
+    # linux-modules-X and linux-base-X, the last with the config libbpf reads), the parts carry
+    # the files.
     parts=$(apt-cache "${DEB_APT[@]}" depends "$pkg" 2>/dev/null \
-        | sed -n -E 's/^ *Depends: (linux-(binary|modules)-[^ ]+).*/\1/p' | sort -u)
+        | sed -n -E 's/^ *Depends: (linux-(base|binary|modules)-[^ ]+).*/\1/p' | sort -u)
     debs=$cache/debs-$arch
     mkdir -p "$debs"
     for p in "$pkg" $parts; do
