@@ -43,8 +43,8 @@ def explain(err: BpfError, prog_type: int, messages: list[tuple[int, str]]) -> B
 
 def attach_needs(prog_type: int) -> list[str]:
     """The capabilities attaching a program of ``prog_type`` needs: CAP_SYS_ADMIN instead of
-    CAP_PERFMON for perf events where the kernel opens them for CAP_SYS_ADMIN only (Debian's
-    ``perf_event_paranoid=3`` on 6.1: the ``perf_event_perfmon`` probe)."""
+    CAP_PERFMON for perf events where the kernel opens them for CAP_SYS_ADMIN only
+    (Debian's ``perf_event_paranoid=3``: the ``perf_event_perfmon`` probe)."""
     needs = capabilities_needed([prog_type], attach=True)
     if prog_type in PERF_EVENT_PROGRAMS and not missing_capabilities(needs):
         from . import features

@@ -120,7 +120,7 @@ def expected(config: str) -> dict[str, list[str] | None]:
             else [PERFMON]),
         "load with pinned maps": lacks(BPF, PERFMON),
         # perf events: CAP_PERFMON, or CAP_SYS_ADMIN where the kernel asks for that
-        # (Debian's 6.1 at perf_event_paranoid=3: the perf_event_perfmon probe)
+        # (Debian's kernels at perf_event_paranoid=3: the perf_event_perfmon probe)
         "attach tracepoint": lacks(BPF, PERFMON) or (
             None if features.has("perf_event_perfmon") else [SYS_ADMIN]),
         # cgroup_skb loads with CAP_BPF alone, attaching it needs CAP_NET_ADMIN

@@ -1,11 +1,12 @@
 """Write docs/kernels.md from the last kernel matrix run (scripts/vmtest.sh --kernel all).
 
-    python3 scripts/vm/kernels_md.py [RESULTS_DIR] [--host HOST_DIR] [-o docs/kernels.md]
+    python3 scripts/vm/kernels_md.py [RESULTS_DIR] [--rerun DIR]... [-o docs/kernels.md]
 
 RESULTS_DIR (default .vmtest/results) has one directory per kernel series with what the guest
 wrote: features.json (``python -m libbpf_py features --json``), junit.xml (pytest), release,
-status. HOST_DIR (default .vmtest/results/host, written by scripts/vmtest.sh --host) is the same
-for the development machine's own kernel. A feature's cell says what that kernel's run measured:
+status; its ``host`` directory (scripts/vmtest.sh --kernel host) the same for the development
+machine's own kernel. A ``--rerun DIR`` of the same layout holds a later run of some tests (after
+a fix): their outcomes replace the first run's, its features report replaces the first. A feature's cell says what that kernel's run measured:
 "pass" (probed present, every test that needs it passed), "probed missing" (the probe found it
 absent: its tests skipped), "fail" (a test that needs it failed), "yes" (present, no test in
 that run needs it). Standard library only.
@@ -41,7 +42,7 @@ MEANING = meanings()
 
 
 def load_run(d: str) -> dict:
-    run: dict = {"features": {}, "tests": {}, "release": "?", "status": "missing", "counts": None}
+    run: dict = {"features": {}, "cases": {}, "release": "?", "status": "missing"}
     try:
         with open(os.path.join(d, "features.json")) as f:
             report = json.load(f)
@@ -59,28 +60,42 @@ def load_run(d: str) -> dict:
         root = ET.parse(os.path.join(d, "junit.xml")).getroot()
     except (OSError, ET.ParseError):
         return run
-    passed = failed = skipped = 0
     for case in root.iter("testcase"):
         needs = [p.get("value") for p in case.iter("property") if p.get("name") == "kernel_feature"]
         if case.find("failure") is not None or case.find("error") is not None:
             outcome = "fail"
-            failed += 1
         elif case.find("skipped") is not None:
             outcome = "skip"
-            skipped += 1
         else:
             outcome = "pass"
-            passed += 1
-        for feature in needs:
-            run["tests"].setdefault(feature, []).append(outcome)
-    run["counts"] = (passed, failed, skipped)
+        run["cases"][(case.get("classname"), case.get("name"))] = (needs, outcome)
     return run
 
 
+def rerun(run: dict, again: dict) -> None:
+    """A later run of some tests on the same kernel (a rerun after a fix): its outcomes replace
+    those tests' outcomes, its features report the whole run's; the run passed if no test fails."""
+    if again["features"]:
+        run["features"], run["kernel"] = again["features"], again.get("kernel")
+    run["cases"].update(again["cases"])
+    run["status"] = "0" if all(o != "fail" for _, o in run["cases"].values()) else "1"
+
+
+def summarize(run: dict) -> None:
+    """Per feature, the outcomes of the tests that need it; the pass/fail/skip counts."""
+    run["tests"] = {}
+    counts = {"pass": 0, "fail": 0, "skip": 0}
+    for needs, outcome in run["cases"].values():
+        counts[outcome] += 1
+        for feature in needs:
+            run["tests"].setdefault(feature, []).append(outcome)
+    run["counts"] = (counts["pass"], counts["fail"], counts["skip"]) if run["cases"] else None
+
+
 def cell(run: dict, feature: str) -> str:
-    if not run["features"]:
+    if feature not in run["features"]:  # no run, or a run older than the probe
         return "not run"
-    if not run["features"].get(feature):
+    if not run["features"][feature]:
         return "probed missing"
     outcomes = run["tests"].get(feature, [])
     if "fail" in outcomes:
@@ -144,6 +159,14 @@ no `cgrp_storage` (6.2), no arenas (6.9), no TCX/netkit (6.6), no netfilter prog
 Tests and tools probe these (`libbpf_py.features`) instead of comparing version numbers; the
 built-in tools fall back or say which hook is missing.
 
+Privileges differ there too (docs/privileges.md): before 5.11 maps and programs are charged to
+RLIMIT_MEMLOCK (`memcg_accounting`), which libbpf raises only with CAP_SYS_RESOURCE, and a
+refused load says so; 5.10's verifier takes a packet bounds check only from a process with
+CAP_PERFMON (`packet_checks_without_perfmon`: an XDP program with CAP_BPF + CAP_NET_ADMIN alone
+gets a `VerifierPermissionError` naming it). On every Debian kernel, at Debian's default
+`kernel.perf_event_paranoid=3`, perf events (tracepoint, kprobe, uprobe attachments) open for
+CAP_SYS_ADMIN only, not CAP_PERFMON (`perf_event_perfmon`).
+
 ## Kernels and functions that change
 
 Kernels rename and inline functions: on 7.2, `do_unlinkat` is `filename_unlinkat`. An
@@ -198,12 +221,19 @@ def main() -> int:
     ap.add_argument("results", nargs="?", default=".vmtest/results")
     ap.add_argument("-o", "--output", default="docs/kernels.md")
     ap.add_argument("--command", default="bash scripts/vmtest.sh --kernel all")
+    ap.add_argument("--rerun", action="append", default=[], metavar="DIR",
+                    help="results of a later run of some tests (same layout): they replace "
+                         "those tests' outcomes and the features report (repeatable, in order)")
     opts = ap.parse_args()
     runs = {}
     for series in ORDER:
         d = os.path.join(opts.results, series)
         if os.path.isdir(d):
             runs[series] = load_run(d)
+            for later in opts.rerun:
+                if os.path.isdir(os.path.join(later, series)):
+                    rerun(runs[series], load_run(os.path.join(later, series)))
+            summarize(runs[series])
     if not runs:
         print(f"kernels_md.py: no results under {opts.results}", file=sys.stderr)
         return 1
