@@ -42,14 +42,13 @@ _CGROUP_INET_EGRESS, _F_ALLOW_MULTI, _F_BEFORE = 1, 1 << 1, 1 << 3
 _TRACE_RAW_TP, _TRACE_FENTRY, _TRACE_KPROBE_MULTI, _TRACE_UPROBE_MULTI = 23, 24, 42, 48
 _MODIFY_RETURN, _PERF_EVENT, _TCX_INGRESS = 26, 41, 46
 _MAP_STRUCT_OPS, _F_LINK = 26, 1 << 13
-_BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC, _BTF_KIND_DECL_TAG = 6, 8, 12, 17
+_BTF_KIND_STRUCT, _BTF_KIND_ENUM, _BTF_KIND_TYPEDEF, _BTF_KIND_FUNC, _BTF_KIND_DECL_TAG = (
+    4, 6, 8, 12, 17)
 _FUNC_GET_ATTACH_COOKIE, _FUNC_LOOP = 174, 181  # enum bpf_func_id
 _MAP_ARENA, _BPF_F_MMAPABLE = 33, 1 << 10  # enum bpf_map_type, BPF_F_MMAPABLE
 _CAP_PERFMON, _PERF_TYPE_SOFTWARE, _PERF_COUNT_SW_DUMMY = 38, 1, 9
 _RET0 = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
 _CAP_NET_ADMIN, _CAP_BPF, _PROG_XDP = 12, 39, 6
-#: call bpf_ktime_get_coarse_ns (enum bpf_func_id 160: came with memcg accounting, 5.11); exit
-_KTIME_GET_COARSE_NS = bytes.fromhex("85000000a0000000" "9500000000000000")
 #: r2 = ctx->data; r3 = ctx->data_end; r2 += 1; if r2 > r3 goto +0; r0 = XDP_PASS; exit
 _PACKET_CHECK = bytes.fromhex("6112000000000000" "6113040000000000" "0702000001000000"
                               "2d32000000000000" "b700000002000000" "9500000000000000")
@@ -642,17 +641,25 @@ def _packet_checks_without_perfmon() -> bool:
 
 
 def _memcg_accounting() -> bool:
-    """BPF memory is charged to memory cgroups, not to RLIMIT_MEMLOCK (5.11): a socket filter
-    calling ``bpf_ktime_get_coarse_ns()``, the helper that came with it, loads (libbpf's
-    FEAT_MEMCG_ACCOUNT probe, by raw ``bpf_prog_load``: ``libbpf_probe_bpf_helper()`` answers
-    yes when the load is refused for any reason but the helper, as RLIMIT_MEMLOCK refuses it)."""
-    try:
-        fd = int(lib.bpf_prog_load(_PROG_SOCKET_FILTER, b"lbpy_probe", b"GPL",
-                                   _KTIME_GET_COARSE_NS, 2, None))
-    except OSError:
-        return False
-    os.close(fd)
-    return True
+    """Maps and programs are not charged to RLIMIT_MEMLOCK (5.11 charges memory cgroups instead):
+    the kernel's BTF lacks ``struct bpf_map_memory``, the rlimit charge record 5.11 removed. Read
+    from the BTF file, not by loading a program (libbpf's FEAT_MEMCG_ACCOUNT probe loads one
+    calling ``bpf_ktime_get_coarse_ns()``): that load is itself refused where the limit is
+    exhausted, or without privileges, and could not tell. Needs no privileges."""
+    from ._vmlinux import find
+
+    return find("bpf_map_memory", _BTF_KIND_STRUCT) == 0
+
+
+def _memlock_limit() -> int | None:
+    """This process's RLIMIT_MEMLOCK soft limit in bytes (None: unlimited), from
+    /proc/self/limits (no ``resource`` import: a child that dropped privileges may be unable to
+    import a stdlib module its parent had not)."""
+    for line in _read("/proc/self/limits").splitlines():
+        if line.startswith("Max locked memory"):
+            soft = line[len("Max locked memory"):].split()[0]
+            return None if soft == "unlimited" else int(soft)
+    return None
 
 
 def explain_memlock(err: OSError) -> None:
@@ -665,10 +672,8 @@ def explain_memlock(err: OSError) -> None:
 
     if err.errno != errno.EPERM or getattr(err, "missing_capabilities", None):
         return
-    import resource
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
-    if soft == resource.RLIM_INFINITY or has("memcg_accounting"):
+    soft = _memlock_limit()
+    if soft is None or has("memcg_accounting"):
         return
     limit = f"{soft // 1024} KiB" if soft >= 1024 else f"{soft} bytes"
     err.strerror = (f"{err.strerror} (this kernel charges BPF maps and programs to "
