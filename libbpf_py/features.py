@@ -599,7 +599,8 @@ def _perf_event_perfmon() -> bool:
     more than CAP_PERFMON: a thread of ours that kept only CAP_PERFMON opens a system-wide
     software event on CPU 0, as libbpf opens a tracepoint's. Not so where the kernel applies
     Debian's ``kernel.perf_event_paranoid=3`` patch with CAP_SYS_ADMIN (Debian's kernels at
-    their default, 5.10 to 7.2 as measured in the VM matrix): EACCES. Needs CAP_PERFMON (or root) to answer yes."""
+    their default, 5.10 to 7.2 as measured in the VM matrix): EACCES. Needs CAP_PERFMON (or
+    root) to answer yes."""
     import ctypes
 
     from ._ffi.stream import perf_event_attr
