@@ -573,11 +573,20 @@ def _bpf_token() -> bool:
 
 def _with_only(capabilities: list[int], attempt: Callable[[], bool]) -> bool:
     """``attempt()`` in a thread of ours that kept only ``capabilities`` (of those this process
-    has: ``capset`` on the thread, its capabilities die with it); False if that fails."""
+    has: ``capset`` on the thread, its capabilities die with it); False if that fails.
+
+    First a tiny program is loaded here, with this thread's privileges: libbpf raises
+    RLIMIT_MEMLOCK once per process, in its first ``bpf_prog_load``/``bpf_map_create``, in
+    whichever thread makes it, and never again. Made first in the probe thread, without
+    CAP_SYS_RESOURCE, that attempt fails, and on a kernel that charges the limit (before 5.11)
+    the whole process is left at the default 64 KiB: its later loads fail with EPERM."""
     import threading
 
     from ._ffi import libc
 
+    fd = _load(_PROG_SOCKET_FILTER)
+    if fd >= 0:
+        os.close(fd)
     answer: list[bool] = []
 
     def run() -> None:

@@ -176,3 +176,29 @@ def test_one_cached_vmlinux_btf() -> None:
         assert btf.get("do_sys_openat2", Kind.FUNC).id == \
             _vmlinux.find("do_sys_openat2", _vmlinux.BTF_KIND_FUNC)
     assert _vmlinux._handle is handle
+
+
+@pytest.mark.root
+def test_probes_in_threads_leave_libbpf_its_memlock_bump() -> None:
+    """libbpf raises RLIMIT_MEMLOCK once per process, in its first load, in whichever thread; the
+    probes that run in a thread with fewer capabilities (no CAP_SYS_RESOURCE) must not be that
+    first load: as a process's first calls they leave the limit raised where the kernel charges
+    it (before 5.11: no ``memcg_accounting``) and untouched elsewhere, and a load works after."""
+    from conftest import BPF_SRC, compile_bpf, python_child
+
+    code = (
+        "import sys\n"
+        "from libbpf_py import features\n"
+        "def limit():\n"
+        "    line = next(ln for ln in open('/proc/self/limits') if ln.startswith('Max locked'))\n"
+        "    return line.split()[3]\n"
+        "before = limit()\n"
+        "features.has('packet_checks_without_perfmon'), features.has('perf_event_perfmon')\n"
+        "import libbpf_py\n"
+        "libbpf_py.load(sys.argv[1]).close()\n"
+        "print(before, limit(), features.has('memcg_accounting'))\n")
+    before, after, memcg = python_child(code, str(compile_bpf(BPF_SRC / "getppid.bpf.c"))).split()
+    if memcg == "True":
+        assert after == before  # libbpf leaves the limit alone
+    else:
+        assert after == "unlimited", (before, after)
