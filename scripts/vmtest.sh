@@ -61,6 +61,7 @@ while [ $# -gt 0 ]; do
 done
 [ "$kernels" = all ] && kernels=5.10,6.1,6.12,7
 results=${results:-$top/.vmtest/results}
+mkdir -p "$results" && results=$(cd "$results" && pwd)  # absolute: the host run works from tests/
 cpus=${cpus:-$(n=$(nproc); echo $((n > 4 ? 4 : n)))}
 jobs=${jobs:-1}
 
@@ -181,7 +182,7 @@ run_host() {
     mkdir -p "$out"
     start=$(date +%s)
     (cd "$top/tests" && export CI=true && JOB=$out && "$top/.venv/bin/python" -m libbpf_py features --json >"$out/features.json" \
-        && if [ -n "$cmd" ]; then bash -c "$cmd"; else eval "\"$top/.venv/bin/pytest\" -p no:cacheprovider -rfEs --junitxml=\"$out/junit.xml\"$pytest_args"; fi) || status=$?
+        && if [ -n "$cmd" ]; then bash -c "$cmd"; else eval "\"$top/.venv/bin/python\" -m pytest -p no:cacheprovider -rfEs --junitxml=\"$out/junit.xml\"$pytest_args"; fi) || status=$?
     uname -r >"$out/release"
     echo "$status" >"$out/status"
     echo "host ($(uname -r), $(( $(date +%s) - start ))s): $([ "$status" = 0 ] && echo passed || echo "failed (exit $status)")" >"$sums/host"
