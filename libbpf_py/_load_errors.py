@@ -94,8 +94,10 @@ def explain(err: BpfError, label: str, messages: list[tuple[int, str]], verb: st
         better = explain_token(obj, err, label)
         if better is not None:
             return better
-    # Not a verifier rejection: keep libbpf's last warning as the reason.
-    warnings = [m.strip() for lvl, m in messages if lvl == 0 and m.strip()]
+    # Not a verifier rejection: keep libbpf's last warning as the reason (not its memlock hint:
+    # explain_memlock() said whether that applies).
+    warnings = [m.strip() for lvl, m in messages
+                if lvl == 0 and m.strip() and log.MEMLOCK_HINT not in m]
     if warnings:
         err.strerror = f"{err.strerror}; libbpf: {warnings[-1].removeprefix('libbpf: ')}"
     return with_context(err, f"{verb} object '{label}'")

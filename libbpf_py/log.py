@@ -48,10 +48,10 @@ def QUIET(level: int, text: str) -> Optional[str]:
     return None
 
 
-# libbpf's hint after an EPERM as root: misleading since libbpf 1.0 raises RLIMIT_MEMLOCK itself
-# where the kernel still charges it (pre-5.11), so the EPERM has another cause (lockdown, LSM).
-# Kept in capture(), never shown.
-_MISLEADING = "permission error while running as root; try raising 'ulimit -l'"
+#: libbpf's hint after any EPERM as root. Where the kernel does not charge RLIMIT_MEMLOCK (5.11+)
+#: it misleads (the cause is lockdown, an LSM ...); where it does, libbpf_py says so itself with
+#: the limit (``features.explain_memlock``). Kept in capture(), never shown or quoted in an error.
+MEMLOCK_HINT = "permission error while running as root; try raising 'ulimit -l'"
 
 
 def _on_message(level: int, msg: bytes) -> None:
@@ -69,7 +69,7 @@ def _on_message(level: int, msg: bytes) -> None:
             if shown is None:
                 return
             text = shown
-        if _MISLEADING in text:
+        if MEMLOCK_HINT in text:
             return
         import logging
 
